@@ -1,0 +1,25 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A person who signed up, or a MovieLens rater imported with the data set.
+
+    MovieLens raters carry their MovieLens userId in `movielens_id` and an unusable password,
+    so they can never log in; everyone who signed up has `movielens_id` NULL. Keeping both
+    kinds in one user table lets all ratings live in one table.
+    """
+
+    movielens_id = models.PositiveIntegerField(
+        unique=True, null=True, blank=True, editable=False, help_text="MovieLens userId for imported raters."
+    )
+
+    class Meta:
+        db_table = "accounts_user"
+
+    @property
+    def is_movielens(self) -> bool:
+        return self.movielens_id is not None
+
+    def __str__(self) -> str:
+        return self.username

@@ -1,0 +1,49 @@
+"""Zero-config database: an embedded PostgreSQL (pgserver) when DATABASE_URL is unset.
+
+The server listens only on a Unix socket inside its data folder, so it never clashes with a
+system PostgreSQL. It is left running when the process exits (cleanup_mode=None): `make run`
+starts several processes (web, qcluster, management commands) that must share one server, and
+the data folder survives restarts. `make db-stop` stops it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_DATABASE_NAME = "movierec"
+
+
+def embedded_database_url(data_dir: Path, database: str = DEFAULT_DATABASE_NAME) -> str:
+    """Start (or attach to) the embedded server in `data_dir` and return a URL for `database`.
+
+    Creates the database on first use. Raises RuntimeError with a hint when pgserver is missing.
+    """
+    try:
+        import pgserver
+    except ImportError as exc:  # pragma: no cover - only without the project's requirements
+        raise RuntimeError(
+            "DATABASE_URL is unset and the embedded PostgreSQL (pgserver) is not installed; "
+            "run `make setup` or set DATABASE_URL"
+        ) from exc
+
+    # Unix socket paths are limited to ~100 characters; pgserver falls back to a temp dir
+    # when the data folder path is too long, which is fine.
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "1 row" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return server.get_uri(database)
+
+
+def stop_embedded_server(data_dir: Path) -> None:
+    """Stop the embedded server if it runs (used by `make db-stop`)."""
+    import subprocess
+
+    import pgserver
+
+    server = pgserver.get_server(str(data_dir), cleanup_mode=None)
+    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
+    subprocess.run([str(pg_ctl), "-D", str(data_dir), "stop", "-m", "fast"], check=False, env=os.environ)
+    del server

@@ -1,0 +1,129 @@
+"""Training runs and what they publish.
+
+Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor) are keyed by run and
+bulk-loaded with COPY. Their user/movie columns carry no database foreign keys on purpose: a
+per-row FK check would dominate loading millions of rows, and the rows are only ever read
+through the active run, joined to live users and movies. Deleting a run deletes its rows.
+"""
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class TrainingRun(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        SKIPPED = "skipped"
+
+    class Trigger(models.TextChoices):
+        COMMAND = "command", "management command"
+        SCHEDULE = "schedule", "nightly schedule"
+        NEW_RATINGS = "new_ratings", "new ratings threshold"
+        ADMIN = "admin", "admin action"
+        API = "api", "API"
+        SETUP = "setup", "first start"
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    is_active = models.BooleanField(default=False)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)
+    parameters = models.JSONField(default=dict, blank=True)
+    spark_master = models.CharField(max_length=255, blank=True, default="")
+
+    ratings_count = models.BigIntegerField(null=True, blank=True)
+    users_count = models.IntegerField(null=True, blank=True)
+    movies_count = models.IntegerField(null=True, blank=True)
+    rows_written = models.BigIntegerField(null=True, blank=True)
+    metrics = models.JSONField(default=dict, blank=True)
+
+    export_seconds = models.FloatField(null=True, blank=True)
+    fit_seconds = models.FloatField(null=True, blank=True)
+    evaluate_seconds = models.FloatField(null=True, blank=True)
+    topn_seconds = models.FloatField(null=True, blank=True)
+    publish_seconds = models.FloatField(null=True, blank=True)
+
+    error = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Ratings with rated_at up to this moment went into the run; the new-ratings trigger counts
+    # ratings after it.
+    ratings_snapshot_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_active"], condition=Q(is_active=True), name="one_active_training_run"),
+            models.CheckConstraint(
+                condition=Q(is_active=False) | Q(status="succeeded"), name="only_succeeded_runs_active"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.pk} ({self.status})"
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+
+class Recommendation(models.Model):
+    """A user's predicted top-N, movies they had not rated at training time."""
+
+    pk = models.CompositePrimaryKey("run_id", "user_id", "rank")
+    run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    movie = models.ForeignKey(
+        "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField(help_text="Predicted rating.")
+
+    class Meta:
+        ordering = ["run_id", "user_id", "rank"]
+
+
+class SimilarMovie(models.Model):
+    """For each movie, its K nearest movies by cosine similarity of ALS item factors."""
+
+    pk = models.CompositePrimaryKey("run_id", "movie_id", "rank")
+    run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    movie = models.ForeignKey(
+        "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    similar = models.ForeignKey(
+        "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    rank = models.PositiveSmallIntegerField()
+    score = models.FloatField(help_text="Cosine similarity.")
+
+    class Meta:
+        ordering = ["run_id", "movie_id", "rank"]
+
+
+class UserFactor(models.Model):
+    pk = models.CompositePrimaryKey("run_id", "user_id")
+    run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    factors = ArrayField(models.FloatField())
+
+
+class ItemFactor(models.Model):
+    """ALS item factors: the site folds a user's fresh ratings in against these."""
+
+    pk = models.CompositePrimaryKey("run_id", "movie_id")
+    run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    movie = models.ForeignKey(
+        "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    factors = ArrayField(models.FloatField())
