@@ -1,3 +1,50 @@
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count, OuterRef, Subquery
 
-# Register your models here.
+from movierec_site.admin_utils import EstimatedCountPaginator
+from ratings.models import Rating
+
+from .models import User
+
+
+class UserKindFilter(admin.SimpleListFilter):
+    title = "kind"
+    parameter_name = "kind"
+
+    def lookups(self, request, model_admin):
+        return [("signup", "Signed up"), ("movielens", "MovieLens rater")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "signup":
+            return queryset.filter(movielens_id__isnull=True)
+        if self.value() == "movielens":
+            return queryset.filter(movielens_id__isnull=False)
+        return queryset
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "email", "kind", "rating_count", "is_staff", "date_joined", "last_login"]
+    list_filter = [UserKindFilter, "is_staff", "is_superuser", "is_active"]
+    search_fields = ["username", "email", "=movielens_id"]
+    readonly_fields = ["movielens_id", "last_login", "date_joined"]
+    fieldsets = [*DjangoUserAdmin.fieldsets, ("MovieLens", {"fields": ["movielens_id"]})]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        # A correlated subquery is evaluated only for the rows of the page, unlike a
+        # GROUP BY over every rating.
+        counts = (
+            Rating.objects.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("*")).values("n")
+        )
+        return super().get_queryset(request).annotate(rating_count=Subquery(counts))
+
+    @admin.display(description="ratings")
+    def rating_count(self, obj) -> int:
+        return obj.rating_count or 0
+
+    @admin.display(description="kind")
+    def kind(self, obj: User) -> str:
+        return "MovieLens rater" if obj.is_movielens else "signed up"

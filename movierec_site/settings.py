@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "ratings",
     "recommendations",
     "spark_engine",
+    "ops",
 ]
 
 MIDDLEWARE = [
@@ -166,6 +167,7 @@ EVALUATION_HOLDOUT_FRACTION = env.float("EVALUATION_HOLDOUT_FRACTION", default=0
 # Retrain nightly (cron syntax, server time zone) and after this many new ratings (0 disables).
 RETRAIN_SCHEDULE_CRON = env.str("RETRAIN_SCHEDULE_CRON", default="30 3 * * *")
 RETRAIN_AFTER_NEW_RATINGS = env.int("RETRAIN_AFTER_NEW_RATINGS", default=1000)
+RETRAIN_CHECK_MINUTES = env.int("RETRAIN_CHECK_MINUTES", default=10)
 
 # --- django-q2: the ORM broker by default, Redis when Q_REDIS_URL is set. ---
 Q_CLUSTER = {

@@ -53,6 +53,9 @@ class TrainingRun(models.Model):
     # Ratings with rated_at up to this moment went into the run; the new-ratings trigger counts
     # ratings after it.
     ratings_snapshot_at = models.DateTimeField(null=True, blank=True)
+    # Set when the run's published rows and files were deleted to save space; the run record
+    # stays for the history charts but can no longer be activated.
+    pruned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

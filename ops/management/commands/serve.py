@@ -1,0 +1,61 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Serve the site and the django-q2 worker together until Ctrl-C (what `make run` calls)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument(
+            "--gunicorn", action="store_true", help="Serve with gunicorn even with DEBUG on (always when DEBUG is off)."
+        )
+
+    def handle(self, *args, **opts):
+        manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
+        bind = f"{opts['host']}:{opts['port']}"
+        if settings.DEBUG and not opts["gunicorn"]:
+            web = [*manage, "runserver", "--noreload", bind]
+        else:
+            if not settings.DEBUG:
+                subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True)
+            web = [
+                sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application",
+                "--bind", bind, "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--timeout", "30",
+            ]
+        processes = {
+            "web": subprocess.Popen(web),
+            "qcluster": subprocess.Popen([*manage, "qcluster"]),
+        }
+        self.stdout.write(self.style.SUCCESS(f"\nMovieRec is up: http://{bind}/   (admin: http://{bind}/admin/)"))
+        self.stdout.write("Create an admin account with:  .venv/bin/python manage.py createsuperuser")
+        self.stdout.write("Stop with Ctrl-C.\n")
+
+        def stop(*_):
+            for proc in processes.values():
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while all(proc.poll() is None for proc in processes.values()):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            stop()
+            for proc in processes.values():
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+        for name, proc in processes.items():
+            if proc.returncode not in (0, -signal.SIGTERM, -signal.SIGINT):
+                self.stderr.write(f"{name} exited with {proc.returncode}")

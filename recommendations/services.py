@@ -1,0 +1,122 @@
+"""Writes for training runs: create, record progress, load results, publish, prune."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from .models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, UserFactor
+
+# Result tables and the columns their files carry, in file order.
+RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
+    "recommendations": (Recommendation, ("run_id", "user_id", "movie_id", "rank", "score")),
+    "similar": (SimilarMovie, ("run_id", "movie_id", "similar_id", "rank", "score")),
+    "user_factors": (UserFactor, ("run_id", "user_id", "factors")),
+    "item_factors": (ItemFactor, ("run_id", "movie_id", "factors")),
+}
+
+
+class RunNotActivatable(Exception):
+    pass
+
+
+def training_run_create(*, trigger: str, parameters: dict, status: str = TrainingRun.Status.QUEUED) -> TrainingRun:
+    return TrainingRun.objects.create(trigger=trigger, parameters=parameters, status=status)
+
+
+def training_run_update(*, run: TrainingRun, **fields) -> TrainingRun:
+    """Save the given fields of a run immediately (progress must be visible while it runs)."""
+    for name, value in fields.items():
+        setattr(run, name, value)
+    run.save(update_fields=list(fields))
+    return run
+
+
+def training_run_fail_interrupted(*, except_run: TrainingRun) -> int:
+    """Mark runs left 'running' by a killed process as failed. Call only while holding the lock."""
+    return (
+        TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+        .exclude(pk=except_run.pk)
+        .update(
+            status=TrainingRun.Status.FAILED,
+            error="Interrupted: the process running this retrain stopped before it finished.",
+            finished_at=timezone.now(),
+        )
+    )
+
+
+def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Path]]) -> dict[str, int]:
+    """COPY each result file (CSV without header, columns as in RESULT_TABLES) into its table.
+
+    Rows carry the run's id, so until the run is activated no reader sees them. Returns rows
+    loaded per table. Raises KeyError for an unknown table, psycopg2 errors on bad rows.
+    """
+    counts: dict[str, int] = {}
+    with transaction.atomic(), connection.cursor() as cursor:
+        for name, paths in files.items():
+            model, columns = RESULT_TABLES[name]
+            sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
+            total = 0
+            for path in paths:
+                with open(path, "rb") as handle:
+                    cursor.copy_expert(sql, handle, size=1 << 20)
+                    total += max(cursor.rowcount, 0)
+            counts[name] = total
+    return counts
+
+
+def training_run_activate(*, run: TrainingRun) -> TrainingRun:
+    """Make `run` the one active run, in one transaction.
+
+    Readers see either the previous run or this one, never a mix. Raises RunNotActivatable
+    for a run that did not succeed or whose rows were pruned.
+    """
+    with transaction.atomic():
+        # Lock all runs' active flags in a fixed order so two activations serialise.
+        list(TrainingRun.objects.select_for_update().filter(is_active=True).order_by("pk"))
+        run = TrainingRun.objects.select_for_update().get(pk=run.pk)
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            raise RunNotActivatable(f"Run {run.pk} is {run.status}; only a succeeded run can serve.")
+        if run.pruned_at is not None:
+            raise RunNotActivatable(f"Run {run.pk} was pruned; its recommendations are gone.")
+        TrainingRun.objects.filter(is_active=True).exclude(pk=run.pk).update(is_active=False)
+        run.is_active = True
+        run.save(update_fields=["is_active"])
+    return run
+
+
+def training_run_delete_rows(*, run_ids: list[int]) -> None:
+    if not run_ids:
+        return
+    with transaction.atomic():
+        for model, _ in RESULT_TABLES.values():
+            model.objects.filter(run_id__in=run_ids).delete()
+
+
+def training_runs_prune(*, keep: int | None = None) -> list[int]:
+    """Delete published rows and run folders of succeeded runs beyond the `keep` most recent.
+
+    The active run is never pruned. Failed and skipped runs hold no published rows; their
+    folders are removed too. Run records stay for the history. Returns the pruned run ids.
+    """
+    keep = settings.TRAINING_RUNS_KEEP if keep is None else keep
+    succeeded = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED, pruned_at__isnull=True).order_by(
+        "-finished_at", "-pk"
+    )
+    kept = set(succeeded.values_list("pk", flat=True)[: max(keep, 1)])
+    to_prune = [pk for pk in succeeded.filter(is_active=False).values_list("pk", flat=True) if pk not in kept]
+    training_run_delete_rows(run_ids=to_prune)
+    TrainingRun.objects.filter(pk__in=to_prune).update(pruned_at=timezone.now())
+    finished = TrainingRun.objects.exclude(status__in=[TrainingRun.Status.RUNNING, TrainingRun.Status.QUEUED])
+    for pk in finished.exclude(pk__in=kept).values_list("pk", flat=True):
+        shutil.rmtree(training_run_dir(run_id=pk), ignore_errors=True)
+    return to_prune
+
+
+def training_run_dir(*, run_id: int) -> Path:
+    return Path(settings.TRAINING_RUNS_DIR) / f"run-{run_id:06d}"

@@ -1,0 +1,53 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from recommendations.models import TrainingRun
+from spark_engine.pipeline import RetrainOptions, retrain, retrain_enqueue
+
+
+class Command(BaseCommand):
+    help = "Retrain ALS on all ratings and publish every user's top-N (foreground, or --enqueue)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--enqueue", action="store_true", help="Queue the retrain on django-q2 and return.")
+        parser.add_argument("--rank", type=int)
+        parser.add_argument("--max-iter", type=int, dest="max_iter")
+        parser.add_argument("--reg-param", type=float, dest="reg_param")
+        parser.add_argument("--implicit-prefs", action="store_true", default=None, dest="implicit_prefs")
+        parser.add_argument("--alpha", type=float)
+        parser.add_argument("--nonnegative", action="store_true", default=None)
+        parser.add_argument("--seed", type=int)
+        parser.add_argument("--top-n", type=int, dest="top_n", help="Recommendations stored per user.")
+        parser.add_argument("--similar-k", type=int, dest="similar_k", help="Similar movies stored per movie.")
+        parser.add_argument("--holdout-fraction", type=float, dest="holdout_fraction")
+        parser.add_argument("--no-evaluate", action="store_false", dest="evaluate", default=None)
+        parser.add_argument(
+            "--trigger", default=TrainingRun.Trigger.COMMAND, choices=TrainingRun.Trigger.values, help="Recorded on the run."
+        )
+
+    def handle(self, *args, **opts):
+        names = ("rank", "max_iter", "reg_param", "implicit_prefs", "alpha", "nonnegative", "seed", "top_n",
+                 "similar_k", "holdout_fraction", "evaluate")
+        try:
+            options = RetrainOptions.from_settings(**{name: opts[name] for name in names})
+            options.validate()
+        except ValueError as exc:
+            raise CommandError(str(exc))
+
+        if opts["enqueue"]:
+            run = retrain_enqueue(trigger=opts["trigger"], options=options)
+            if run.status == TrainingRun.Status.SKIPPED:
+                raise CommandError(f"Run {run.pk} skipped: a retrain is already running or queued.")
+            self.stdout.write(f"Run {run.pk} queued; a qcluster worker will pick it up.")
+            return
+
+        def on_stage(stage: str, detail: str) -> None:
+            self.stdout.write(f"[{stage}] {detail}")
+            self.stdout.flush()
+
+        run = retrain(trigger=opts["trigger"], options=options, on_stage=on_stage)
+        if run.status == TrainingRun.Status.SKIPPED:
+            raise CommandError(f"Run {run.pk} skipped: another retrain is running.")
+        if run.status != TrainingRun.Status.SUCCEEDED:
+            last_line = run.error.strip().splitlines()[-1] if run.error else "unknown error"
+            raise CommandError(f"Run {run.pk} failed: {last_line}")
+        self.stdout.write(self.style.SUCCESS(f"Run {run.pk} published in {run.duration_seconds:.1f}s."))

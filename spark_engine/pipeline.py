@@ -1,0 +1,257 @@
+"""The retrain: export ratings → evaluate → fit ALS → top-N and similar movies → publish.
+
+One function, `retrain`, shared by the management command, the django-q2 task, the admin
+action and the schedule. It is where Django and Spark meet: ratings leave PostgreSQL through
+COPY into Parquet, results come back as CSV files COPY-loaded under the run's id, and the run
+becomes active in one transaction. Any failure marks the run failed with its error and leaves
+the previous run serving.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from ratings.export import ratings_export_to_parquet
+from recommendations import services
+from recommendations.locks import retrain_lock
+from recommendations.models import TrainingRun
+
+logger = logging.getLogger(__name__)
+
+StageCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class RetrainOptions:
+    """Everything a retrain can be told; defaults come from settings."""
+
+    rank: int
+    max_iter: int
+    reg_param: float
+    implicit_prefs: bool
+    alpha: float
+    nonnegative: bool
+    seed: int
+    top_n: int
+    similar_k: int
+    holdout_fraction: float
+    evaluate: bool = True
+
+    @classmethod
+    def from_settings(cls, **overrides) -> RetrainOptions:
+        defaults = cls(
+            rank=settings.ALS_RANK,
+            max_iter=settings.ALS_MAX_ITER,
+            reg_param=settings.ALS_REG_PARAM,
+            implicit_prefs=settings.ALS_IMPLICIT_PREFS,
+            alpha=settings.ALS_ALPHA,
+            nonnegative=settings.ALS_NONNEGATIVE,
+            seed=settings.ALS_SEED,
+            top_n=settings.RECOMMENDATIONS_TOP_N,
+            similar_k=settings.SIMILAR_MOVIES_K,
+            holdout_fraction=settings.EVALUATION_HOLDOUT_FRACTION,
+        )
+        known = {f.name for f in fields(cls)}
+        unknown = set(overrides) - known
+        if unknown:
+            raise ValueError(f"Unknown retrain options: {', '.join(sorted(unknown))}")
+        return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+
+    def validate(self) -> None:
+        problems = []
+        if self.rank < 1:
+            problems.append("rank must be at least 1")
+        if self.max_iter < 1:
+            problems.append("max_iter must be at least 1")
+        if self.reg_param < 0:
+            problems.append("reg_param must not be negative")
+        if self.alpha <= 0:
+            problems.append("alpha must be positive")
+        if self.top_n < 1 or self.top_n > 1000:
+            problems.append("top_n must be between 1 and 1000")
+        if self.similar_k < 1 or self.similar_k > 1000:
+            problems.append("similar_k must be between 1 and 1000")
+        if not 0 < self.holdout_fraction < 1:
+            problems.append("holdout_fraction must be between 0 and 1")
+        if problems:
+            raise ValueError("; ".join(problems))
+
+
+def spark_config_from_settings(*, checkpoint_dir: Path | None = None):
+    from spark_engine.session import SparkConfig
+
+    return SparkConfig(
+        master=settings.SPARK_MASTER,
+        app_name="movierec-retrain",
+        driver_memory=settings.SPARK_DRIVER_MEMORY,
+        executor_memory=settings.SPARK_EXECUTOR_MEMORY,
+        shuffle_partitions=settings.SPARK_SHUFFLE_PARTITIONS,
+        local_dir=str(settings.SPARK_LOCAL_DIR),
+        checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None,
+    )
+
+
+def _print_stage(stage: str, detail: str) -> None:
+    logger.info("retrain %s: %s", stage, detail)
+
+
+def retrain_enqueue(*, trigger: str, options: RetrainOptions | None = None) -> TrainingRun:
+    """Record a queued run and hand it to the django-q2 cluster once the transaction commits.
+
+    If a retrain is already running the trigger is recorded as skipped instead.
+    """
+    from django.db import transaction
+    from django_q.tasks import async_task
+
+    from recommendations.locks import retrain_lock_is_held
+
+    options = options or RetrainOptions.from_settings()
+    options.validate()
+    if retrain_lock_is_held() or TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exists():
+        return services.training_run_create(
+            trigger=trigger,
+            parameters=asdict(options),
+            status=TrainingRun.Status.SKIPPED,
+        )
+    run = services.training_run_create(trigger=trigger, parameters=asdict(options))
+    transaction.on_commit(lambda: async_task("spark_engine.tasks.retrain_task", run.pk, task_name=f"retrain-{run.pk}"))
+    return run
+
+
+def retrain(
+    *,
+    trigger: str = TrainingRun.Trigger.COMMAND,
+    options: RetrainOptions | None = None,
+    run_id: int | None = None,
+    on_stage: StageCallback = _print_stage,
+) -> TrainingRun:
+    """Run one retrain to the end and return its TrainingRun.
+
+    Never raises for a failed pipeline: the run comes back `failed` with the error recorded
+    and the previously active run untouched. If another retrain holds the lock, the run is
+    recorded as `skipped`.
+    """
+    if run_id is not None:
+        run = TrainingRun.objects.get(pk=run_id)
+        options = options or RetrainOptions.from_settings(**run.parameters)
+    else:
+        options = options or RetrainOptions.from_settings()
+        run = services.training_run_create(trigger=trigger, parameters=asdict(options))
+    options.validate()
+
+    with retrain_lock() as acquired:
+        if not acquired:
+            on_stage("skipped", "another retrain is running")
+            return services.training_run_update(
+                run=run,
+                status=TrainingRun.Status.SKIPPED,
+                error="Another retrain was running.",
+                finished_at=timezone.now(),
+            )
+        services.training_run_fail_interrupted(except_run=run)
+        services.training_run_update(
+            run=run,
+            status=TrainingRun.Status.RUNNING,
+            started_at=timezone.now(),
+            spark_master=settings.SPARK_MASTER,
+        )
+        try:
+            _run_stages(run, options, on_stage)
+        except Exception as exc:
+            logger.exception("retrain %s failed", run.pk)
+            on_stage("failed", f"{type(exc).__name__}: {exc}")
+            services.training_run_delete_rows(run_ids=[run.pk])
+            services.training_run_update(
+                run=run,
+                status=TrainingRun.Status.FAILED,
+                error="".join(traceback.format_exception(exc))[-20000:],
+                finished_at=timezone.now(),
+            )
+            return run
+    try:
+        pruned = services.training_runs_prune()
+        if pruned:
+            on_stage("prune", f"removed rows of runs {', '.join(map(str, pruned))}")
+    except Exception:  # pruning is housekeeping; a failure must not fail a published run
+        logger.exception("pruning old runs failed")
+    return run
+
+
+def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback) -> None:
+    from spark_engine import stages
+
+    run_dir = services.training_run_dir(run_id=run.pk)
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    export = ratings_export_to_parquet(path=run_dir / "ratings.parquet")
+    services.training_run_update(
+        run=run,
+        export_seconds=time.perf_counter() - started,
+        ratings_count=export.rows,
+        ratings_snapshot_at=export.snapshot_at,
+    )
+    on_stage("export", f"{export.rows:,} ratings in {run.export_seconds:.1f}s")
+    if export.rows == 0:
+        raise ValueError("There are no ratings to train on; import MovieLens data first.")
+
+    spark = stages.spark_for_run(spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints"))
+    ratings = stages.read_ratings(spark, export.path)
+    als_params = stages.als_params(options)
+
+    if options.evaluate:
+        started = time.perf_counter()
+        metrics = stages.evaluate(ratings, als_params, options.holdout_fraction)
+        services.training_run_update(run=run, metrics=metrics, evaluate_seconds=time.perf_counter() - started)
+        on_stage(
+            "evaluate",
+            f"RMSE {metrics.get('rmse', float('nan')):.4f}, NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
+            f"(popularity {metrics.get('popularity', {}).get('ndcg_at_10', float('nan')):.4f}) "
+            f"in {run.evaluate_seconds:.1f}s",
+        )
+
+    started = time.perf_counter()
+    model = stages.fit(ratings, als_params)
+    services.training_run_update(run=run, fit_seconds=time.perf_counter() - started)
+    on_stage("fit", f"rank {options.rank}, {options.max_iter} iterations in {run.fit_seconds:.1f}s")
+
+    started = time.perf_counter()
+    outputs = stages.write_results(
+        model=model,
+        ratings=ratings,
+        run_id=run.pk,
+        out_dir=run_dir / "results",
+        top_n=options.top_n,
+        similar_k=options.similar_k,
+    )
+    services.training_run_update(
+        run=run,
+        topn_seconds=time.perf_counter() - started,
+        users_count=outputs.users,
+        movies_count=outputs.movies,
+    )
+    on_stage("top-N", f"{outputs.users:,} users × {outputs.movies:,} movies in {run.topn_seconds:.1f}s")
+
+    started = time.perf_counter()
+    counts = services.training_run_results_load(run=run, files=outputs.files)
+    services.training_run_update(
+        run=run,
+        rows_written=sum(counts.values()),
+        status=TrainingRun.Status.SUCCEEDED,
+        finished_at=timezone.now(),
+    )
+    services.training_run_activate(run=run)
+    services.training_run_update(run=run, publish_seconds=time.perf_counter() - started, is_active=True)
+    on_stage(
+        "publish",
+        f"{counts.get('recommendations', 0):,} recommendations, {counts.get('similar', 0):,} similar pairs "
+        f"in {run.publish_seconds:.1f}s; run {run.pk} is active",
+    )

@@ -1,0 +1,92 @@
+"""Spark-side steps of a retrain, called by spark_engine.pipeline.
+
+Thin wrappers over the pure transforms that read the exported Parquet and write result files
+in the layout `recommendations.services.training_run_results_load` COPYs into PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from spark_engine import transforms
+from spark_engine.schemas import RATINGS_SCHEMA
+from spark_engine.session import SparkConfig, get_spark
+
+
+@dataclass(frozen=True)
+class ResultFiles:
+    files: dict[str, list[Path]]
+    users: int
+    movies: int
+
+
+def spark_for_run(config: SparkConfig) -> SparkSession:
+    spark = get_spark(config)
+    if config.checkpoint_dir:
+        # getOrCreate may hand back a session made for an earlier run: point it at this run.
+        spark.sparkContext.setCheckpointDir(config.checkpoint_dir)
+    return spark
+
+
+def read_ratings(spark: SparkSession, path: Path) -> DataFrame:
+    return spark.read.schema(RATINGS_SCHEMA).parquet(str(path))
+
+
+def als_params(options) -> transforms.ALSParams:
+    return transforms.ALSParams(
+        rank=options.rank,
+        max_iter=options.max_iter,
+        reg_param=options.reg_param,
+        implicit_prefs=options.implicit_prefs,
+        alpha=options.alpha,
+        nonnegative=options.nonnegative,
+        seed=options.seed,
+    )
+
+
+def evaluate(ratings: DataFrame, params: transforms.ALSParams, holdout_fraction: float) -> dict:
+    return transforms.evaluate_holdout(ratings, params, fraction=holdout_fraction, seed=params.seed, k=10)
+
+
+def fit(ratings: DataFrame, params: transforms.ALSParams) -> ALSModel:
+    return transforms.fit_als(ratings, params)
+
+
+def _pg_array(column: str):
+    """float array → PostgreSQL array literal text, e.g. {0.1,-2.5}."""
+    return F.concat(F.lit("{"), F.concat_ws(",", F.col(column).cast("array<string>")), F.lit("}"))
+
+
+def _write_csv(df: DataFrame, path: Path) -> list[Path]:
+    df.write.mode("overwrite").option("header", False).csv(str(path))
+    return sorted(Path(p) for p in glob.glob(str(path / "part-*")))
+
+
+def write_results(
+    *, model: ALSModel, ratings: DataFrame, run_id: int, out_dir: Path, top_n: int, similar_k: int
+) -> ResultFiles:
+    """Compute every user's top-N unrated movies and every movie's K similar movies from the
+    fitted model, and write them with the factors as CSV files under `out_dir`."""
+    user_factors = model.userFactors.cache()
+    item_factors = model.itemFactors.cache()
+    rated = ratings.select("user_id", "movie_id")
+    run = F.lit(run_id)
+
+    top = transforms.top_n_unrated(user_factors, item_factors, rated, top_n)
+    similar = transforms.similar_items(item_factors, similar_k)
+    files = {
+        "recommendations": _write_csv(top.select(run, "user_id", "movie_id", "rank", "score"), out_dir / "recs"),
+        "similar": _write_csv(similar.select(run, "movie_id", "similar_id", "rank", "score"), out_dir / "similar"),
+        "user_factors": _write_csv(user_factors.select(run, "id", _pg_array("features")), out_dir / "user_factors"),
+        "item_factors": _write_csv(item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
+    }
+    users, movies = user_factors.count(), item_factors.count()
+    user_factors.unpersist()
+    item_factors.unpersist()
+    return ResultFiles(files=files, users=users, movies=movies)

@@ -1,0 +1,33 @@
+"""django-q2 tasks: take primitive ids, re-fetch, call the same function as the command."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from recommendations.models import TrainingRun
+
+
+def retrain_task(run_id: int) -> int:
+    from spark_engine.pipeline import retrain
+
+    run = retrain(run_id=run_id)
+    return run.pk
+
+
+def scheduled_retrain_task() -> int | None:
+    from spark_engine.pipeline import retrain
+
+    return retrain(trigger=TrainingRun.Trigger.SCHEDULE).pk
+
+
+def retrain_if_enough_new_ratings_task() -> int | None:
+    """Queue a retrain once RETRAIN_AFTER_NEW_RATINGS ratings arrived since the last run."""
+    from recommendations.selectors import ratings_count_since_last_run
+    from spark_engine.pipeline import retrain_enqueue
+
+    threshold = settings.RETRAIN_AFTER_NEW_RATINGS
+    if threshold <= 0 or ratings_count_since_last_run() < threshold:
+        return None
+    if TrainingRun.objects.filter(status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]).exists():
+        return None
+    return retrain_enqueue(trigger=TrainingRun.Trigger.NEW_RATINGS).pk

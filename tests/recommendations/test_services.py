@@ -1,0 +1,95 @@
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from recommendations.locks import retrain_lock, retrain_lock_is_held
+from recommendations.models import Recommendation, TrainingRun
+from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
+from recommendations.services import (
+    RunNotActivatable,
+    training_run_activate,
+    training_runs_prune,
+)
+from tests.factories import MovieFactory, RatingFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _succeeded_run(**kwargs) -> TrainingRun:
+    return TrainingRun.objects.create(status=TrainingRun.Status.SUCCEEDED, finished_at=timezone.now(), **kwargs)
+
+
+def test_activating_a_run_deactivates_the_previous_one():
+    first, second = _succeeded_run(), _succeeded_run()
+    training_run_activate(run=first)
+    training_run_activate(run=second)
+    assert list(TrainingRun.objects.filter(is_active=True)) == [second]
+
+
+@pytest.mark.parametrize("status", ["failed", "running", "queued", "skipped"])
+def test_only_succeeded_runs_can_be_activated(status):
+    serving = _succeeded_run()
+    training_run_activate(run=serving)
+    other = TrainingRun.objects.create(status=status)
+    with pytest.raises(RunNotActivatable):
+        training_run_activate(run=other)
+    assert TrainingRun.objects.get(is_active=True) == serving
+
+
+def test_database_allows_one_active_run_at_most():
+    _succeeded_run(is_active=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        _succeeded_run(is_active=True)
+
+
+def test_prune_keeps_recent_and_active_runs_and_deletes_older_rows():
+    user, movie = UserFactory(), MovieFactory()
+    runs = [_succeeded_run() for _ in range(4)]
+    for offset, run in enumerate(runs):
+        TrainingRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=10 - offset))
+        Recommendation.objects.create(run=run, user=user, movie=movie, rank=1, score=4.0)
+    training_run_activate(run=runs[0])  # an old run can be the one serving
+
+    pruned = training_runs_prune(keep=2)
+
+    assert pruned == [runs[1].pk]
+    assert set(Recommendation.objects.values_list("run_id", flat=True)) == {runs[0].pk, runs[2].pk, runs[3].pk}
+    with pytest.raises(RunNotActivatable):
+        training_run_activate(run=runs[1])
+
+
+def test_recommendations_leave_out_movies_rated_after_the_run():
+    user = UserFactory()
+    kept, rated_since = MovieFactory(), MovieFactory()
+    run = _succeeded_run()
+    training_run_activate(run=run)
+    Recommendation.objects.create(run=run, user=user, movie=rated_since, rank=1, score=4.8)
+    Recommendation.objects.create(run=run, user=user, movie=kept, rank=2, score=4.5)
+    RatingFactory(user=user, movie=rated_since)
+
+    assert [r.movie for r in recommendation_list_for_user(user=user)] == [kept]
+
+
+def test_no_active_run_means_no_recommendations():
+    assert list(recommendation_list_for_user(user=UserFactory())) == []
+
+
+def test_new_ratings_are_counted_from_the_last_runs_snapshot():
+    RatingFactory(rated_at=timezone.now() - timedelta(days=2))
+    _succeeded_run(ratings_snapshot_at=timezone.now() - timedelta(days=1))
+    RatingFactory(rated_at=timezone.now())
+    assert ratings_count_since_last_run() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retrain_lock_is_exclusive_and_released():
+    with retrain_lock() as first:
+        assert first
+        assert retrain_lock_is_held()
+        with retrain_lock() as second:
+            assert not second
+    assert not retrain_lock_is_held()
+    with retrain_lock() as again:
+        assert again
