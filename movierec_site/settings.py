@@ -7,7 +7,6 @@ SECRET_KEY.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import environ
@@ -48,6 +47,8 @@ INSTALLED_APPS = [
     "recommendations",
     "spark_engine",
     "ops",
+    # Log-in rate limiting (failed attempts are stored in the database).
+    "axes",
 ]
 
 MIDDLEWARE = [
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Turns an axes lockout into a 429 page; must stay last.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "movierec_site.urls"
@@ -124,6 +127,26 @@ STORAGES = {
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "/"
+
+# --- Log-in rate limiting (django-axes) ---
+# The axes backend goes first: it refuses locked-out clients before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.LoginRateLimitBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# LOGIN_FAILURE_LIMIT failed log-ins for one username from one address lock that pair out for
+# LOGIN_LOCKOUT_MINUTES; a successful log-in resets the count. Locking the pair (not the address
+# alone) means a neighbour behind the same NAT cannot lock everyone out.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("LOGIN_LOCKOUT_MINUTES", default=15) / 60  # axes takes hours
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# Behind a proxy (BEHIND_TLS_PROXY) the client address is the last X-Forwarded-For hop.
+AXES_CLIENT_IP_CALLABLE = "accounts.backends.client_ip_address"
+AXES_VERBOSE = False
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
 
 # --- Security: production defaults; `manage.py check --deploy` is clean with DEBUG off. ---

@@ -88,9 +88,11 @@ def ratings_export_to_parquet(*, path: Path, chunk_bytes: int = 32 * 1024 * 1024
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = _ParquetChunkWriter(path, chunk_bytes)
     try:
+        outermost = not connection.in_atomic_block
         with transaction.atomic():
             with connection.cursor() as cursor:
-                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                if outermost:  # only the first statement of a transaction may set this
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("SELECT now()")
                 snapshot_at = cursor.fetchone()[0]
                 cursor.copy_expert(_EXPORT_SQL, writer)

@@ -27,9 +27,7 @@ def validate_rating_value(value) -> None:
 
 class Rating(models.Model):
     # No separate user index: the unique (user, movie) constraint leads with user_id.
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings", db_index=False
-    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ratings", db_index=False)
     movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="ratings")
     value = models.DecimalField(max_digits=2, decimal_places=1, validators=[validate_rating_value])
     rated_at = models.DateTimeField(db_index=True)
@@ -39,9 +37,7 @@ class Rating(models.Model):
             # Also serves "ratings by user" lookups (user_id is its leading column).
             models.UniqueConstraint(fields=["user", "movie"], name="ratings_rating_unique_user_movie"),
             models.CheckConstraint(
-                condition=Q(value__gte=MIN_RATING)
-                & Q(value__lte=MAX_RATING)
-                & Q(value=Floor(F("value") * 2) / 2),
+                condition=Q(value__gte=MIN_RATING) & Q(value__lte=MAX_RATING) & Q(value=Floor(F("value") * 2) / 2),
                 name="ratings_rating_value_half_steps",
                 violation_error_message="A rating must be 0.5 to 5 stars in half steps.",
             ),
@@ -49,3 +45,41 @@ class Rating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} rated {self.movie_id}: {self.value}"
+
+
+class WishlistEntry(models.Model):
+    """A movie the user wants to watch; rating the movie takes it off the list."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wishlist_entries", db_index=False
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="ratings_wishlist_unique_user_movie"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} wants to watch {self.movie_id}"
+
+
+class NotInterested(models.Model):
+    """A movie the user asked never to be recommended again."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="not_interested", db_index=False
+    )
+    movie = models.ForeignKey("catalog.Movie", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = "not interested"
+        verbose_name_plural = "not interested"
+        constraints = [
+            models.UniqueConstraint(fields=["user", "movie"], name="ratings_notinterested_unique_user_movie"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} is not interested in {self.movie_id}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db.models import QuerySet
 
-from catalog.models import Movie
+from catalog.models import Genre, Movie
+from catalog.selectors import movie_list_popular
 from ratings.models import Rating
 
 from .models import Recommendation, SimilarMovie, TrainingRun
@@ -50,3 +53,74 @@ def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None
     if run is None:
         return SimilarMovie.objects.none()
     return SimilarMovie.objects.filter(run=run, movie=movie).select_related("similar").order_by("rank")[:limit]
+
+
+# --- Fresh recommendations: the active run's item factors with the user's current ratings folded in. ---
+
+
+@dataclass(frozen=True)
+class RecommendedMovie:
+    movie: Movie
+    # Predicted stars for personal recommendations; the catalogue average for popular ones.
+    score: float | None
+    because: Movie | None = None
+
+
+@dataclass(frozen=True)
+class FreshRecommendations:
+    items: list[RecommendedMovie]
+    # False: the user has no usable rating or no run is active, so these are popular movies.
+    personal: bool
+    run: TrainingRun | None = None
+
+
+def recommendation_list_for_user_fresh(
+    *, user, limit: int = 50, genre: Genre | None = None, min_ratings: int = 25
+) -> FreshRecommendations:
+    """Recommendations that already reflect the user's latest ratings (see recommendations.foldin).
+
+    With an active run and at least one rating the run knows, movies are scored by folding the
+    user's current ratings into the run's item factors; otherwise the most-rated movies are
+    returned, marked `personal=False`. Both leave out movies the user rated or hid ("not
+    interested") and honour the genre and minimum-number-of-ratings filters.
+    """
+    from ratings.selectors import not_interested_movie_ids, rating_values_for_user
+
+    from . import foldin
+
+    run = training_run_active()
+    if run is not None:
+        hidden = not_interested_movie_ids(user=user)
+        ratings = rating_values_for_user(user=user)
+        scored = foldin.recommend_for_user(
+            user=user,
+            run=run,
+            ratings=ratings,
+            exclude_movie_ids=hidden,
+            limit=limit,
+            genre_id=genre.pk if genre else None,
+            min_ratings=min_ratings,
+        )
+        if scored is not None:
+            wanted = {s.movie_id for s in scored} | {s.because_movie_id for s in scored if s.because_movie_id}
+            movies = Movie.objects.with_genres().in_bulk(wanted)
+            items = [
+                RecommendedMovie(
+                    movie=movies[s.movie_id],
+                    score=s.score,
+                    because=movies.get(s.because_movie_id) if s.because_movie_id else None,
+                )
+                for s in scored
+                if s.movie_id in movies
+            ]
+            return FreshRecommendations(items=items, personal=True, run=run)
+    popular = movie_list_popular(
+        limit=limit,
+        genre=genre,
+        min_ratings=min_ratings,
+        exclude_subquery=Rating.objects.filter(user=user).values("movie_id"),
+        exclude_movie_ids=hidden if run is not None else not_interested_movie_ids(user=user),
+    )
+    return FreshRecommendations(
+        items=[RecommendedMovie(movie=m, score=m.rating_mean) for m in popular], personal=False, run=run
+    )

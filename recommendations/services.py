@@ -99,7 +99,7 @@ def training_run_delete_rows(*, run_ids: list[int]) -> None:
 
 
 def training_runs_prune(*, keep: int | None = None) -> list[int]:
-    """Delete published rows and run folders of succeeded runs beyond the `keep` most recent.
+    """Delete published rows and run folders of succeeded runs beyond the `keep` (at least 2) most recent.
 
     The active run is never pruned. Failed and skipped runs hold no published rows; their
     folders are removed too. Run records stay for the history. Returns the pruned run ids.
@@ -108,7 +108,9 @@ def training_runs_prune(*, keep: int | None = None) -> list[int]:
     succeeded = TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED, pruned_at__isnull=True).order_by(
         "-finished_at", "-pk"
     )
-    kept = set(succeeded.values_list("pk", flat=True)[: max(keep, 1)])
+    # Never fewer than two: a request that read the previous active run's id just before a
+    # switch must still find its rows.
+    kept = set(succeeded.values_list("pk", flat=True)[: max(keep, 2)])
     to_prune = [pk for pk in succeeded.filter(is_active=False).values_list("pk", flat=True) if pk not in kept]
     training_run_delete_rows(run_ids=to_prune)
     TrainingRun.objects.filter(pk__in=to_prune).update(pruned_at=timezone.now())

@@ -1,0 +1,146 @@
+"""Reads for the catalogue: search and browse, a movie's details, onboarding picks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db.models import CharField, Count, F, Func, Min, QuerySet, Value
+
+from .models import Genre, Movie, Tag
+
+# Sorting by average rating among movies with a handful of ratings would put obscure 5.0s first.
+AVERAGE_SORT_MIN_RATINGS = 25
+
+MOVIE_SORTS: dict[str, tuple] = {
+    "popular": (F("rating_count").desc(), "title", "id"),
+    "rating": (F("rating_mean").desc(nulls_last=True), F("rating_count").desc(), "id"),
+    "newest": (F("year").desc(nulls_last=True), F("rating_count").desc(), "id"),
+    "oldest": (F("year").asc(nulls_last=True), F("rating_count").desc(), "id"),
+    "title": ("title", "id"),
+}
+FIRST_DECADE = 1890
+
+
+class Fold(Func):
+    """movierec_fold(text): lower case, accents removed (SQL function from ratings migration 0003)."""
+
+    function = "movierec_fold"
+    output_field = CharField()
+
+
+@dataclass(frozen=True)
+class MovieFilters:
+    query: str = ""
+    genre: Genre | None = None
+    decade: int | None = None
+    sort: str = "popular"
+    min_ratings: int | None = None
+
+
+def movie_search(*, filters: MovieFilters) -> QuerySet[Movie]:
+    """Movies matching the filters, ordered by `filters.sort` (a key of MOVIE_SORTS).
+
+    The query matches titles ignoring case and accents; every word must appear ("the matrix"
+    finds "Matrix, The (1999)"). Sorting by average rating leaves out movies with fewer than
+    AVERAGE_SORT_MIN_RATINGS ratings unless a minimum is given.
+    """
+    movies = Movie.objects.all()
+    words = filters.query.split()[:8]
+    if words:
+        movies = movies.annotate(title_folded=Fold("title"))
+        for word in words:
+            movies = movies.filter(title_folded__contains=Fold(Value(word)))
+    if filters.genre is not None:
+        movies = movies.filter(genres=filters.genre)
+    if filters.decade is not None:
+        movies = movies.filter(year__gte=filters.decade, year__lte=filters.decade + 9)
+    min_ratings = filters.min_ratings
+    if min_ratings is None and filters.sort == "rating":
+        min_ratings = AVERAGE_SORT_MIN_RATINGS
+    if min_ratings:
+        movies = movies.filter(rating_count__gte=min_ratings)
+    ordering = MOVIE_SORTS.get(filters.sort, MOVIE_SORTS["popular"])
+    return movies.order_by(*ordering).prefetch_related("genres")
+
+
+def decade_choices(*, until_year: int) -> list[int]:
+    return list(range(until_year // 10 * 10, FIRST_DECADE - 1, -10))
+
+
+def genre_list() -> list[Genre]:
+    return list(Genre.objects.order_by("name"))
+
+
+def movie_get(*, movie_id: int) -> Movie | None:
+    return Movie.objects.with_genres().filter(pk=movie_id).first()
+
+
+def tag_counts_for_movie(*, movie: Movie, limit: int = 30) -> list[tuple[str, int]]:
+    """Distinct tag texts on the movie (case-insensitively merged), most used first."""
+    rows = (
+        Tag.objects.filter(movie=movie)
+        .annotate(key=Func(F("tag"), function="lower", output_field=CharField()))
+        .values("key")
+        .annotate(count=Count("id"), text=Min("tag"))
+        .order_by("-count", "key")[:limit]
+    )
+    return [(row["text"], row["count"]) for row in rows]
+
+
+def movie_list_popular(
+    *,
+    limit: int = 50,
+    genre: Genre | None = None,
+    min_ratings: int = 0,
+    exclude_movie_ids: Iterable[int] = (),
+    exclude_subquery: QuerySet | None = None,
+) -> list[Movie]:
+    """The most-rated movies (ties: higher average first), genres prefetched.
+
+    Leaves out `exclude_movie_ids` and the ids a one-column `exclude_subquery` yields (such as
+    a user's rated movies, so the ids never travel to Python).
+    """
+    movies = Movie.objects.with_genres().filter(rating_count__gt=0, rating_count__gte=min_ratings)
+    if genre is not None:
+        movies = movies.filter(genres=genre)
+    if exclude_subquery is not None:
+        movies = movies.exclude(pk__in=exclude_subquery)
+    exclude_movie_ids = list(exclude_movie_ids)
+    if exclude_movie_ids:
+        movies = movies.exclude(pk__in=exclude_movie_ids)
+    return list(movies.order_by("-rating_count", "-rating_mean", "pk")[:limit])
+
+
+def movie_list_for_onboarding(
+    *, count: int = 10, pool: int = 300, exclude_subquery: QuerySet | None = None
+) -> list[Movie]:
+    """`count` well-known movies spread over genres and decades, leaving out `exclude_subquery` ids.
+
+    From the `pool` most-rated movies, picks greedily the one adding the most genres and the
+    newest decade not yet shown, the more popular first on ties: recognisable films get rated
+    fast, varied ones tell the model more.
+    """
+    candidates = movie_list_popular(limit=pool, exclude_subquery=exclude_subquery)
+    genres_of = {m.pk: {g.pk for g in m.genres.all()} for m in candidates}
+    seen_genres: set[int] = set()
+    decade_counts: dict[int | None, int] = {}
+    picked: list[Movie] = []
+    remaining = candidates
+    while remaining and len(picked) < count:
+        best, best_gain = None, None
+        for position, movie in enumerate(remaining):
+            decade = movie.year // 10 * 10 if movie.year else None
+            gain = (
+                len(genres_of[movie.pk] - seen_genres)
+                + (2 if decade_counts.get(decade, 0) == 0 else -decade_counts[decade])
+                - position / len(remaining)  # prefer the more popular
+            )
+            if best_gain is None or gain > best_gain:
+                best, best_gain = movie, gain
+        picked.append(best)
+        remaining = [m for m in remaining if m.pk != best.pk]
+        seen_genres |= genres_of[best.pk]
+        decade = best.year // 10 * 10 if best.year else None
+        decade_counts[decade] = decade_counts.get(decade, 0) + 1
+    return picked

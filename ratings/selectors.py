@@ -1,0 +1,65 @@
+"""Reads of a user's ratings, wishlist and hidden movies."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from .models import NotInterested, Rating, WishlistEntry
+
+# Public sort keys (as they appear in URLs) and their orderings; ties break on title.
+RATING_SORTS: dict[str, tuple[str, ...]] = {
+    "date": ("-rated_at", "movie__title"),
+    "-date": ("rated_at", "movie__title"),
+    "value": ("-value", "movie__title"),
+    "-value": ("value", "movie__title"),
+    "title": ("movie__title", "movie_id"),
+    "-title": ("-movie__title", "-movie_id"),
+}
+
+
+def rating_list_for_user(*, user, sort: str = "date") -> QuerySet[Rating]:
+    """The user's ratings with their movies; `sort` is a key of RATING_SORTS (newest first by default)."""
+    ordering = RATING_SORTS.get(sort, RATING_SORTS["date"])
+    return Rating.objects.filter(user=user).select_related("movie").order_by(*ordering)
+
+
+def rating_get(*, user, movie_id: int) -> Rating | None:
+    if not user.is_authenticated:
+        return None
+    return Rating.objects.filter(user=user, movie_id=movie_id).first()
+
+
+def rating_values_for_movies(*, user, movie_ids) -> dict[int, Decimal]:
+    """movie id -> the user's rating, for the given movies (one query; empty for anonymous users)."""
+    if not user.is_authenticated:
+        return {}
+    return dict(Rating.objects.filter(user=user, movie_id__in=list(movie_ids)).values_list("movie_id", "value"))
+
+
+def rating_values_for_user(*, user) -> dict[int, float]:
+    """movie id -> value for every rating of the user, in one query."""
+    return {
+        movie_id: float(value) for movie_id, value in Rating.objects.filter(user=user).values_list("movie_id", "value")
+    }
+
+
+def wishlist_list_for_user(*, user) -> QuerySet[WishlistEntry]:
+    return WishlistEntry.objects.filter(user=user).select_related("movie").order_by("-added_at", "movie__title")
+
+
+def wishlist_movie_ids(*, user) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(WishlistEntry.objects.filter(user=user).values_list("movie_id", flat=True))
+
+
+def not_interested_movie_ids(*, user) -> set[int]:
+    if not user.is_authenticated:
+        return set()
+    return set(NotInterested.objects.filter(user=user).values_list("movie_id", flat=True))
+
+
+def not_interested_list_for_user(*, user) -> QuerySet[NotInterested]:
+    return NotInterested.objects.filter(user=user).select_related("movie").order_by("-created_at")

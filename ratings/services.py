@@ -1,0 +1,59 @@
+"""Writes for ratings and the per-user lists that sit beside them (wishlist, not interested)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import Movie
+
+from .models import NotInterested, Rating, WishlistEntry, validate_rating_value
+
+
+def rating_upsert(*, user, movie: Movie, value) -> Rating:
+    """Set `user`'s rating of `movie` to `value` (0.5 to 5 in half steps), stamped now.
+
+    Creates or replaces the one rating per user and movie. Rating a movie takes it off the
+    user's wishlist (they have seen it). Raises django ValidationError with a readable
+    message for any other value; nothing is written then.
+    """
+    validate_rating_value(value)
+    value = Decimal(str(value))
+    with transaction.atomic():
+        rating, _ = Rating.objects.update_or_create(
+            user=user, movie=movie, defaults={"value": value, "rated_at": timezone.now()}
+        )
+        WishlistEntry.objects.filter(user=user, movie=movie).delete()
+    return rating
+
+
+def rating_delete(*, user, movie: Movie) -> bool:
+    """Remove `user`'s rating of `movie`; True if there was one."""
+    deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()
+    return deleted > 0
+
+
+def wishlist_add(*, user, movie: Movie) -> WishlistEntry:
+    """Put `movie` on `user`'s wishlist (idempotent)."""
+    entry, _ = WishlistEntry.objects.get_or_create(user=user, movie=movie)
+    return entry
+
+
+def wishlist_remove(*, user, movie: Movie) -> bool:
+    """Take `movie` off `user`'s wishlist; True if it was on it."""
+    deleted, _ = WishlistEntry.objects.filter(user=user, movie=movie).delete()
+    return deleted > 0
+
+
+def not_interested_add(*, user, movie: Movie) -> NotInterested:
+    """Hide `movie` from `user`'s recommendations from now on (idempotent)."""
+    entry, _ = NotInterested.objects.get_or_create(user=user, movie=movie)
+    return entry
+
+
+def not_interested_remove(*, user, movie: Movie) -> bool:
+    """Let `movie` be recommended to `user` again; True if it was hidden."""
+    deleted, _ = NotInterested.objects.filter(user=user, movie=movie).delete()
+    return deleted > 0

@@ -1,0 +1,61 @@
+"""The half-star rating control, one include for every page that rates."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import template
+
+from ratings.models import RATING_CHOICES
+
+register = template.Library()
+
+
+@register.inclusion_tag("includes/rating_control.html", takes_context=True)
+def rating_control(context, movie, current=None, next_url=None, prefix=""):
+    """A <form> posting to the movie's rate URL: 10 radios (0.5..5), Save and Remove buttons.
+
+    Works as a plain form; static/js/rating.js sends it with fetch when a star is picked.
+    """
+    current = Decimal(str(current)) if current not in (None, "") else None
+    request = context.get("request")
+    return {
+        "movie": movie,
+        "current": current,
+        "choices": [(value, stars(value)) for value, _ in RATING_CHOICES],
+        "next_url": next_url or (request.get_full_path() if request else ""),
+        "id_prefix": f"{prefix}r{movie.pk}",
+        "csrf_token": context.get("csrf_token"),
+    }
+
+
+@register.inclusion_tag("includes/star_fieldset.html")
+def star_fieldset(movie, name="value", current=None, id_prefix="", with_rate_url=False):
+    """The ten half-star radios of one movie in a fieldset, for forms that rate many at once."""
+    current = Decimal(str(current)) if current not in (None, "") else None
+    return {
+        "movie": movie,
+        "name": name.replace("{id}", str(movie.pk)),
+        "current": current,
+        "choices": [(value, stars(value)) for value, _ in RATING_CHOICES],
+        "id_prefix": f"{id_prefix}r{movie.pk}",
+        "with_rate_url": with_rate_url,
+    }
+
+
+@register.filter
+def stars(value) -> str:
+    """4.0 -> "4", 3.5 -> "3.5", 3.8421 -> "3.8"; empty for None."""
+    if value is None or value == "":
+        return ""
+    text = f"{float(value):.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+@register.filter
+def get_item(mapping, key):
+    """mapping[key] or None: for dicts keyed by movie id."""
+    try:
+        return mapping.get(key)
+    except AttributeError:
+        return None

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("movies/<int:movie_id>/rate/", views.rate, name="rate"),
+    path("movies/<int:movie_id>/wishlist/", views.wishlist_toggle, name="wishlist_toggle"),
+    path("movies/<int:movie_id>/not-interested/", views.not_interested, name="not_interested"),
+    path("ratings/", views.my_ratings, name="my_ratings"),
+    path("wishlist/", views.wishlist, name="wishlist"),
+    path("hidden/", views.hidden_movies, name="hidden_movies"),
+]
