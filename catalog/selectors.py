@@ -23,7 +23,7 @@ FIRST_DECADE = 1890
 
 
 class Fold(Func):
-    """movierec_fold(text): lower case, accents removed (SQL function from ratings migration 0003)."""
+    """movierec_fold(text): lower case, accents removed (SQL function from catalog migration 0002)."""
 
     function = "movierec_fold"
     output_field = CharField()

@@ -1,7 +1,6 @@
 """movierec_fold(text): lower case without accents, for accent-insensitive title search.
 
-Hand-written because the embedded PostgreSQL ships without the unaccent extension. It lives
-in ratings only because this app's migrations were free to take it; catalog.selectors uses it.
+Hand-written because the embedded PostgreSQL ships without the unaccent extension.
 IMMUTABLE, so an expression index on movierec_fold(title) is possible later.
 """
 
@@ -36,7 +35,7 @@ DROP = "DROP FUNCTION IF EXISTS movierec_fold(text);"
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("ratings", "0002_wishlist_notinterested"),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
