@@ -64,7 +64,7 @@ def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Pat
             total = 0
             for path in paths:
                 with open(path, "rb") as handle:
-                    cursor.copy_expert(sql, handle, size=1 << 20)
+                    cursor.copy_expert(sql, handle, 1 << 20)  # positional: DEBUG cursors take no size=
                     total += max(cursor.rowcount, 0)
             counts[name] = total
     return counts
