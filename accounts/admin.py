@@ -36,9 +36,7 @@ class UserAdmin(DjangoUserAdmin):
     def get_queryset(self, request):
         # A correlated subquery is evaluated only for the rows of the page, unlike a
         # GROUP BY over every rating.
-        counts = (
-            Rating.objects.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("*")).values("n")
-        )
+        counts = Rating.objects.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("*")).values("n")
         return super().get_queryset(request).annotate(rating_count=Subquery(counts))
 
     @admin.display(description="ratings")

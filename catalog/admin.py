@@ -9,12 +9,7 @@ class DecadeFilter(admin.SimpleListFilter):
     parameter_name = "decade"
 
     def lookups(self, request, model_admin):
-        decades = (
-            Movie.objects.exclude(year__isnull=True)
-            .values_list("year", flat=True)
-            .order_by()
-            .distinct()
-        )
+        decades = Movie.objects.exclude(year__isnull=True).values_list("year", flat=True).order_by().distinct()
         starts = sorted({year // 10 * 10 for year in decades}, reverse=True)
         return [(str(start), f"{start}s") for start in starts] + [("none", "Unknown year")]
 
@@ -44,7 +39,18 @@ class MovieAdmin(admin.ModelAdmin):
     list_filter = ["genres", DecadeFilter]
     filter_horizontal = ["genres"]
     readonly_fields = ["rating_count", "rating_mean", "imdb_link", "tmdb_link"]
-    fields = ["id", "title", "year", "genres", "imdb_id", "imdb_link", "tmdb_id", "tmdb_link", "rating_count", "rating_mean"]
+    fields = [
+        "id",
+        "title",
+        "year",
+        "genres",
+        "imdb_id",
+        "imdb_link",
+        "tmdb_id",
+        "tmdb_link",
+        "rating_count",
+        "rating_mean",
+    ]
     inlines = [TagInline]
     ordering = ["-rating_count", "title"]
     list_per_page = 50

@@ -7,6 +7,7 @@ SECRET_KEY.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import environ
@@ -186,6 +187,7 @@ ALS_IMPLICIT_PREFS = env.bool("ALS_IMPLICIT_PREFS", default=False)
 ALS_ALPHA = env.float("ALS_ALPHA", default=1.0)
 ALS_NONNEGATIVE = env.bool("ALS_NONNEGATIVE", default=False)
 ALS_SEED = env.int("ALS_SEED", default=42)
+ALS_NUM_BLOCKS = env.int("ALS_NUM_BLOCKS", default=0)  # 0: chosen from data size and cores
 EVALUATION_HOLDOUT_FRACTION = env.float("EVALUATION_HOLDOUT_FRACTION", default=0.2)
 # Retrain nightly (cron syntax, server time zone) and after this many new ratings (0 disables).
 RETRAIN_SCHEDULE_CRON = env.str("RETRAIN_SCHEDULE_CRON", default="30 3 * * *")
@@ -230,4 +232,68 @@ LOGGING = {
         "py4j": {"level": "WARNING"},
         "django.db.backends": {"level": "INFO"},
     },
+}
+
+# --- REST API (/api/v1/, see movierec_site/api_urls.py) ---
+INSTALLED_APPS += [
+    "rest_framework.authtoken",  # API tokens: POST /api/v1/auth/token/
+    "drf_spectacular",  # OpenAPI 3 schema at /api/schema/
+    "drf_spectacular_sidecar",  # Swagger UI files for /api/docs/, served locally (no CDN)
+]
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    """A DRF throttle rate such as "100/minute"; a malformed one stops the start, not the first request."""
+    value = env.str(name, default=default).strip()
+    if not re.fullmatch(r"[0-9]+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(
+            f'{name} must look like "100/minute" (per second, minute, hour or day), not {value!r}'
+        )
+    return value
+
+
+REST_FRAMEWORK.update(
+    {
+        # Token first: an unauthenticated request is answered 401 with `WWW-Authenticate: Token`
+        # (with session auth first DRF would answer 403). Session auth serves the browsable API.
+        "DEFAULT_AUTHENTICATION_CLASSES": [
+            "rest_framework.authentication.TokenAuthentication",
+            "rest_framework.authentication.SessionAuthentication",
+        ],
+        # JSON bodies only: one documented format, and no half-parsed form or multipart bodies.
+        "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+        "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+        "EXCEPTION_HANDLER": "movierec_site.api_errors.api_exception_handler",
+        "DEFAULT_THROTTLE_CLASSES": [
+            "rest_framework.throttling.AnonRateThrottle",
+            "rest_framework.throttling.UserRateThrottle",
+        ],
+        # Per client address (anonymous) and per user, e.g. "100/minute", "5000/hour"; counted in
+        # the default cache, which is per process unless CACHES points at a shared cache.
+        "DEFAULT_THROTTLE_RATES": {
+            "anon": _throttle_rate("API_THROTTLE_ANON", "100/minute"),
+            "user": _throttle_rate("API_THROTTLE_USER", "1000/minute"),
+        },
+        # The client address for anonymous throttling: REMOTE_ADDR, or the hop our own proxy appended
+        # (never a client-supplied X-Forwarded-For, which would let anyone dodge the limit).
+        "NUM_PROXIES": 1 if env.bool("BEHIND_TLS_PROXY", default=False) else 0,
+    }
+)
+SPECTACULAR_SETTINGS = {
+    "TITLE": "MovieRec API",
+    "DESCRIPTION": (
+        "Browse movies, rate them, and get recommendations that reflect your ratings at once. "
+        "Authenticate with `Authorization: Token <key>` (POST /api/v1/auth/token/) or a site session. "
+        'Every error has the body {"error": {"code", "message", "fields"}}.'
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "movierec_site.api_errors.add_error_responses",
+    ],
 }

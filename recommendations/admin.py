@@ -14,8 +14,24 @@ def _seconds(value) -> str:
 @admin.register(TrainingRun)
 class TrainingRunAdmin(admin.ModelAdmin):
     list_display = [
-        "id", "status", "active_flag", "trigger", "created_at", "ratings_count", "users_count", "movies_count",
-        "rows_written", "rmse", "ndcg", "popularity_ndcg", "export", "fit", "evaluate", "topn", "publish", "total",
+        "id",
+        "status",
+        "active_flag",
+        "trigger",
+        "created_at",
+        "ratings_count",
+        "users_count",
+        "movies_count",
+        "rows_written",
+        "rmse",
+        "ndcg",
+        "popularity_ndcg",
+        "export",
+        "fit",
+        "evaluate",
+        "topn",
+        "publish",
+        "total",
     ]
     list_filter = ["status", "trigger", "is_active"]
     ordering = ["-created_at"]
@@ -102,7 +118,9 @@ class TrainingRunAdmin(admin.ModelAdmin):
             return HttpResponseRedirect(changelist)
         run = retrain_enqueue(trigger=TrainingRun.Trigger.ADMIN)
         if run.status == TrainingRun.Status.SKIPPED:
-            self.message_user(request, f"Run {run.pk} skipped: a retrain is already running or queued.", messages.WARNING)
+            self.message_user(
+                request, f"Run {run.pk} skipped: a retrain is already running or queued.", messages.WARNING
+            )
         else:
             self.message_user(
                 request,

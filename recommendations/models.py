@@ -93,6 +93,9 @@ class Recommendation(models.Model):
     class Meta:
         ordering = ["run_id", "user_id", "rank"]
 
+    def __str__(self) -> str:
+        return f"run {self.run_id}: user {self.user_id} #{self.rank} movie {self.movie_id}"
+
 
 class SimilarMovie(models.Model):
     """For each movie, its K nearest movies by cosine similarity of ALS item factors."""
@@ -111,6 +114,9 @@ class SimilarMovie(models.Model):
     class Meta:
         ordering = ["run_id", "movie_id", "rank"]
 
+    def __str__(self) -> str:
+        return f"run {self.run_id}: movie {self.movie_id} #{self.rank} {self.similar_id}"
+
 
 class UserFactor(models.Model):
     pk = models.CompositePrimaryKey("run_id", "user_id")
@@ -119,6 +125,9 @@ class UserFactor(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     factors = ArrayField(models.FloatField())
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: user {self.user_id} factors"
 
 
 class ItemFactor(models.Model):
@@ -130,3 +139,6 @@ class ItemFactor(models.Model):
         "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     factors = ArrayField(models.FloatField())
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: movie {self.movie_id} factors"

@@ -124,3 +124,12 @@ def recommendation_list_for_user_fresh(
     return FreshRecommendations(
         items=[RecommendedMovie(movie=m, score=m.rating_mean) for m in popular], personal=False, run=run
     )
+
+
+def training_run_list() -> QuerySet[TrainingRun]:
+    """All training runs, newest first."""
+    return TrainingRun.objects.order_by("-created_at", "-pk")
+
+
+def training_run_get(*, run_id: int) -> TrainingRun | None:
+    return TrainingRun.objects.filter(pk=run_id).first()

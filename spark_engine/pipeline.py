@@ -44,6 +44,8 @@ class RetrainOptions:
     similar_k: int
     holdout_fraction: float
     evaluate: bool = True
+    # ALS user/item blocks; 0 picks from the data size and cores (see stages.auto_num_blocks).
+    num_blocks: int = 0
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
@@ -58,6 +60,7 @@ class RetrainOptions:
             top_n=settings.RECOMMENDATIONS_TOP_N,
             similar_k=settings.SIMILAR_MOVIES_K,
             holdout_fraction=settings.EVALUATION_HOLDOUT_FRACTION,
+            num_blocks=settings.ALS_NUM_BLOCKS,
         )
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
@@ -79,6 +82,8 @@ class RetrainOptions:
             problems.append("top_n must be between 1 and 1000")
         if self.similar_k < 1 or self.similar_k > 1000:
             problems.append("similar_k must be between 1 and 1000")
+        if self.num_blocks < 0:
+            problems.append("num_blocks must be 0 (automatic) or positive")
         if not 0 < self.holdout_fraction < 1:
             problems.append("holdout_fraction must be between 0 and 1")
         if problems:
@@ -205,7 +210,9 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
 
     spark = stages.spark_for_run(spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints"))
     ratings = stages.read_ratings(spark, export.path)
-    als_params = stages.als_params(options)
+    als_params = stages.als_params(
+        options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
+    )
 
     if options.evaluate:
         started = time.perf_counter()

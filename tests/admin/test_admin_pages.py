@@ -54,9 +54,12 @@ def test_staff_can_open_every_list_page(staff_client, catalogue, url_name):
 def test_movie_list_filters_by_genre_and_decade_and_searches_titles(staff_client, catalogue):
     url = reverse("admin:catalog_movie_changelist")
     assert staff_client.get(url, {"decade": "1950"}).context["cl"].result_count == 5
-    assert staff_client.get(url, {"genres__id__exact": catalogue[0].genres.get(name="Comedy").pk}).context[
-        "cl"
-    ].result_count == 15
+    assert (
+        staff_client.get(url, {"genres__id__exact": catalogue[0].genres.get(name="Comedy").pk})
+        .context["cl"]
+        .result_count
+        == 15
+    )
     catalogue[3].title = "Godfather, The (1972)"
     catalogue[3].save()
     assert staff_client.get(url, {"q": "godfather"}).context["cl"].result_count == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FIXTURE = ROOT / "tests" / "fixtures" / "movielens" / "ml-latest-small"
+FIXTURE = ROOT / "tests" / "fixtures" / "movielens" / "ml-latest-tiny"
 
 
 def _manage(*args: str, env: dict) -> subprocess.CompletedProcess:
@@ -32,13 +32,22 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
 
             # Stop the server, then a new process must start it again and find the data.
             stop = subprocess.run(
-                [sys.executable, "-c", f"from pathlib import Path; from movierec_site.embedded_db import "
-                 f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))"],
-                cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+                [
+                    sys.executable,
+                    "-c",
+                    f"from pathlib import Path; from movierec_site.embedded_db import "
+                    f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             assert stop.returncode == 0, stop.stderr
             count = _manage(
-                "shell", "-c",
+                "shell",
+                "-c",
                 "from catalog.models import Movie; from django.db import connection; "
                 "print(connection.vendor, connection.settings_dict['NAME'], Movie.objects.count())",
                 env=env,
@@ -49,7 +58,14 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
             assert int(movies) > 0
         finally:
             subprocess.run(
-                [sys.executable, "-c", f"from pathlib import Path; from movierec_site.embedded_db import "
-                 f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))"],
-                cwd=ROOT, env=env, capture_output=True, timeout=60,
+                [
+                    sys.executable,
+                    "-c",
+                    f"from pathlib import Path; from movierec_site.embedded_db import "
+                    f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                timeout=60,
             )

@@ -27,8 +27,16 @@ class Command(BaseCommand):
             if not settings.DEBUG:
                 subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True)
             web = [
-                sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application",
-                "--bind", bind, "--workers", os.environ.get("WEB_CONCURRENCY", "3"), "--timeout", "30",
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "movierec_site.wsgi:application",
+                "--bind",
+                bind,
+                "--workers",
+                os.environ.get("WEB_CONCURRENCY", "3"),
+                "--timeout",
+                "30",
             ]
         processes = {
             "web": subprocess.Popen(web),

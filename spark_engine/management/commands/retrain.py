@@ -19,14 +19,30 @@ class Command(BaseCommand):
         parser.add_argument("--top-n", type=int, dest="top_n", help="Recommendations stored per user.")
         parser.add_argument("--similar-k", type=int, dest="similar_k", help="Similar movies stored per movie.")
         parser.add_argument("--holdout-fraction", type=float, dest="holdout_fraction")
+        parser.add_argument("--num-blocks", type=int, dest="num_blocks", help="ALS blocks (0: automatic).")
         parser.add_argument("--no-evaluate", action="store_false", dest="evaluate", default=None)
         parser.add_argument(
-            "--trigger", default=TrainingRun.Trigger.COMMAND, choices=TrainingRun.Trigger.values, help="Recorded on the run."
+            "--trigger",
+            default=TrainingRun.Trigger.COMMAND,
+            choices=TrainingRun.Trigger.values,
+            help="Recorded on the run.",
         )
 
     def handle(self, *args, **opts):
-        names = ("rank", "max_iter", "reg_param", "implicit_prefs", "alpha", "nonnegative", "seed", "top_n",
-                 "similar_k", "holdout_fraction", "evaluate")
+        names = (
+            "rank",
+            "max_iter",
+            "reg_param",
+            "implicit_prefs",
+            "alpha",
+            "nonnegative",
+            "seed",
+            "top_n",
+            "similar_k",
+            "holdout_fraction",
+            "evaluate",
+            "num_blocks",
+        )
         try:
             options = RetrainOptions.from_settings(**{name: opts[name] for name in names})
             options.validate()

@@ -1,0 +1,102 @@
+"""REST API for accounts: who am I, and API tokens (create with username and password, revoke).
+
+Token log-ins go through Django's authenticate() with the HTTP request, so the site's log-in
+rate limiting (django-axes) counts and locks them out exactly like the log-in form.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.exceptions import AuthenticationFailed, Throttled
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from catalog.api import JsonStringField
+
+
+class MeApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Me"
+
+        id = serializers.IntegerField()
+        username = serializers.CharField()
+        email = serializers.EmailField(allow_blank=True)
+        is_staff = serializers.BooleanField()
+
+    @extend_schema(operation_id="me_retrieve", responses=OutputSerializer, tags=["account"])
+    def get(self, request):
+        """The signed-in user."""
+        return Response(self.OutputSerializer(request.user).data)
+
+
+class TokenApi(APIView):
+    """POST credentials for a token; DELETE revokes the caller's token."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenRequest"
+
+        username = JsonStringField(max_length=150)
+        password = JsonStringField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Token"
+
+        token = serializers.CharField(help_text="Send it as `Authorization: Token <token>`.")
+        user = serializers.IntegerField()
+        username = serializers.CharField()
+
+    def get_permissions(self):
+        if self.request is not None and self.request.method == "DELETE":
+            return [IsAuthenticated()]
+        return [AllowAny()]
+
+    @extend_schema(
+        operation_id="token_create",
+        request=InputSerializer,
+        responses={201: OutputSerializer, 200: OutputSerializer},
+        auth=[],
+        tags=["account"],
+    )
+    def post(self, request):
+        """Exchange a username and password for your API token (201 new, 200 if you already had one).
+
+        The same token is returned until you revoke it. Too many failed attempts lock the
+        username out for a while (429), as on the log-in page.
+        """
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        django_request = request._request
+        user = authenticate(django_request, **serializer.validated_data)
+        if getattr(django_request, "axes_locked_out", False):
+            # Answer in the API's own error shape rather than the log-in page's lockout template.
+            django_request.axes_locked_out = False
+            raise Throttled(
+                wait=int(settings.AXES_COOLOFF_TIME * 3600) if settings.AXES_COOLOFF_TIME else None,
+                detail="Too many failed log-in attempts for this username; try again later.",
+            )
+        if user is None or not user.is_active:
+            raise AuthenticationFailed("Unable to log in with the username and password given.")
+        token, created = Token.objects.get_or_create(user=user)
+        body = {"token": token.key, "user": user.pk, "username": user.get_username()}
+        return Response(
+            self.OutputSerializer(body).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        operation_id="token_destroy",
+        request=None,
+        responses={204: OpenApiResponse(description="Token revoked (or there was none).")},
+        tags=["account"],
+    )
+    def delete(self, request):
+        """Revoke your API token; requests with it are refused from now on. Log in again for a new one."""
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

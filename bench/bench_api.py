@@ -1,0 +1,404 @@
+"""GET /api/v1/me/recommendations/ under load: gunicorn on loopback, wrk with 64 connections.
+
+    .venv/bin/python bench/bench_api.py [--duration 30] [--connections 64] [--workers 3] [--threads 1]
+
+Target: at least 500 requests/s with a p99 under 50 ms on a 2-core machine.
+
+The database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/movierec_bench) is
+prepared once and reused: migrations; the bundled ml-latest-small (`manage.py import_movielens`
+when the project has that command, else a minimal COPY loader below); an active training run
+(`--spark`: `manage.py retrain`; by default item factors from a few NumPy ALS sweeps over the same
+ratings, which is quicker and serves exactly like a Spark run); API tokens for `--users` MovieLens
+raters. Then gunicorn serves the project with DEBUG off, a short warm-up loads each worker's
+fold-in cache, and wrk sends GETs rotating through the tokens, so every request folds in a
+different rater's ratings (median ~70 of them). Each response is personal and fresh: the real
+per-request work (token lookup, active run, the user's ratings and hidden movies, fold-in over
+9,724 movies, movies and genres of the top 20, JSON).
+
+The per-user throttle is raised for the run (API_THROTTLE_USER): this measures the endpoint, not
+the limiter. Prints requests/s, latency percentiles, non-2xx responses, and the load average
+(the machine may be shared).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "data" / "ml-latest-small"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/movierec_bench"
+PATH = "/api/v1/me/recommendations/"
+TARGET_RPS = 500
+TARGET_P99_MS = 50.0
+
+sys.path.insert(0, str(ROOT))
+
+
+def _setup_django(database_url: str) -> None:
+    os.environ["DATABASE_URL"] = database_url
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "movierec_site.settings")
+    os.environ.setdefault("DEBUG", "1")
+    import django
+
+    django.setup()
+
+
+def _ensure_database(database_url: str) -> None:
+    import psycopg2
+
+    match = re.match(
+        r"postgres(?:ql)?://(?P<user>[^@/:]+)?(?::[^@]*)?@(?P<host>[^:/]+)(?::(?P<port>\d+))?/(?P<db>.+)", database_url
+    )
+    if not match:
+        sys.exit(f"Cannot parse BENCH_DATABASE_URL {database_url!r}")
+    conn = psycopg2.connect(
+        dbname="postgres", user=match["user"] or "postgres", host=match["host"], port=int(match["port"] or 5432)
+    )
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [match["db"]])
+        if cursor.fetchone() is None:
+            cursor.execute(f'CREATE DATABASE "{match["db"]}"')
+            print(f"created database {match['db']}")
+    conn.close()
+
+
+def _manage(*args: str, env: dict) -> None:
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], check=True, env=env, cwd=ROOT)
+
+
+# --- Data: ml-latest-small -------------------------------------------------------------------
+
+
+def _load_movielens_minimal() -> None:
+    """Movies, genres, links, raters and ratings of ml-latest-small, plus the movies' rating stats."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from accounts.models import User
+    from catalog.models import Genre, Movie
+
+    with open(DATA / "movies.csv", newline="", encoding="utf-8") as handle:
+        movie_rows = list(csv.DictReader(handle))
+    with open(DATA / "links.csv", newline="", encoding="utf-8") as handle:
+        links = {int(row["movieId"]): row for row in csv.DictReader(handle)}
+    with open(DATA / "ratings.csv", newline="", encoding="utf-8") as handle:
+        rating_rows = list(csv.DictReader(handle))
+
+    with transaction.atomic():
+        genres = {}
+        movies, memberships = [], []
+        for row in movie_rows:
+            movie_id = int(row["movieId"])
+            year = re.search(r"\((\d{4})\)\s*$", row["title"])
+            link = links.get(movie_id, {})
+            movies.append(
+                Movie(
+                    id=movie_id,
+                    title=row["title"],
+                    year=int(year.group(1)) if year and int(year.group(1)) >= 1800 else None,
+                    imdb_id=link.get("imdbId", ""),
+                    tmdb_id=int(link["tmdbId"]) if link.get("tmdbId") else None,
+                )
+            )
+            for name in row["genres"].split("|"):
+                if name not in genres:
+                    genres[name] = Genre.objects.create(name=name)
+                memberships.append(Movie.genres.through(movie_id=movie_id, genre_id=genres[name].pk))
+        Movie.objects.bulk_create(movies, batch_size=2000)
+        Movie.genres.through.objects.bulk_create(memberships, batch_size=5000)
+
+        rater_ids = sorted({int(row["userId"]) for row in rating_rows})
+        User.objects.bulk_create(
+            [
+                User(username=f"movielens-{i}", movielens_id=i, password="!", date_joined=timezone.now())
+                for i in rater_ids
+            ]
+        )
+        user_of = dict(User.objects.filter(movielens_id__isnull=False).values_list("movielens_id", "pk"))
+        buffer = io.StringIO()
+        for row in rating_rows:
+            stamp = datetime.fromtimestamp(int(row["timestamp"]), tz=UTC).isoformat()
+            buffer.write(f"{user_of[int(row['userId'])]},{row['movieId']},{row['rating']},{stamp}\n")
+        buffer.seek(0)
+        with connection.cursor() as cursor:
+            cursor.copy_expert(
+                "COPY ratings_rating (user_id, movie_id, value, rated_at) FROM STDIN WITH (FORMAT csv)", buffer
+            )
+            cursor.execute(
+                """
+                UPDATE catalog_movie m SET rating_count = s.n, rating_mean = s.mean
+                FROM (SELECT movie_id, count(*) AS n, avg(value)::float AS mean FROM ratings_rating GROUP BY movie_id) s
+                WHERE m.id = s.movie_id
+                """
+            )
+    print(f"loaded {len(movies):,} movies and {len(rating_rows):,} ratings of {len(rater_ids)} raters")
+
+
+def _ensure_catalogue(env: dict) -> None:
+    from django.core.management import get_commands
+
+    from catalog.models import Movie
+    from ratings.models import Rating
+
+    if Movie.objects.exists() and Rating.objects.exists():
+        return
+    if "import_movielens" in get_commands():
+        _manage("import_movielens", str(DATA), env=env)
+    else:
+        _load_movielens_minimal()
+
+
+# --- A trained model -------------------------------------------------------------------------
+
+
+def _numpy_als(rank: int, reg: float, iterations: int, seed: int = 42):
+    """Explicit ALS with Spark's λ·n regularisation over all ratings; returns (movie ids, item factors)."""
+    from ratings.models import Rating
+
+    rows = np.array(list(Rating.objects.values_list("user_id", "movie_id", "value")), dtype=np.float64)
+    users, user_index = np.unique(rows[:, 0].astype(np.int64), return_inverse=True)
+    movies, movie_index = np.unique(rows[:, 1].astype(np.int64), return_inverse=True)
+    values = rows[:, 2]
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.1, (users.size, rank))
+    y = rng.normal(0, 0.1, (movies.size, rank))
+    by_user = np.argsort(user_index, kind="stable")
+    by_movie = np.argsort(movie_index, kind="stable")
+    user_bounds = np.searchsorted(user_index[by_user], np.arange(users.size + 1))
+    movie_bounds = np.searchsorted(movie_index[by_movie], np.arange(movies.size + 1))
+
+    def solve(target, other, order, bounds, other_index):
+        for i in range(target.shape[0]):
+            sel = order[bounds[i] : bounds[i + 1]]
+            v = other[other_index[sel]]
+            a = v.T @ v + reg * sel.size * np.eye(rank)
+            target[i] = np.linalg.solve(a, v.T @ values[sel])
+
+    for _ in range(iterations):
+        solve(x, y, by_user, user_bounds, movie_index)
+        solve(y, x, by_movie, movie_bounds, user_index)
+    return movies, y
+
+
+def _ensure_active_run(env: dict, use_spark: bool) -> None:
+    from django.utils import timezone
+
+    from recommendations import services
+    from recommendations.models import ItemFactor, TrainingRun
+    from recommendations.selectors import training_run_active
+
+    if training_run_active() is not None:
+        return
+    if use_spark:
+        _manage("retrain", "--no-evaluate", env=env)
+        return
+    started = time.perf_counter()
+    rank, reg = 10, 0.1
+    movie_ids, factors = _numpy_als(rank=rank, reg=reg, iterations=5)
+    run = services.training_run_create(
+        trigger=TrainingRun.Trigger.COMMAND,
+        parameters={"rank": rank, "reg_param": reg, "implicit_prefs": False, "alpha": 1.0, "source": "bench numpy ALS"},
+        status=TrainingRun.Status.RUNNING,
+    )
+    ItemFactor.objects.bulk_create(
+        [
+            ItemFactor(run=run, movie_id=int(m), factors=[float(f) for f in row])
+            for m, row in zip(movie_ids, factors, strict=True)
+        ],
+        batch_size=2000,
+    )
+    services.training_run_update(
+        run=run,
+        status=TrainingRun.Status.SUCCEEDED,
+        movies_count=len(movie_ids),
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    services.training_run_activate(run=run)
+    print(f"run {run.pk}: numpy ALS item factors for {len(movie_ids):,} movies in {time.perf_counter() - started:.1f}s")
+
+
+def _tokens(count: int) -> list[str]:
+    """Tokens of `count` MovieLens raters picked at random (seeded), so requests vary in ratings per user."""
+    from rest_framework.authtoken.models import Token
+
+    from accounts.models import User
+
+    raters = list(User.objects.filter(movielens_id__isnull=False).order_by("movielens_id").values_list("pk", flat=True))
+    picked = np.random.default_rng(7).choice(raters, size=min(count, len(raters)), replace=False)
+    return [Token.objects.get_or_create(user_id=int(pk))[0].key for pk in picked]
+
+
+# --- Serving and loading ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_until_up(url: str, token: str, timeout: float = 60) -> dict:
+    import json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            request = urllib.request.Request(url, headers={"Authorization": f"Token {token}"})
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return json.loads(response.read())
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+WRK_SCRIPT = """
+local tokens = {%(tokens)s}
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("GET", "%(path)s", {["Authorization"] = "Token " .. tokens[(i %% #tokens) + 1],
+                                        ["Accept"] = "application/json"})
+end
+"""
+
+
+def _to_ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _wrk(url: str, script: Path, connections: int, duration: int, threads: int) -> dict:
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{duration}s",
+            "--latency",
+            "--timeout",
+            "5s",
+            "-s",
+            str(script),
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    result = {"raw": out, "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))}
+    for pct in ("50", "75", "90", "99"):
+        result[f"p{pct}"] = _to_ms(re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M).group(1))
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    result["non_2xx"] = int(non_2xx.group(1)) if non_2xx else 0
+    errors = re.search(r"Socket errors: (.*)", out)
+    result["socket_errors"] = errors.group(1) if errors else ""
+    result["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=30, help="Seconds of load (after a 5 s warm-up).")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WEB_CONCURRENCY", "3")))
+    parser.add_argument("--threads", type=int, default=1, help="Threads per gunicorn worker (>1: gthread workers).")
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--users", type=int, default=64, help="Distinct users (tokens) the requests rotate through.")
+    parser.add_argument("--path", default=PATH, help="Path and query to GET, e.g. '/api/v1/me/recommendations/?n=50'.")
+    parser.add_argument("--spark", action="store_true", help="Train the run with `manage.py retrain` (Spark).")
+    args = parser.parse_args()
+
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed (Debian: apt-get install -y wrk).")
+    database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1"}
+
+    _ensure_database(database_url)
+    _manage("migrate", "--verbosity", "0", env=env)
+    _setup_django(database_url)
+    _ensure_catalogue(env)
+    _ensure_active_run(env, args.spark)
+    tokens = _tokens(args.users)
+    # Fresh bulk loads leave the planner without statistics; autovacuum would get there, eventually.
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+    port = _free_port()
+    serve_env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+        "API_THROTTLE_USER": "10000000/minute",
+        # One BLAS thread per worker: the workers are the parallelism; BLAS threads would fight them.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(args.workers), "--log-level", "warning"]  # fmt: skip
+    if args.threads > 1:
+        command += ["--worker-class", "gthread", "--threads", str(args.threads)]
+    server = subprocess.Popen(command, env=serve_env, cwd=ROOT, start_new_session=True)
+    try:
+        url = f"http://127.0.0.1:{port}{args.path}"
+        first = _wait_until_up(url, tokens[0])
+        if not first.get("personal"):
+            print("warning: the first response is not personal (no active run or no usable rating?)")
+        with tempfile.TemporaryDirectory() as tmp:
+            script = Path(tmp) / "tokens.lua"
+            script.write_text(
+                WRK_SCRIPT % {"tokens": ", ".join(f'"{t}"' for t in tokens), "path": args.path.replace('"', '\\"')}
+            )
+            _wrk(url, script, args.connections, 5, args.wrk_threads)  # warm-up: every worker loads the factors
+            load_before = os.getloadavg()
+            result = _wrk(url, script, args.connections, args.duration, args.wrk_threads)
+            load_after = os.getloadavg()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+    print(
+        f"\nGET {args.path}  gunicorn {args.workers} worker(s) x {args.threads} thread(s), "
+        f"wrk {args.connections} connections x {args.duration}s, {len(tokens)} users, {os.cpu_count()} CPUs"
+    )
+    print(f"requests/s  {result['rps']:8.1f}   ({result['requests']:,} requests, non-2xx: {result['non_2xx']})")
+    print(
+        f"latency ms  p50 {result['p50']:.1f}  p75 {result['p75']:.1f}  p90 {result['p90']:.1f}  "
+        f"p99 {result['p99']:.1f}"
+    )
+    if result["socket_errors"]:
+        print(f"socket errors: {result['socket_errors']}")
+    print(f"load average before/after: {load_before[0]:.2f} / {load_after[0]:.2f}")
+    ok = result["rps"] >= TARGET_RPS and result["p99"] < TARGET_P99_MS and result["non_2xx"] == 0
+    print(f"target (>= {TARGET_RPS} req/s, p99 < {TARGET_P99_MS:.0f} ms, no errors): {'met' if ok else 'MISSED'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,215 @@
+"""Benchmark top_n_unrated and similar_items at the ML-25M shape (no Django).
+
+Builds random factors (162,541 users x 59,047 movies, rank 10) and a Zipf-like rated set of about 25M
+(user, movie) pairs, writes them to Parquet under var/bench/, then times each transform to a full Parquet
+write and reports wall time and peak resident memory of the whole process tree (driver, JVM, Python
+workers), sampled every 0.2 s. A few users are checked against a numpy brute force.
+
+    .venv/bin/python bench/bench_topn.py                      # full shape
+    .venv/bin/python bench/bench_topn.py --users 20000 --ratings 3000000 --compare-als
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from spark_engine.session import SparkConfig, get_spark  # noqa: E402
+from spark_engine.transforms import similar_items, top_n_unrated  # noqa: E402
+
+
+class PeakRss:
+    """Samples the summed RSS of this process and all its descendants in a background thread."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> int:
+        me = psutil.Process()
+        total = 0
+        for proc in [me, *me.children(recursive=True)]:
+            try:
+                total += proc.memory_info().rss
+            except psutil.Error:
+                pass
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._sample())
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> PeakRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def write_factors(path: Path, ids: np.ndarray, matrix: np.ndarray) -> None:
+    features = pa.FixedSizeListArray.from_arrays(pa.array(matrix.ravel(), pa.float32()), matrix.shape[1])
+    table = pa.table({"id": pa.array(ids, pa.int32()), "features": features.cast(pa.list_(pa.float32()))})
+    pq.write_table(table, path)
+
+
+def make_data(out: Path, users: int, items: int, rank: int, ratings: int, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    user_ids = np.arange(1, users + 1, dtype=np.int64)
+    item_ids = np.sort(rng.choice(np.arange(1, items * 3), size=items, replace=False))  # gappy ids like MovieLens
+    user_f = rng.normal(0, 0.35, (users, rank)).astype(np.float32)
+    item_f = rng.normal(0, 0.35, (items, rank)).astype(np.float32)
+    item_f[rng.integers(0, items, 20)] = 0.0  # a few zero vectors, as with implicit ALS
+
+    # Ratings per user: log-normal with a floor of 20 (MovieLens keeps users with >= 20 ratings); movie
+    # popularity Zipf-like (exponent 1) in random id order. Duplicate draws are dropped and topped up with
+    # fresh draws until `ratings` distinct pairs exist.
+    weights = np.clip(rng.lognormal(4.3, 1.1, users), 20, items // 2)
+    popularity = 1.0 / np.arange(1, items + 1)
+    popularity = rng.permutation(popularity / popularity.sum())
+    codes, new_per_draw = np.empty(0, np.int64), 1.0
+    while codes.size < ratings:
+        draws = 1.1 * (ratings - codes.size) / new_per_draw
+        per_user = np.maximum(1, weights * draws / weights.sum()).astype(np.int64)
+        user_col = np.repeat(np.arange(users, dtype=np.int64), per_user)
+        item_col = rng.choice(items, size=user_col.size, p=popularity)
+        before = codes.size
+        codes = np.sort(np.concatenate([codes, user_col * items + item_col]))
+        codes = codes[np.concatenate([[True], codes[1:] != codes[:-1]])]  # np.unique is very slow in numpy 2.4
+        new_per_draw = max(0.05, (codes.size - before) / user_col.size)
+    codes = np.sort(rng.choice(codes, size=ratings, replace=False))
+    rated_users, rated_items = np.divmod(codes, items)
+    rated_users = user_ids[rated_users]
+
+    write_factors(out / "user_factors.parquet", user_ids, user_f)
+    write_factors(out / "item_factors.parquet", item_ids, item_f)
+    pq.write_table(
+        pa.table(
+            {"user_id": pa.array(rated_users, pa.int32()), "movie_id": pa.array(item_ids[rated_items], pa.int32())}
+        ),
+        out / "rated.parquet",
+        row_group_size=1 << 20,
+    )
+    counts = np.bincount(rated_users)
+    return {"pairs": int(codes.size), "max_per_user": int(counts.max()), "min_per_user": int(counts[1:].min())}
+
+
+def brute_force_top_n(out: Path, user_ids: list[int], n: int) -> dict[int, list[int]]:
+    users = pq.read_table(out / "user_factors.parquet").to_pandas().set_index("id")
+    items = pq.read_table(out / "item_factors.parquet").to_pandas()
+    rated = pq.read_table(out / "rated.parquet", filters=[("user_id", "in", user_ids)]).to_pandas()
+    item_ids = items["id"].to_numpy()
+    matrix = np.stack(items["features"].to_numpy()).astype(np.float32)
+    result = {}
+    for user in user_ids:
+        scores = matrix @ np.asarray(users.loc[user, "features"], np.float32)
+        scores[np.isin(item_ids, rated.loc[rated.user_id == user, "movie_id"])] = -np.inf
+        order = np.lexsort((item_ids, -scores))[:n]
+        result[user] = item_ids[order].tolist()
+    return result
+
+
+def timed(label: str, action) -> float:
+    with PeakRss() as rss:
+        start = time.perf_counter()
+        action()
+        seconds = time.perf_counter() - start
+    print(f"{label}: {seconds:.1f} s, peak RSS of process tree {rss.peak / 2**30:.2f} GiB", flush=True)
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=162_541)
+    parser.add_argument("--items", type=int, default=59_047)
+    parser.add_argument("--rank", type=int, default=10)
+    parser.add_argument("--ratings", type=int, default=25_000_000, help="target (user, movie) pairs before dedup")
+    parser.add_argument("--n", type=int, default=50)
+    parser.add_argument("--k", type=int, default=20)
+    parser.add_argument("--master", default="local[*]")
+    parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument("--out", type=Path, default=ROOT / "var" / "bench" / "topn")
+    parser.add_argument("--reuse-data", action="store_true", help="skip generation if the files exist")
+    parser.add_argument("--skip-similar", action="store_true")
+    parser.add_argument(
+        "--compare-als", action="store_true", help="also fit ALS on the rated set and time recommendForAllUsers(n)"
+    )
+    args = parser.parse_args()
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not (args.reuse_data and (args.out / "rated.parquet").exists()):
+        start = time.perf_counter()
+        info = make_data(args.out, args.users, args.items, args.rank, args.ratings, seed=0)
+        print(f"generated {info} in {time.perf_counter() - start:.1f} s", flush=True)
+
+    start = time.perf_counter()
+    spark = get_spark(SparkConfig(master=args.master, driver_memory=args.driver_memory, app_name="bench-topn"))
+    print(f"session: {time.perf_counter() - start:.1f} s, parallelism {spark.sparkContext.defaultParallelism}")
+    user_factors = spark.read.parquet(str(args.out / "user_factors.parquet"))
+    item_factors = spark.read.parquet(str(args.out / "item_factors.parquet"))
+    rated = spark.read.parquet(str(args.out / "rated.parquet"))
+    print(f"rated pairs: {rated.count():,}", flush=True)
+
+    top_path, similar_path = args.out / "result_topn", args.out / "result_similar"
+    for path in (top_path, similar_path):
+        shutil.rmtree(path, ignore_errors=True)
+    timed(
+        f"top_n_unrated(n={args.n})",
+        lambda: top_n_unrated(user_factors, item_factors, rated, args.n).write.parquet(str(top_path)),
+    )
+    top = spark.read.parquet(str(top_path))
+    print(f"  rows written: {top.count():,}")
+    sample = [1, 2, args.users // 2, args.users]
+    expected = brute_force_top_n(args.out, sample, args.n)
+    got = {user: [r.movie_id for r in top.where(f"user_id = {user}").orderBy("rank").collect()] for user in sample}
+    print(f"  matches numpy brute force for users {sample}: {got == expected}")
+
+    if not args.skip_similar:
+        timed(
+            f"similar_items(k={args.k})",
+            lambda: similar_items(item_factors, args.k).write.parquet(str(similar_path)),
+        )
+        print(f"  rows written: {spark.read.parquet(str(similar_path)).count():,}")
+
+    if args.compare_als:
+        from pyspark.ml.recommendation import ALS
+
+        ratings = rated.selectExpr("user_id", "movie_id", "cast(4.0 as float) as rating")
+        model = ALS(rank=args.rank, maxIter=2, userCol="user_id", itemCol="movie_id", ratingCol="rating", seed=0).fit(
+            ratings
+        )
+        model.userFactors.cache().count()
+        model.itemFactors.cache().count()
+        timed(
+            f"ALSModel.recommendForAllUsers({args.n}) (does not exclude rated movies)",
+            lambda: model.recommendForAllUsers(args.n).write.mode("overwrite").parquet(str(args.out / "result_rfau")),
+        )
+        timed(
+            f"top_n_unrated(n={args.n}) on the same model",
+            lambda: (
+                top_n_unrated(model.userFactors, model.itemFactors, rated, args.n)
+                .write.mode("overwrite")
+                .parquet(str(args.out / "result_topn_als"))
+            ),
+        )
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,305 @@
+"""REST API for the catalogue: movies (browse and search, details) and genres.
+
+Interfaces only: each class parses its input with a nested serializer, calls one selector of
+catalog.selectors and renders. Movies are public (anonymous clients are throttled harder).
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .models import Genre, Movie
+from .selectors import (
+    FIRST_DECADE,
+    MOVIE_SORTS,
+    MovieFilters,
+    genre_list,
+    movie_get,
+    movie_search,
+    tag_counts_for_movie,
+)
+
+# Primary keys are PostgreSQL integers; a larger id in a URL cannot name a row (and must not reach SQL).
+MAX_MOVIE_ID = 2**31 - 1
+MAX_MIN_RATINGS = 1_000_000
+MOVIE_TAGS_SHOWN = 10
+
+
+def query_params(request) -> dict[str, str]:
+    """The query string as a plain dict (last value wins) for a filter serializer.
+
+    Given a QueryDict, DRF treats an empty value of an optional field as "not given" (HTML form
+    semantics), so `?n=` would silently mean the default. An API client sending that has made a
+    mistake, and gets a 400 instead.
+    """
+    return request.query_params.dict()
+
+
+class ApiPagination(PageNumberPagination):
+    """Page-number pagination, strict: a `page` or `page_size` that is not a whole number is a 400, not ignored.
+
+    `page_size` goes up to 100; a page past the last one is a 404.
+    """
+
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+    def get_page_size(self, request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
+        if not 1 <= size <= self.max_page_size:
+            raise serializers.ValidationError(
+                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
+            )
+        return size
+
+    def get_page_number(self, request, paginator) -> str:
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return "1"
+        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
+            raise serializers.ValidationError({self.page_query_param: ["A page number: 1, 2, 3 …"]})
+        return raw
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+            elif parameter["name"] == self.page_size_query_param:
+                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
+        return parameters
+
+
+# --- Request-body fields that accept exactly the JSON type the schema documents. ---
+# DRF's own fields coerce ("5" and true become numbers, 5 becomes "5"), which is friendly to HTML
+# forms but makes a JSON API accept what its schema says is invalid.
+
+
+class JsonIntegerField(serializers.IntegerField):
+    default_error_messages = {"type": "Must be a JSON integer, such as 42."}
+
+    def to_internal_value(self, data):
+        if (
+            isinstance(data, bool)
+            or not isinstance(data, int | float)
+            or (isinstance(data, float) and not data.is_integer())
+        ):
+            self.fail("type")
+        return super().to_internal_value(int(data))
+
+
+class JsonNumberField(serializers.FloatField):
+    default_error_messages = {"type": "Must be a JSON number, such as 0.1."}
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("type")
+        return super().to_internal_value(data)
+
+
+class JsonBooleanField(serializers.BooleanField):
+    default_error_messages = {"type": "Must be true or false."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("type")
+        return data
+
+
+class JsonStringField(serializers.CharField):
+    default_error_messages = {"type": "Must be a JSON string."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("type")
+        return super().to_internal_value(data)
+
+
+class QueryIntegerField(serializers.IntegerField):
+    """A whole number in a query string: digits only (DRF's own field also takes "5.0")."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str) or not re.fullmatch(r"-?[0-9]{1,18}", data):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def movie_or_404(movie_id: int) -> Movie:
+    """The movie with its genres, or NotFound (also for ids no movie can have)."""
+    movie = movie_get(movie_id=movie_id) if 0 < movie_id <= MAX_MOVIE_ID else None
+    if movie is None:
+        raise NotFound(f"There is no movie with id {movie_id}.")
+    return movie
+
+
+class GenreField(serializers.CharField):
+    """A genre given by name, case-insensitively ("comedy" finds "Comedy"); unknown names are invalid."""
+
+    default_error_messages = {"unknown": "Unknown genre {value!r}; GET /api/v1/genres/ lists them."}
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 64)
+        super().__init__(**kwargs)
+
+    def run_validation(self, data=serializers.empty) -> Genre | None:
+        name = (super().run_validation(data) or "").strip()
+        if not name:
+            return None
+        genre = Genre.objects.filter(name__iexact=name).first()
+        if genre is None:
+            self.fail("unknown", value=name)
+        return genre
+
+
+class MovieSummarySerializer(serializers.Serializer):
+    """A movie as it appears in lists (genres must be prefetched)."""
+
+    class Meta:
+        ref_name = "MovieSummary"
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+    year = serializers.IntegerField(allow_null=True)
+    genres = serializers.SerializerMethodField()
+    rating_count = serializers.IntegerField(help_text="Number of ratings.")
+    rating_mean = serializers.FloatField(allow_null=True, help_text="Average rating (0.5 to 5).")
+
+    def get_genres(self, movie: Movie) -> list[str]:
+        return [genre.name for genre in movie.genres.all()]
+
+
+def movie_summary(movie: Movie) -> dict:
+    """What MovieSummarySerializer renders, built directly: the hot recommendations path skips DRF's field machinery."""
+    return {
+        "id": movie.pk,
+        "title": movie.title,
+        "year": movie.year,
+        "genres": [genre.name for genre in movie.genres.all()],
+        "rating_count": movie.rating_count,
+        "rating_mean": movie.rating_mean,
+    }
+
+
+class GenreListApi(APIView):
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        name = serializers.CharField()
+
+        class Meta:
+            ref_name = "Genre"
+
+    @extend_schema(operation_id="genres_list", responses=OutputSerializer(many=True), tags=["movies"])
+    def get(self, request):
+        """All genres, by name (the values the `genre` filters accept)."""
+        return Response(self.OutputSerializer(genre_list(), many=True).data)
+
+
+class MovieListApi(ListAPIView):
+    permission_classes = [AllowAny]
+    pagination_class = ApiPagination
+    serializer_class = MovieSummarySerializer
+
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "MovieFilters"
+
+        search = serializers.CharField(
+            required=False, allow_blank=True, max_length=200, help_text="Words that must all appear in the title."
+        )
+        genre = GenreField(required=False, allow_blank=True, help_text="Genre name, e.g. Comedy.")
+        decade = QueryIntegerField(
+            required=False, min_value=FIRST_DECADE, max_value=9990, help_text="First year of a decade, e.g. 1990."
+        )
+        sort = serializers.ChoiceField(choices=list(MOVIE_SORTS), required=False, default="popular")
+        min_ratings = QueryIntegerField(
+            required=False, min_value=0, max_value=MAX_MIN_RATINGS, help_text="Only movies with this many ratings."
+        )
+
+        def validate_decade(self, value: int) -> int:
+            if value % 10:
+                raise serializers.ValidationError("A decade is a year ending in 0, such as 1990.")
+            if value > timezone.now().year:
+                raise serializers.ValidationError("That decade has not started yet.")
+            return value
+
+    @extend_schema(operation_id="movies_list", parameters=[FilterSerializer], tags=["movies"])
+    def get(self, request, *args, **kwargs):
+        """Browse and search the catalogue, paginated; most rated first unless `sort` says otherwise."""
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        params = self.FilterSerializer(data=query_params(self.request))
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        filters = MovieFilters(
+            query=data.get("search", "").strip(),
+            genre=data.get("genre"),
+            decade=data.get("decade"),
+            sort=data["sort"],
+            min_ratings=data.get("min_ratings"),
+        )
+        return movie_search(filters=filters)
+
+
+class MovieDetailApi(APIView):
+    permission_classes = [AllowAny]
+
+    class OutputSerializer(MovieSummarySerializer):
+        class Meta:
+            ref_name = "MovieDetail"
+
+        class LinksSerializer(serializers.Serializer):
+            class Meta:
+                ref_name = "MovieLinks"
+
+            movielens = serializers.URLField()
+            imdb = serializers.URLField(allow_blank=True)
+            tmdb = serializers.URLField(allow_blank=True)
+
+        class TagSerializer(serializers.Serializer):
+            class Meta:
+                ref_name = "MovieTag"
+
+            tag = serializers.CharField()
+            count = serializers.IntegerField()
+
+        imdb_id = serializers.CharField(allow_blank=True)
+        tmdb_id = serializers.IntegerField(allow_null=True)
+        links = serializers.SerializerMethodField()
+        tags = serializers.SerializerMethodField()
+
+        @extend_schema_field(LinksSerializer)
+        def get_links(self, movie: Movie) -> dict:
+            return {
+                "movielens": f"https://movielens.org/movies/{movie.pk}",
+                "imdb": movie.imdb_url,
+                "tmdb": movie.tmdb_url,
+            }
+
+        @extend_schema_field(TagSerializer(many=True))
+        def get_tags(self, movie: Movie) -> list[dict]:
+            return [
+                {"tag": text, "count": count}
+                for text, count in tag_counts_for_movie(movie=movie, limit=MOVIE_TAGS_SHOWN)
+            ]
+
+    @extend_schema(operation_id="movies_retrieve", responses=OutputSerializer, tags=["movies"])
+    def get(self, request, movie_id: int):
+        """One movie: average rating and number of ratings, genres, most used tags, IMDb and TMDb links."""
+        return Response(self.OutputSerializer(movie_or_404(movie_id)).data)

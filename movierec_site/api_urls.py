@@ -1,0 +1,50 @@
+"""The REST API, mounted at /api/v1/ (namespace "api"). The schema and docs live at /api/schema/ and /api/docs/."""
+
+from django.urls import path, re_path
+from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import NotFound
+from rest_framework.permissions import AllowAny
+from rest_framework.views import APIView
+
+from accounts.api import MeApi, TokenApi
+from catalog.api import GenreListApi, MovieDetailApi, MovieListApi
+from ratings.api import RatingBulkApi, RatingDetailApi, RatingListApi
+from recommendations.api import (
+    MyPredictionApi,
+    MyRecommendationsApi,
+    SimilarMoviesApi,
+    TrainingRunDetailApi,
+    TrainingRunListApi,
+    UserRecommendationsApi,
+)
+
+
+@extend_schema(exclude=True)
+class NotFoundApi(APIView):
+    """Any other path under /api/v1/: a JSON 404 in the API's error shape, not the site's HTML page."""
+
+    permission_classes = [AllowAny]
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)  # authentication and throttling still apply
+        raise NotFound("There is no such API endpoint.")
+
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token/", TokenApi.as_view(), name="token"),
+    path("me/", MeApi.as_view(), name="me"),
+    path("genres/", GenreListApi.as_view(), name="genre_list"),
+    path("movies/", MovieListApi.as_view(), name="movie_list"),
+    path("movies/<int:movie_id>/", MovieDetailApi.as_view(), name="movie_detail"),
+    path("movies/<int:movie_id>/similar/", SimilarMoviesApi.as_view(), name="movie_similar"),
+    path("me/ratings/", RatingListApi.as_view(), name="my_rating_list"),
+    path("me/ratings/bulk/", RatingBulkApi.as_view(), name="my_rating_bulk"),
+    path("me/ratings/<int:movie_id>/", RatingDetailApi.as_view(), name="my_rating_detail"),
+    path("me/recommendations/", MyRecommendationsApi.as_view(), name="my_recommendations"),
+    path("me/predictions/<int:movie_id>/", MyPredictionApi.as_view(), name="my_prediction"),
+    path("users/<int:user_id>/recommendations/", UserRecommendationsApi.as_view(), name="user_recommendations"),
+    path("training-runs/", TrainingRunListApi.as_view(), name="training_run_list"),
+    path("training-runs/<int:run_id>/", TrainingRunDetailApi.as_view(), name="training_run_detail"),
+    re_path(r"^[\s\S]*$", NotFoundApi.as_view(), name="not_found"),  # any character, newlines too
+]

@@ -1,0 +1,348 @@
+"""REST API for recommendations: yours (fresh: your latest ratings folded in), a predicted rating,
+similar movies, any user's recommendations for staff, and training runs (list, detail, retrain).
+
+Interfaces only: parse, call one selector or service, render.
+"""
+
+from __future__ import annotations
+
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import user_get
+from catalog.api import (
+    MAX_MIN_RATINGS,
+    ApiPagination,
+    GenreField,
+    JsonBooleanField,
+    JsonIntegerField,
+    JsonNumberField,
+    MovieSummarySerializer,
+    QueryIntegerField,
+    movie_or_404,
+    movie_summary,
+    query_params,
+)
+from ratings.selectors import rating_get
+
+from . import selectors
+from .foldin import predicted_rating
+from .models import TrainingRun
+
+MAX_RECOMMENDATIONS = 100
+DEFAULT_RECOMMENDATIONS = 20
+# As on the site: predictions for movies with few ratings are shaky.
+DEFAULT_MIN_RATINGS = 25
+MAX_SIMILAR = 50
+# Users' primary keys are PostgreSQL bigints; anything larger cannot name a user.
+MAX_USER_ID = 2**63 - 1
+MAX_RUN_ID = 2**63 - 1
+
+
+class MovieRefSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "MovieRef"
+
+    id = serializers.IntegerField()
+    title = serializers.CharField()
+
+
+class RecommendationFilterSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "RecommendationFilters"
+
+    n = QueryIntegerField(
+        required=False, default=DEFAULT_RECOMMENDATIONS, min_value=1, max_value=MAX_RECOMMENDATIONS,
+        help_text="How many movies (1 to 100).",
+    )  # fmt: skip
+    genre = GenreField(required=False, allow_blank=True, help_text="Only movies of this genre, e.g. Comedy.")
+    min_ratings = QueryIntegerField(
+        required=False, default=DEFAULT_MIN_RATINGS, min_value=0, max_value=MAX_MIN_RATINGS,
+        help_text="Only movies rated by at least this many people.",
+    )  # fmt: skip
+
+
+class RecommendationsSerializer(serializers.Serializer):
+    class Meta:
+        ref_name = "Recommendations"
+
+    class ItemSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Recommendation"
+
+        rank = serializers.IntegerField()
+        movie = MovieSummarySerializer()
+        predicted_rating = serializers.FloatField(
+            allow_null=True,
+            help_text="Stars the model predicts for you; null for popular picks and implicit-preference models.",
+        )
+        because = MovieRefSerializer(allow_null=True, help_text="The movie you rated that weighs most in the pick.")
+        explanation = serializers.CharField()
+
+    user = serializers.IntegerField(help_text="Whose recommendations these are.")
+    personal = serializers.BooleanField(
+        help_text="False when there is no trained model or no usable rating yet: the items are popular movies."
+    )
+    run = serializers.IntegerField(allow_null=True, help_text="The training run that scored them.")
+    results = ItemSerializer(many=True)
+
+
+def _explain(item, personal: bool) -> str:
+    if not personal:
+        mean = f", {item.movie.rating_mean:.1f} stars on average" if item.movie.rating_mean is not None else ""
+        return f"Popular: rated by {item.movie.rating_count} people{mean}."
+    if item.because is not None:
+        return f"Because you rated {item.because.title}."
+    return "Matches the tastes your ratings show."
+
+
+def _recommendations_response(request, user) -> Response:
+    params = RecommendationFilterSerializer(data=query_params(request))
+    params.is_valid(raise_exception=True)
+    data = params.validated_data
+    result = selectors.recommendation_list_for_user_fresh(
+        user=user, limit=data["n"], genre=data.get("genre"), min_ratings=data["min_ratings"]
+    )
+    # An implicit-preference run scores preferences, not stars: no predicted rating then.
+    stars = result.personal and not (result.run.parameters or {}).get("implicit_prefs", False)
+    # Rendered by hand (the busiest endpoint): the shape is RecommendationsSerializer's, which
+    # documents it, and tests/api check that both agree.
+    body = {
+        "user": user.pk,
+        "personal": result.personal,
+        "run": result.run.pk if result.run else None,
+        "results": [
+            {
+                "rank": rank,
+                "movie": movie_summary(item.movie),
+                "predicted_rating": item.score if stars else None,
+                "because": {"id": item.because.pk, "title": item.because.title} if item.because else None,
+                "explanation": _explain(item, result.personal),
+            }
+            for rank, item in enumerate(result.items, start=1)
+        ],
+    }
+    return Response(body)
+
+
+class MyRecommendationsApi(APIView):
+    @extend_schema(
+        operation_id="my_recommendations",
+        parameters=[RecommendationFilterSerializer],
+        responses=RecommendationsSerializer,
+        tags=["my recommendations"],
+    )
+    def get(self, request):
+        """Your top-N, best first, reflecting every rating you have saved (no retrain needed).
+
+        Movies you rated or hid never appear. Without a trained model or any usable rating the
+        list holds popular movies and `personal` is false.
+        """
+        return _recommendations_response(request, request.user)
+
+
+class UserRecommendationsApi(APIView):
+    @extend_schema(
+        operation_id="user_recommendations",
+        parameters=[RecommendationFilterSerializer],
+        responses=RecommendationsSerializer,
+        tags=["staff"],
+    )
+    def get(self, request, user_id: int):
+        """Staff: any user's recommendations (as they see them). Others may only name themselves; 404 otherwise."""
+        if user_id == request.user.pk:
+            return _recommendations_response(request, request.user)
+        user = user_get(user_id=user_id) if request.user.is_staff and 0 < user_id <= MAX_USER_ID else None
+        if user is None:
+            raise NotFound(f"There is no user with id {user_id}.")
+        return _recommendations_response(request, user)
+
+
+class MyPredictionApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "Prediction"
+
+        movie = MovieRefSerializer()
+        predicted_rating = serializers.FloatField(
+            allow_null=True,
+            help_text="null without a trained model, for a movie it does not know, or before your first rating.",
+        )
+        my_rating = serializers.FloatField(allow_null=True, help_text="Your rating of the movie, if any.")
+
+    @extend_schema(operation_id="my_prediction", responses=OutputSerializer, tags=["my recommendations"])
+    def get(self, request, movie_id: int):
+        """The rating the model predicts you would give the movie, with your current ratings folded in."""
+        movie = movie_or_404(movie_id)
+        rating = rating_get(user=request.user, movie_id=movie.pk)
+        body = {
+            "movie": movie,
+            "predicted_rating": predicted_rating(user=request.user, movie=movie),
+            "my_rating": rating.value if rating else None,
+        }
+        return Response(self.OutputSerializer(body).data)
+
+
+class SimilarMoviesApi(APIView):
+    permission_classes = [AllowAny]
+
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SimilarFilters"
+
+        n = QueryIntegerField(required=False, default=10, min_value=1, max_value=MAX_SIMILAR, help_text="How many.")
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SimilarMovie"
+
+        rank = serializers.IntegerField()
+        similarity = serializers.FloatField(source="score", help_text="Cosine similarity of the ALS item factors.")
+        movie = MovieSummarySerializer(source="similar")
+
+    @extend_schema(
+        operation_id="movies_similar",
+        parameters=[FilterSerializer],
+        responses=OutputSerializer(many=True),
+        tags=["movies"],
+    )
+    def get(self, request, movie_id: int):
+        """The movies most like this one by the active model; [] before the first training run."""
+        params = self.FilterSerializer(data=query_params(request))
+        params.is_valid(raise_exception=True)
+        movie = movie_or_404(movie_id)
+        similar = selectors.similar_movie_list(movie=movie, limit=params.validated_data["n"]).prefetch_related(
+            "similar__genres"
+        )
+        return Response(self.OutputSerializer(similar, many=True).data)
+
+
+# --- Training runs (staff) ---
+
+
+class TrainingRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TrainingRun
+        ref_name = "TrainingRun"
+        fields = [
+            "id",
+            "url",
+            "status",
+            "is_active",
+            "trigger",
+            "parameters",
+            "spark_master",
+            "ratings_count",
+            "users_count",
+            "movies_count",
+            "rows_written",
+            "metrics",
+            "export_seconds",
+            "fit_seconds",
+            "evaluate_seconds",
+            "topn_seconds",
+            "publish_seconds",
+            "duration_seconds",
+            "error",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "ratings_snapshot_at",
+            "pruned_at",
+        ]
+        read_only_fields = fields
+
+    url = serializers.SerializerMethodField()
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    def get_url(self, run: TrainingRun) -> str:
+        return _run_url(self.context["request"], run)
+
+
+def _run_url(request, run: TrainingRun) -> str:
+    return request.build_absolute_uri(reverse("api:training_run_detail", args=[run.pk]))
+
+
+class TrainingRunListApi(ListAPIView):
+    permission_classes = [IsAdminUser]
+    pagination_class = ApiPagination
+    serializer_class = TrainingRunSerializer
+
+    def get_queryset(self):
+        return selectors.training_run_list()
+
+    class RetrainInputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RetrainInput"
+
+        rank = JsonIntegerField(required=False, min_value=1, max_value=100, help_text="ALS rank.")
+        max_iter = JsonIntegerField(required=False, min_value=1, max_value=50, help_text="ALS iterations.")
+        reg_param = JsonNumberField(required=False, min_value=0, max_value=10, help_text="ALS regularisation.")
+        evaluate = JsonBooleanField(required=False, help_text="Measure RMSE and NDCG on a held-out split first.")
+
+    class RetrainOutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "RetrainQueued"
+
+        id = serializers.IntegerField()
+        status = serializers.ChoiceField(
+            choices=[TrainingRun.Status.QUEUED, TrainingRun.Status.SKIPPED],
+            help_text="skipped: a retrain was already running or queued; nothing new will run.",
+        )
+        url = serializers.URLField(help_text="Poll this for progress.")
+
+    @extend_schema(operation_id="training_runs_list", tags=["staff"])
+    def get(self, request, *args, **kwargs):
+        """Staff: training runs, newest first."""
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        operation_id="training_runs_create",
+        request=RetrainInputSerializer,
+        responses={202: RetrainOutputSerializer},
+        tags=["staff"],
+    )
+    def post(self, request):
+        """Staff: queue a retrain (202). Poll the returned `url` (also the Location header) until it finishes.
+
+        Options left out come from the server's settings. When a retrain is already running or
+        queued the request is recorded as a `skipped` run.
+        """
+        from spark_engine.pipeline import RetrainOptions, retrain_enqueue
+
+        serializer = self.RetrainInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            options = RetrainOptions.from_settings(**serializer.validated_data)
+            options.validate()
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc))
+        run = retrain_enqueue(trigger=TrainingRun.Trigger.API, options=options)
+        url = _run_url(request, run)
+        return Response(
+            self.RetrainOutputSerializer({"id": run.pk, "status": run.status, "url": url}).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": url},
+        )
+
+
+class TrainingRunDetailApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(
+        operation_id="training_runs_retrieve",
+        responses=TrainingRunSerializer,
+        tags=["staff"],
+    )
+    def get(self, request, run_id: int):
+        """Staff: one training run, with its stage timings, metrics and error."""
+        run = selectors.training_run_get(run_id=run_id) if 0 < run_id <= MAX_RUN_ID else None
+        if run is None:
+            raise NotFound(f"There is no training run with id {run_id}.")
+        return Response(TrainingRunSerializer(run, context={"request": request}).data)

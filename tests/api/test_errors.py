@@ -1,0 +1,66 @@
+import pytest
+from django.urls import reverse
+from rest_framework.throttling import AnonRateThrottle, UserRateThrottle
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/nothing-here/", "/api/v1/movies", "/api/v1/me/ratings/x/"])
+def test_unknown_api_paths_are_json_404(anon, path):
+    response = anon.post(path, {}, format="json")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_wrong_method_is_405_in_the_error_shape(alice_client):
+    response = alice_client.delete(reverse("api:movie_list"))
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_garbage_token_is_401(anon):
+    anon.credentials(HTTP_AUTHORIZATION="Token not-a-real-token")
+    response = anon.get(reverse("api:movie_list"))
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "authentication_failed"
+
+
+def test_anonymous_and_user_throttles(anon, alice_client, monkeypatch):
+    monkeypatch.setattr(AnonRateThrottle, "THROTTLE_RATES", {"anon": "3/minute"})
+    monkeypatch.setattr(UserRateThrottle, "THROTTLE_RATES", {"user": "5/minute"})
+    url = reverse("api:genre_list")
+    assert [anon.get(url).status_code for _ in range(4)] == [200, 200, 200, 429]
+    response = anon.get(url)
+    assert response.json()["error"]["code"] == "throttled"
+    assert int(response["Retry-After"]) > 0
+    # Users are counted per user, not with the anonymous address.
+    assert [alice_client.get(url).status_code for _ in range(6)] == [200] * 5 + [429]
+
+
+def test_an_unexpected_error_is_a_json_500_and_is_reported(alice_client, monkeypatch):
+    def boom(**kwargs):
+        raise RuntimeError("kaput")
+
+    monkeypatch.setattr("recommendations.api.selectors.recommendation_list_for_user_fresh", boom)
+    alice_client.raise_request_exception = False
+    response = alice_client.get(reverse("api:my_recommendations"))
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
+    assert "kaput" not in response.content.decode()
+
+
+def test_an_unsupported_accept_header_is_406_in_json(alice_client):
+    response = alice_client.get(reverse("api:me"), HTTP_ACCEPT="application/xml")
+    assert response.status_code == 406
+    assert response.json()["error"]["code"] == "not_acceptable"
+
+
+def test_session_writes_need_the_csrf_token(alice):
+    from rest_framework.test import APIClient
+
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(alice)
+    response = client.post(reverse("api:my_rating_bulk"), {"ratings": []}, format="json")
+    assert response.status_code == 403
+    assert "CSRF" in response.json()["error"]["message"]

@@ -1,0 +1,258 @@
+"""The real retrain end to end: PostgreSQL → Parquet → local Spark → COPY → active run.
+
+Transactional tests: the pipeline commits (export snapshot, run progress, publish) and takes
+its lock on a connection of its own, as in production.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.db import connection
+
+from accounts.models import User
+from catalog.models import Movie
+from ratings.models import Rating
+from recommendations.models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, UserFactor
+from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
+from spark_engine import stages
+from spark_engine.pipeline import RetrainOptions, retrain
+
+pytestmark = [pytest.mark.spark, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+TOP_N = 6
+SIMILAR_K = 3
+
+
+def _seed_ratings(n_users=24, n_movies=30, seed=7):
+    """Users with latent tastes rate about half the movies; one user rates all but three."""
+    rng = np.random.default_rng(seed)
+    users = User.objects.bulk_create(User(username=f"u{i}", password="!") for i in range(n_users))
+    movies = Movie.objects.bulk_create(Movie(id=100 + j, title=f"Film {j} (1999)", year=1999) for j in range(n_movies))
+    taste_u, taste_m = rng.normal(size=(n_users, 3)), rng.normal(size=(n_movies, 3))
+    rows = []
+    for i, user in enumerate(users):
+        for j, movie in enumerate(movies):
+            heavy = i == 0 and j >= 3
+            if heavy or (i != 0 and rng.random() < 0.5):
+                raw = 3 + taste_u[i] @ taste_m[j] * 0.6
+                value = Decimal(str(min(5.0, max(0.5, round(raw * 2) / 2))))
+                rows.append(Rating(user=user, movie=movie, value=value, rated_at="2024-01-01T00:00Z"))
+    Rating.objects.bulk_create(rows)
+    return users, movies
+
+
+def _options(**overrides):
+    return RetrainOptions.from_settings(
+        rank=3, max_iter=5, top_n=TOP_N, similar_k=SIMILAR_K, holdout_fraction=0.25, **overrides
+    )
+
+
+def test_retrain_publishes_every_users_top_n_without_rated_movies(spark, tmp_path):
+    users, movies = _seed_ratings()
+    stages_seen = []
+
+    run = retrain(options=_options(), on_stage=lambda stage, detail: stages_seen.append(stage))
+
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert run.is_active
+    assert stages_seen == ["export", "evaluate", "fit", "top-N", "publish"]
+    assert run.ratings_count == Rating.objects.count()
+    assert run.users_count == len(users) and run.movies_count == len(movies)
+    for key in ("rmse", "precision_at_10", "recall_at_10", "ndcg_at_10"):
+        assert np.isfinite(run.metrics[key]), key
+        assert np.isfinite(run.metrics["popularity"][key.replace("rmse", "ndcg_at_10")])
+    assert all(
+        getattr(run, f"{stage}_seconds") is not None for stage in ("export", "fit", "evaluate", "topn", "publish")
+    )
+
+    rated = set(Rating.objects.values_list("user_id", "movie_id"))
+    for user in users:
+        recs = list(Recommendation.objects.filter(run=run, user=user).order_by("rank"))
+        unrated = len(movies) - sum(1 for u, _ in rated if u == user.pk)
+        assert len(recs) == min(TOP_N, unrated), user.username
+        assert [r.rank for r in recs] == list(range(1, len(recs) + 1))
+        assert not any((user.pk, r.movie_id) in rated for r in recs)
+        assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
+    assert Recommendation.objects.filter(run=run, user=users[0]).count() == 3  # only three unrated
+
+    assert SimilarMovie.objects.filter(run=run).count() == len(movies) * SIMILAR_K
+    assert not SimilarMovie.objects.filter(run=run, movie_id=models_f("similar_id")).exists()
+    assert UserFactor.objects.filter(run=run).count() == len(users)
+    factors = ItemFactor.objects.filter(run=run).values_list("factors", flat=True)
+    assert len(factors) == len(movies) and all(len(f) == 3 for f in factors)
+    assert run.rows_written == (
+        Recommendation.objects.filter(run=run).count()
+        + SimilarMovie.objects.filter(run=run).count()
+        + len(users)
+        + len(movies)
+    )
+
+
+def models_f(name):
+    from django.db.models import F
+
+    return F(name)
+
+
+def test_new_run_replaces_the_active_one_and_old_runs_are_pruned(spark, settings):
+    settings.TRAINING_RUNS_KEEP = 2
+    _seed_ratings()
+    first = retrain(options=_options(evaluate=False))
+    second = retrain(options=_options(evaluate=False, seed=1))
+    third = retrain(options=_options(evaluate=False, seed=2))
+
+    assert list(TrainingRun.objects.filter(is_active=True)) == [third]
+    assert set(Recommendation.objects.values_list("run_id", flat=True).distinct()) == {second.pk, third.pk}
+    first.refresh_from_db()
+    assert first.pruned_at is not None
+    assert not services_run_dir(first).exists()
+    assert services_run_dir(third).exists()
+
+
+def services_run_dir(run):
+    from recommendations.services import training_run_dir
+
+    return training_run_dir(run_id=run.pk)
+
+
+def test_failure_mid_run_keeps_the_previous_run_serving(spark, monkeypatch):
+    users, _ = _seed_ratings()
+    good = retrain(options=_options(evaluate=False))
+    served_before = list(recommendation_list_for_user(user=users[1]).values_list("movie_id", flat=True))
+
+    def broken_results(**kwargs):
+        raise RuntimeError("injected: executor lost")
+
+    monkeypatch.setattr(stages, "write_results", broken_results)
+    failed = retrain(options=_options(evaluate=False))
+
+    failed.refresh_from_db()
+    good.refresh_from_db()
+    assert failed.status == TrainingRun.Status.FAILED
+    assert "injected: executor lost" in failed.error
+    assert not failed.is_active and failed.finished_at is not None
+    assert good.is_active
+    assert not Recommendation.objects.filter(run=failed).exists()
+    assert list(recommendation_list_for_user(user=users[1]).values_list("movie_id", flat=True)) == served_before
+
+
+def test_failure_while_loading_results_leaves_no_rows_and_previous_run_active(spark, monkeypatch):
+    _seed_ratings()
+    good = retrain(options=_options(evaluate=False))
+    from recommendations import services
+
+    real_load = services.training_run_results_load
+
+    def load_then_fail(*, run, files):
+        real_load(run=run, files=files)
+        raise RuntimeError("injected: connection lost during publish")
+
+    monkeypatch.setattr(services, "training_run_results_load", load_then_fail)
+    failed = retrain(options=_options(evaluate=False))
+
+    assert TrainingRun.objects.get(is_active=True) == good
+    assert TrainingRun.objects.get(pk=failed.pk).status == TrainingRun.Status.FAILED
+    assert not Recommendation.objects.filter(run=failed).exists()
+
+
+def test_concurrent_triggers_produce_one_run(spark):
+    _seed_ratings()
+    results = []
+
+    def trigger():
+        try:
+            results.append(retrain(options=_options(evaluate=False)).status)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=trigger) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [TrainingRun.Status.SKIPPED, TrainingRun.Status.SUCCEEDED]
+    assert TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).count() == 1
+    skipped = TrainingRun.objects.get(status=TrainingRun.Status.SKIPPED)
+    assert "Another retrain" in skipped.error
+
+
+def test_ratings_written_during_a_run_are_kept_and_count_towards_the_next(spark):
+    users, movies = _seed_ratings()
+    newcomer = User.objects.create(username="newcomer", password="!")
+
+    def rate_while_training(stage, detail):
+        if stage == "export":  # the snapshot is taken; the run goes on with Spark
+            Rating.objects.create(user=newcomer, movie=movies[0], value=Decimal("4.5"), rated_at=_now())
+            Rating.objects.filter(user=users[1]).exclude(movie=movies[0]).first()
+
+    run = retrain(options=_options(evaluate=False), on_stage=rate_while_training)
+
+    assert run.status == TrainingRun.Status.SUCCEEDED
+    assert Rating.objects.filter(user=newcomer, movie=movies[0], value=Decimal("4.5")).exists()
+    assert not Recommendation.objects.filter(run=run, user=newcomer).exists()  # not in the snapshot
+    assert ratings_count_since_last_run() == 1
+
+
+def _now():
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def test_retrain_without_ratings_fails_clearly(spark):
+    run = retrain(options=_options())
+    assert run.status == TrainingRun.Status.FAILED
+    assert "no ratings" in run.error
+
+
+def test_enqueued_retrain_runs_on_the_task_queue(spark, capsys):
+    _seed_ratings()
+    call_command("retrain", "--enqueue", "--rank", "3", "--max-iter", "3", "--no-evaluate")
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.SUCCEEDED and run.is_active  # Q_CLUSTER sync in tests
+
+
+@pytest.mark.slow
+def test_killing_a_retrain_leaves_no_stuck_lock(spark):
+    _seed_ratings()
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "movierec_site.test_settings",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "manage.py"), "retrain", "--rank", "3", "--max-iter", "50"],
+        env=env,
+        cwd=ROOT,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING).exists():
+            assert proc.poll() is None, "the retrain ended before it could be killed"
+            assert time.monotonic() < deadline, "the retrain never started"
+            time.sleep(0.2)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    run = retrain(options=_options(evaluate=False))
+
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    killed = TrainingRun.objects.exclude(pk=run.pk).get()
+    assert killed.status == TrainingRun.Status.FAILED and "Interrupted" in killed.error

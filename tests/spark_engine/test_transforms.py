@@ -1,0 +1,248 @@
+"""Spark transforms against hand-computed or brute-force results on small data."""
+
+import math
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.ml.evaluation import RankingEvaluator
+from pyspark.sql import functions as F
+from pyspark.testing import assertDataFrameEqual
+
+from spark_engine import transforms
+from spark_engine.schemas import FACTORS_SCHEMA, RECOMMENDATIONS_SCHEMA, SIMILAR_SCHEMA
+from spark_engine.session import SparkConfig, get_spark
+from spark_engine.transforms import (
+    ALSParams,
+    evaluate_holdout,
+    fit_als,
+    popularity_top_n,
+    ranking_metrics,
+    rmse,
+    similar_items,
+    split_holdout,
+    top_n_unrated,
+)
+
+pytestmark = pytest.mark.spark
+
+FAST_ALS = ALSParams(rank=3, max_iter=8, reg_param=0.01, num_blocks=2)
+
+
+def _factors(spark, ids, matrix):
+    pdf = pd.DataFrame({"id": np.asarray(ids, np.int32), "features": list(np.asarray(matrix, np.float32))})
+    return spark.createDataFrame(pdf, FACTORS_SCHEMA)
+
+
+def _pairs(spark, pairs):
+    return spark.createDataFrame(pairs, "user_id int, movie_id int")
+
+
+@pytest.fixture(scope="module")
+def low_rank_ratings(spark):
+    """60 users x 40 movies rated 3 + u.v (true rank 2), about 60% observed."""
+    rng = np.random.default_rng(3)
+    users, movies = rng.normal(0, 0.7, (60, 2)), rng.normal(0, 0.7, (40, 2))
+    user_idx, movie_idx = np.nonzero(rng.random((60, 40)) < 0.6)
+    pdf = pd.DataFrame(
+        {
+            "user_id": (user_idx + 1).astype(np.int32),
+            "movie_id": (movie_idx + 101).astype(np.int32),
+            "rating": (3 + np.einsum("ij,ij->i", users[user_idx], movies[movie_idx])).astype(np.float32),
+        }
+    )
+    df = spark.createDataFrame(pdf, "user_id int, movie_id int, rating float").cache()
+    df.count()
+    yield df
+    df.unpersist()
+
+
+def test_get_spark_returns_the_configured_running_session(spark):
+    again = get_spark(SparkConfig(master="local[2]", shuffle_partitions=2))
+
+    assert again is spark
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "2"
+    assert spark.conf.get("spark.sql.execution.arrow.pyspark.enabled") == "true"
+    assert spark.sparkContext.getCheckpointDir()
+
+
+def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spark, monkeypatch):
+    rng = np.random.default_rng(0)
+    user_ids, movie_ids = np.arange(1, 51) * 3, np.arange(1, 41) * 7
+    users, movies = rng.normal(size=(50, 3)), rng.normal(size=(40, 3))
+    rated = {int(u): set(movie_ids[rng.random(40) < rng.uniform(0, 0.6)].tolist()) for u in user_ids}
+    rated[3] = set(movie_ids[:-3].tolist())  # only 3 unrated movies left, fewer than n
+    rated[6] = set(movie_ids.tolist())  # nothing left to recommend
+    rated[9] = set()  # rated nothing
+    pairs = [(u, m) for u, ms in rated.items() for m in ms]
+    pairs += [(3, 7), (12, 99_999), (424_242, 7)]  # duplicate, movie without factors, user without factors
+    monkeypatch.setattr(transforms, "BLOCK_BYTES", 4 * len(movie_ids) * 7)  # 8 blocks of 7 users, 3 tasks
+
+    actual = top_n_unrated(
+        _factors(spark, user_ids, users), _factors(spark, movie_ids, movies), _pairs(spark, pairs), 10, num_partitions=3
+    ).collect()
+
+    scores = users.astype(np.float32) @ movies.astype(np.float32).T
+    expected = []
+    for i, user in enumerate(user_ids):
+        candidates = sorted(
+            (j for j, movie in enumerate(movie_ids) if movie not in rated[user]), key=lambda j: (-scores[i, j], j)
+        )
+        expected += [
+            (int(user), int(movie_ids[j]), rank, float(scores[i, j])) for rank, j in enumerate(candidates[:10], 1)
+        ]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, RECOMMENDATIONS_SCHEMA), rtol=1e-5)
+    per_user = Counter(row.user_id for row in actual)
+    assert per_user[3] == 3 and per_user[6] == 0 and per_user[9] == 10
+
+
+def test_top_n_unrated_breaks_score_ties_by_movie_id(spark):
+    movies = _factors(spark, [40, 10, 30, 20], [[1.0, 0.0], [1.0, 0.0], [2.0, 0.0], [1.0, 5.0]])
+    users = _factors(spark, [1, 2], [[1.0, 0.0], [0.0, 0.0]])
+
+    actual = top_n_unrated(users, movies, _pairs(spark, [(1, 30)]), 2)
+
+    expected = [(1, 10, 1, 1.0), (1, 20, 2, 1.0), (2, 10, 1, 0.0), (2, 20, 2, 0.0)]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, RECOMMENDATIONS_SCHEMA))
+
+
+def test_similar_items_matches_cosine_brute_force_without_self_or_nan(spark):
+    rng = np.random.default_rng(1)
+    matrix = rng.normal(size=(30, 3))
+    matrix[5] = 3 * matrix[4]  # same direction: cosine 1
+    matrix[7] = 0.0  # zero vector: similarity 0 to everything
+    ids = np.arange(30) + 500
+
+    actual = similar_items(_factors(spark, ids, matrix), 5)
+
+    vectors = matrix.astype(np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    unit = vectors / np.where(norms > 0, norms, 1)
+    scores = unit @ unit.T
+    expected = []
+    for i in range(30):
+        others = sorted((j for j in range(30) if j != i), key=lambda j: (-scores[i, j], j))
+        expected += [(int(ids[i]), int(ids[j]), rank, float(scores[i, j])) for rank, j in enumerate(others[:5], 1)]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, SIMILAR_SCHEMA), rtol=1e-5, atol=1e-6)
+    assert actual.where((F.col("movie_id") == F.col("similar_id")) | F.isnan("score")).isEmpty()
+
+
+def test_popularity_top_n_ranks_by_rating_count_excluding_the_users_movies(spark):
+    train = _pairs(spark, [(1, 10), (2, 10), (3, 10), (2, 20), (4, 20), (2, 30), (4, 30), (4, 40)])
+
+    actual = popularity_top_n(train, 2)
+
+    expected = [
+        (1, 20, 1, 2.0),
+        (1, 30, 2, 2.0),
+        (2, 40, 1, 1.0),
+        (3, 20, 1, 2.0),
+        (3, 30, 2, 2.0),
+        (4, 10, 1, 3.0),
+    ]
+    assertDataFrameEqual(actual, spark.createDataFrame(expected, RECOMMENDATIONS_SCHEMA))
+
+
+def test_ranking_metrics_match_hand_computed_values(spark):
+    recommended = spark.createDataFrame(
+        [(1, 10, 1, 0.9), (1, 20, 2, 0.8), (1, 30, 3, 0.7), (1, 40, 4, 0.6), (2, 60, 2, 0.5), (2, 11, 1, 0.6)]
+        + [(3, 70, 1, 0.9)],
+        RECOMMENDATIONS_SCHEMA,
+    )
+    test = spark.createDataFrame(
+        [(1, 10, 5.0), (1, 30, 4.0), (1, 50, 4.5), (1, 20, 2.0), (2, 60, 4.0), (3, 70, 3.5), (4, 80, 5.0)],
+        "user_id int, movie_id int, rating float",
+    )
+
+    metrics = ranking_metrics(recommended, test, k=3)
+
+    # User 1: top 3 = 10, 20, 30, relevant {10, 30, 50}: hits at ranks 1 and 3.
+    # User 2: top 3 = 11, 60, relevant {60}: hit at rank 2. User 3: nothing relevant, excluded.
+    # User 4: relevant {80}, no recommendations: zeros.
+    ndcg_1 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3) + 1 / math.log2(4))
+    ndcg_2 = 1 / math.log2(3)
+    assert metrics["users_evaluated"] == 3
+    assert metrics["precision_at_3"] == pytest.approx((2 / 3 + 1 / 3 + 0) / 3)
+    assert metrics["recall_at_3"] == pytest.approx((2 / 3 + 1 + 0) / 3)
+    assert metrics["ndcg_at_3"] == pytest.approx((ndcg_1 + ndcg_2 + 0) / 3)
+    assert metrics["map_at_3"] == pytest.approx(((1 + 2 / 3) / 3 + 1 / 2 + 0) / 3)
+
+
+def test_ranking_metrics_agree_with_sparks_ranking_evaluator(spark):
+    rng = np.random.default_rng(4)
+    recommended = [(u, int(m), r, 1.0) for u in range(20) for r, m in enumerate(rng.permutation(30)[:8], 1)]
+    test = [(u, int(m), float(rng.choice([2.0, 4.0, 5.0]))) for u in range(25) for m in rng.permutation(30)[:6]]
+    recommended = spark.createDataFrame(recommended, RECOMMENDATIONS_SCHEMA)
+    test = spark.createDataFrame(test, "user_id int, movie_id int, rating float").where("user_id < 20")
+
+    ours = ranking_metrics(recommended, test, k=5)
+
+    lists = (
+        test.where("rating >= 4")
+        .groupBy("user_id")
+        .agg(F.collect_set(F.col("movie_id").cast("double")).alias("label"))
+        .join(
+            recommended.where("rank <= 5")
+            .groupBy("user_id")
+            .agg(
+                F.sort_array(
+                    F.collect_list(F.struct("rank", F.col("movie_id").cast("double").alias("movie_id")))
+                ).alias("ranked")
+            ),
+            "user_id",
+        )
+        .select("label", F.col("ranked.movie_id").alias("prediction"))
+    )
+    evaluator = RankingEvaluator(k=5)
+    for key, metric in [
+        ("precision_at_5", "precisionAtK"),
+        ("recall_at_5", "recallAtK"),
+        ("ndcg_at_5", "ndcgAtK"),
+        ("map_at_5", "meanAveragePrecisionAtK"),
+    ]:
+        assert ours[key] == pytest.approx(evaluator.evaluate(lists, {evaluator.metricName: metric})), key
+
+
+def test_fit_als_recovers_low_rank_ratings(spark, low_rank_ratings):
+    train, test = split_holdout(low_rank_ratings, 0.2, seed=5)
+
+    model = fit_als(train, FAST_ALS)
+
+    assert model.userFactors.schema == FACTORS_SCHEMA
+    assert model.userFactors.count() == 60 and model.itemFactors.count() == 40
+    spread = float(np.std([r.rating for r in test.collect()]))
+    assert rmse(model, train) < 0.1
+    assert rmse(model, test) < 0.5 * spread
+
+
+def test_split_holdout_partitions_the_ratings(low_rank_ratings):
+    train, test = split_holdout(low_rank_ratings, 0.25, seed=1)
+
+    assert train.count() + test.count() == low_rank_ratings.count()
+    assert train.join(test, ["user_id", "movie_id"]).isEmpty()
+    with pytest.raises(ValueError, match="fraction"):
+        split_holdout(low_rank_ratings, 1.0)
+
+
+def test_evaluate_holdout_reports_finite_model_and_popularity_metrics(low_rank_ratings):
+    result = evaluate_holdout(low_rank_ratings, FAST_ALS, fraction=0.25, seed=2, k=10)
+
+    ranking = ["precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10"]
+    assert all(math.isfinite(result[key]) for key in ["rmse", *ranking])
+    assert all(math.isfinite(result["popularity"][key]) for key in ranking)
+    assert result["users_evaluated"] == result["popularity"]["users_evaluated"] > 0
+    assert result["holdout_fraction"] == 0.25
+    assert result["train_ratings"] + result["test_ratings"] == low_rank_ratings.count()
+
+
+def test_invalid_arguments_raise_before_any_spark_job(spark):
+    factors = _factors(spark, [1], [[1.0]])
+    with pytest.raises(ValueError, match="n must be positive"):
+        top_n_unrated(factors, factors, _pairs(spark, []), 0)
+    with pytest.raises(ValueError, match="lacks column"):
+        top_n_unrated(factors, factors, factors, 5)
+    with pytest.raises(ValueError, match="k must be positive"):
+        similar_items(factors, 0)
+    with pytest.raises(ValueError, match="rank"):
+        ALSParams(rank=0)
