@@ -53,7 +53,7 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
                 env=env,
             )
             assert count.returncode == 0, count.stderr
-            vendor, name, movies = count.stdout.split()
+            vendor, name, movies = count.stdout.strip().splitlines()[-1].split()
             assert vendor == "postgresql" and name == "movierec"
             assert int(movies) > 0
         finally:
