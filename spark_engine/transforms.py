@@ -146,7 +146,7 @@ def top_n_unrated(
         return spark.createDataFrame([], RECOMMENDATIONS_SCHEMA)
     if user_matrix.shape[1] != item_matrix.shape[1]:
         raise ValueError(f"user factors have length {user_matrix.shape[1]}, item factors {item_matrix.shape[1]}")
-    # Grouping the rated pairs per user in Spark (collect_list + join) cost 4-7x the CPU of collecting them
+    # Grouping the rated pairs per user in Spark (collect_list + join) cost 3-4x the CPU of collecting them
     # once as Arrow and indexing them with numpy, and needed a shuffle; the index is small enough to broadcast.
     rated_start, rated_cols = _rated_index(rated, user_ids, item_ids)
     payload = (user_ids, user_matrix, item_ids, np.ascontiguousarray(item_matrix.T), rated_start, rated_cols)
@@ -345,7 +345,7 @@ def evaluate_holdout(
 
 
 # --------------------------------------------------------------------------------------------------
-# Helpers (the `_…_batches` functions run inside Python workers)
+# Helpers (the `_…_blocks` functions run inside Python workers)
 
 
 def _require_columns(df: DataFrame, name: str, columns: Iterable[str]) -> None:
