@@ -4,10 +4,11 @@
     .venv/bin/python bench/bench_import.py --ratings 2000000 --users 13000   # a smaller synthetic set
     .venv/bin/python bench/bench_import.py --reimport       # also time a second, no-change import
 
-Uses the database in DATABASE_URL, or a throwaway `movierec_bench` database on 127.0.0.1 that it
-creates (and migrates). Each fresh import starts from empty catalogue, ratings and user tables, so
-do not point it at a database you care about. The synthetic folder is generated once into
-var/bench/ (git-ignored) and reused.
+Uses the database in DATABASE_URL, or a throwaway `movierec_bench_import` database on 127.0.0.1
+that it creates (and migrates); not `movierec_bench`, which bench_api.py keeps its prepared data in.
+Each fresh import starts from empty catalogue and ratings tables (TRUNCATE ... CASCADE) and
+deletes MovieLens users, so it refuses a database whose name lacks "bench" unless --wipe-ok.
+The synthetic folder is generated once into var/bench/ (git-ignored) and reused.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/movierec_bench"
+DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/movierec_bench_import"
 
 
 def ensure_database(url: str) -> None:
@@ -49,6 +50,7 @@ def main() -> None:
     parser.add_argument("--skip-small", action="store_true", help="do not time ml-latest-small")
     parser.add_argument("--skip-synthetic", action="store_true", help="only time ml-latest-small")
     parser.add_argument("--reimport", action="store_true", help="also time re-importing unchanged data")
+    parser.add_argument("--wipe-ok", action="store_true", help="allow emptying a database not named *bench*")
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL") or DEFAULT_URL
@@ -58,6 +60,8 @@ def main() -> None:
     sys.path.insert(0, str(BASE_DIR))
     if url == DEFAULT_URL:
         ensure_database(url)
+    elif "bench" not in url.rsplit("/", 1)[-1].split("?")[0] and not args.wipe_ok:
+        sys.exit(f"refusing to empty the catalogue of {url}: use a *bench* database or pass --wipe-ok")
 
     import django
 
@@ -77,7 +81,13 @@ def main() -> None:
             cursor.execute(
                 "TRUNCATE ratings_rating, catalog_tag, catalog_movie_genres, catalog_movie, catalog_genre CASCADE"
             )
-            cursor.execute("DELETE FROM accounts_user WHERE movielens_id IS NOT NULL")
+            # Users other rows still point at (e.g. API tokens) are kept; the import reuses them.
+            cursor.execute(
+                "DELETE FROM accounts_user AS u WHERE movielens_id IS NOT NULL AND NOT EXISTS "
+                "(SELECT 1 FROM authtoken_token AS t WHERE t.user_id = u.id)"
+                if "authtoken_token" in connection.introspection.table_names()
+                else "DELETE FROM accounts_user WHERE movielens_id IS NOT NULL"
+            )
 
     def timed_import(name: str, phase: str, path: Path) -> None:
         summary = movielens_import(path=path, progress=sys.stderr.isatty())

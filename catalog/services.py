@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,8 +28,6 @@ from .movielens.formats import (
 )
 from .movielens.loader import LoadCounts, MovieLensLoader
 from .movielens.sources import open_source
-
-logger = logging.getLogger(__name__)
 
 __all__ = [
     "DATASETS",

@@ -324,10 +324,8 @@ def _reader(source: DataSource, fmt: Format, kind: str, issues: Issues, bar: Any
     if fmt.kind == "csv":
         return _CsvReader(*args, columns=CSV_COLUMNS[kind])
     if fmt.kind == "dat":
-        count, free = {"movies": (3, 1), "ratings": (4, None), "tags": (4, 2)}[kind]
+        count, free = {"movies": (3, 1), "tags": (4, 2)}[kind]
         return _SplitReader(*args, separator="::", fields=count, free=free)
-    if kind == "ratings":
-        return _SplitReader(*args, separator="\t", fields=4)
     return _SplitReader(*args, separator="|", fields=extra["fields"])
 
 
@@ -451,28 +449,22 @@ def read_tags(source: DataSource, fmt: Format, known: KnownMovies, issues: Issue
 def read_ratings(
     source: DataSource, fmt: Format, known: KnownMovies, issues: Issues, bar: Any
 ) -> Iterator[RatingBatch]:
-    """Ratings in numpy batches of up to RATING_BATCH rows, validated row by row as they stream."""
-    reader = _reader(source, fmt, "ratings", issues, _NoBar())
-    movies = known.ids
+    """Ratings in numpy batches of up to RATING_BATCH rows, validated row by row as they stream.
+
+    The reader that explains every bad line (and skips it if allowed). A tight loop of its own:
+    ratings have no text fields, so CSV lines without quotes are simply split.
+    """
+    label = source.label(fmt.ratings)
+    movies, movies_file, encoding = known.ids, fmt.movies, fmt.encoding
+    separator = {"csv": ",", "dat": "::", "100k": "\t"}[fmt.kind]
     lines: list[int] = []
     users: list[int] = []
     movie_ids: list[int] = []
     halves: list[int] = []
     stamps: list[int] = []
-    label = fmt.movies
 
-    def parse(line: int, fields: list[str]) -> None:
-        user_id = _whole(fields[0], "userId")
-        movie_id = _whole(fields[1], "movieId")
-        half = _half_stars(fields[2])
-        stamp = _timestamp(fields[3])
-        if movie_id not in movies:
-            raise _Bad(f"rating for unknown movie {movie_id} (not in {label} nor in the database)")
-        lines.append(line)
-        users.append(user_id)
-        movie_ids.append(movie_id)
-        halves.append(half)
-        stamps.append(stamp)
+    def report(line: int, reason: str) -> None:
+        issues.report(label, line, reason)
 
     def batch() -> RatingBatch:
         result = RatingBatch(
@@ -487,11 +479,86 @@ def read_ratings(
         bar.update(len(result))
         return result
 
-    for _ in reader.records(parse):
-        if len(lines) >= RATING_BATCH:
-            yield batch()
+    line = 0
+    with source.open(fmt.ratings) as handle:
+        try:
+            width, (pu, pm, pr, pt) = 4, (0, 1, 2, 3)
+            if fmt.kind == "csv":
+                line, width, (pu, pm, pr, pt) = _ratings_header(handle, label, encoding)
+            for raw in handle:
+                line += 1
+                try:
+                    text = raw.decode(encoding).rstrip("\r\n")
+                except UnicodeDecodeError as exc:
+                    report(line, f"not valid {encoding} text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+                    continue
+                if not text or text.isspace():
+                    continue
+                if separator == "," and '"' in text:
+                    try:
+                        fields = next(csv.reader([text], strict=True))
+                    except csv.Error as exc:
+                        report(line, f"not valid CSV ({exc})")
+                        continue
+                else:
+                    fields = text.split(separator)
+                if len(fields) != width:
+                    if separator == ",":
+                        report(line, f"expected {width} fields, found {len(fields)}")
+                    else:
+                        report(line, f"expected {width} fields separated by {separator!r}, found {len(fields)}")
+                    continue
+                try:
+                    # Plain digits take the short way; anything else gets the full check and message.
+                    text = fields[pu]
+                    user_id = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
+                    if user_id < 1:
+                        user_id = _whole(text, "userId")
+                    text = fields[pm]
+                    movie_id = int(text) if text.isascii() and text.isdigit() and len(text) < 10 else 0
+                    if movie_id < 1:
+                        movie_id = _whole(text, "movieId")
+                    half = HALF_STARS.get(fields[pr]) or _half_stars(fields[pr])
+                    text = fields[pt]
+                    stamp = int(text) if text.isascii() and text.isdigit() and len(text) < 12 else -1
+                    if stamp < 0:
+                        stamp = _timestamp(text)
+                except _Bad as exc:
+                    report(line, str(exc))
+                    continue
+                if movie_id not in movies:
+                    report(line, f"rating for unknown movie {movie_id} (not in {movies_file} nor in the database)")
+                    continue
+                lines.append(line)
+                users.append(user_id)
+                movie_ids.append(movie_id)
+                halves.append(half)
+                stamps.append(stamp)
+                if len(lines) >= RATING_BATCH:
+                    yield batch()
+        except READ_ERRORS as exc:
+            raise MovieLensRowError(label, line + 1, f"cannot read the file ({exc})") from exc
     if lines:
         yield batch()
+
+
+def _ratings_header(handle: BinaryIO, label: str, encoding: str) -> tuple[int, int, list[int]]:
+    """Read ratings.csv's header: (its line number, number of columns, positions of the four we need)."""
+    line = 0
+    for raw in handle:
+        line += 1
+        text = raw.decode(encoding, errors="replace").lstrip("\ufeff").strip()
+        if not text:
+            continue
+        names = [name.strip() for name in next(csv.reader([text]))]
+        missing = [name for name in CSV_COLUMNS["ratings"] if name not in names]
+        if missing:
+            raise MovieLensFormatError(
+                f"{label}:{line}: missing column(s) {', '.join(missing)} "
+                f"(found: {', '.join(names)}; required: {', '.join(CSV_COLUMNS['ratings'])})"
+            )
+        return line, len(names), [names.index(name) for name in CSV_COLUMNS["ratings"]]
+    raise MovieLensFormatError(f"{label}: empty file (no header line)")
 
 
 class FastPathUnavailable(Exception):

@@ -585,22 +585,24 @@ class MovieLensLoader:
             """
         )
         if existing:
+            # One pass over the big join drops what is stored already, unchanged; what remains
+            # (changed and new ratings) is usually small, so the update after it is cheap.
+            match = f"""
+                FROM ml_ratings AS s USING {self.t_user} AS u, {self.t_rating} AS r
+                WHERE u.movielens_id = s.user_id AND r.user_id = u.id AND r.movie_id = s.movie_id
+            """
+            with self.phase("compare ratings"):
+                staged -= self.execute(f"DELETE {match} AND r.value = s.value AND r.rated_at = s.rated_at")
+                self.execute("ANALYZE ml_ratings")
             with self.phase("update ratings"):
                 counts.ratings_updated = self.execute(
                     f"""
                     UPDATE {self.t_rating} AS r SET value = s.value, rated_at = s.rated_at
                     FROM {source}
                     WHERE r.user_id = u.id AND r.movie_id = s.movie_id
-                      AND (r.value, r.rated_at) IS DISTINCT FROM (s.value, s.rated_at)
                     """
                 )
-                # What is left in staging is new.
-                staged -= self.execute(
-                    f"""
-                    DELETE FROM ml_ratings AS s USING {self.t_user} AS u, {self.t_rating} AS r
-                    WHERE u.movielens_id = s.user_id AND r.user_id = u.id AND r.movie_id = s.movie_id
-                    """
-                )
+                staged -= self.execute(f"DELETE {match}")  # what is left in staging is new
         counts.bulk = self._bulk_worthy(staged)
         self.rebuild = self._drop_indexes(self.t_rating) if counts.bulk else []
         logger.info("Inserting %d ratings%s", staged, " (bulk: indexes rebuilt afterwards)" if counts.bulk else "")

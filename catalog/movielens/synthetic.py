@@ -14,7 +14,6 @@ Output either as an ml-latest-style folder (movies.csv, ratings.csv, links.csv, 
 from __future__ import annotations
 
 import csv
-import logging
 import math
 import sys
 import time
@@ -31,11 +30,9 @@ from tqdm import tqdm
 from catalog.models import Genre, Movie, Tag
 from ratings.models import Rating
 
-from .errors import MovieLensError
+from .errors import Issues, MovieLensError
 from .formats import KnownMovies, LinkRow, MovieRow, RatingBatch, TagRow, year_from_title
-from .loader import LoadCounts, MovieLensLoader
-
-logger = logging.getLogger(__name__)
+from .loader import MIN_RATING_BYTES, LoadCounts, MovieLensLoader
 
 MIN_RATINGS_PER_USER = 20
 # ml-latest's genres with roughly their share of movies.
@@ -142,7 +139,11 @@ class SyntheticDataset:
     # --- ratings ---------------------------------------------------------------------------------------
 
     def rating_chunks(self) -> Iterator[RatingBatch]:
-        """RatingBatch blocks of whole users, in (user, movie) order; `line` is the ratings.csv line."""
+        """RatingBatch blocks of whole users, in (user, movie) order; `line` is the ratings.csv line.
+
+        Every call yields the same ratings (its own generator, seeded from the config's seed).
+        """
+        rng = np.random.default_rng([self.config.seed, 1])
         counts = self.ratings_per_user
         ends = np.cumsum(counts)
         line = 2
@@ -151,20 +152,20 @@ class SyntheticDataset:
             done = int(ends[first - 1]) if first else 0
             last = int(np.searchsorted(ends, done + CHUNK_RATINGS, side="right"))
             last = max(last, first + 1)
-            user_index, movie_index = self._sample(first, last)
-            batch = self._rate(user_index, movie_index, line)
+            user_index, movie_index = self._sample(rng, first, last)
+            batch = self._rate(rng, user_index, movie_index, line)
             line += len(batch)
             first = last
             yield batch
 
-    def _sample(self, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
+    def _sample(self, rng: np.random.Generator, first: int, last: int) -> tuple[np.ndarray, np.ndarray]:
         """Distinct movies for users [first, last): popularity-weighted draws, duplicates redrawn.
 
         Light users draw with replacement from the popularity law in a few vectorised rounds; the few
         whose sets are still short, and heavy users (more than 1/8 of the catalogue), get an exact
         weighted sample without replacement (Gumbel top-k over all movies).
         """
-        rng, n_movies = self.rng, self.config.movies
+        n_movies = self.config.movies
         wanted = self.ratings_per_user[first:last]
         heavy = wanted > n_movies // 8
         deficit = np.where(heavy, 0, wanted)
@@ -199,8 +200,10 @@ class SyntheticDataset:
             chosen = np.sort(np.concatenate([chosen, *extra]))
         return chosen // n_movies + first, chosen % n_movies
 
-    def _rate(self, user_index: np.ndarray, movie_index: np.ndarray, line: int) -> RatingBatch:
-        rng, n = self.rng, len(user_index)
+    def _rate(
+        self, rng: np.random.Generator, user_index: np.ndarray, movie_index: np.ndarray, line: int
+    ) -> RatingBatch:
+        n = len(user_index)
         score = GLOBAL_MEAN + self.user_bias[user_index] + self.movie_bias[movie_index] + rng.normal(0.0, 0.85, n)
         half = np.where(
             self.user_half_stars[user_index],
@@ -220,9 +223,10 @@ class SyntheticDataset:
     def tags_for(self, batch: RatingBatch) -> list[TagRow]:
         """About `tag_count` tags in all, on rated movies, a little after the rating."""
         share = self.config.tag_count / self.config.ratings
-        picked = np.flatnonzero(self.rng.random(len(batch)) < share)
-        words = self.rng.zipf(1.6, len(picked)) % len(TAG_WORDS)
-        delay = self.rng.integers(0, 3600, len(picked))
+        rng = np.random.default_rng([self.config.seed, 2, int(batch.line[0])])
+        picked = np.flatnonzero(rng.random(len(batch)) < share)
+        words = rng.zipf(1.6, len(picked)) % len(TAG_WORDS)
+        delay = rng.integers(0, 3600, len(picked))
         return [
             TagRow(0, int(batch.user_id[i]), int(batch.movie_id[i]), TAG_WORDS[w], int(batch.timestamp[i] + d))
             for i, w, d in zip(picked, words, delay, strict=True)
@@ -346,13 +350,22 @@ def synthetic_load_into_db(*, config: SyntheticConfig, force: bool = False, prog
         tags: list[TagRow] = []
 
         def batches() -> Iterator[RatingBatch]:
-            with _bar("ratings", config.ratings, progress=progress) as bar:
-                for batch in dataset.rating_chunks():
-                    tags.extend(dataset.tags_for(batch))
-                    bar.update(len(batch))
-                    yield batch
+            tags.clear()
+            for batch in dataset.rating_chunks():
+                tags.extend(dataset.tags_for(batch))
+                bar.update(len(batch))
+                yield batch
 
-        stats.ratings = loader.copy_ratings(batches())
+        # The import's own ratings loader: straight into the ratings table when it is a bulk load.
+        with _bar("ratings", config.ratings, progress=progress) as bar:
+            stats.ratings = loader.stage_ratings(
+                fast=batches,
+                slow=batches,
+                scan=lambda: (np.arange(1, config.users + 1), config.ratings),
+                size=config.ratings * MIN_RATING_BYTES,
+                issues=Issues(),
+                bar=bar,
+            )
         stats.tags = loader.copy_tags(iter(tags))
         stats.counts = loader.apply(has_links=True)
         movie_stats_refresh()

@@ -127,3 +127,14 @@ def test_onboarding_reports_invalid_values_and_keeps_valid_ones(client):
     response = client.post(reverse("welcome"), {f"rating-{movie.pk}": "9", f"rating-{other.pk}": "3"})
     assert response.url == reverse("welcome")
     assert list(Rating.objects.filter(user=user).values_list("movie_id", flat=True)) == [other.pk]
+
+
+@pytest.mark.django_db
+def test_sign_up_refuses_names_reserved_for_movielens_raters(client):
+    response = client.post(
+        reverse("signup"),
+        {"username": "MovieLens-42", "password1": "a long passphrase 123", "password2": "a long passphrase 123"},
+    )
+    assert response.status_code == 200
+    assert "reserved" in response.content.decode()
+    assert not User.objects.filter(username__iexact="movielens-42").exists()

@@ -10,7 +10,13 @@ from django.core.management import CommandError, call_command
 from accounts.models import User
 from catalog.models import Movie, Tag
 from catalog.movielens.errors import MovieLensError
-from catalog.movielens.synthetic import GENRE_WEIGHTS, SyntheticConfig, SyntheticDataset, synthetic_write_csv
+from catalog.movielens.synthetic import (
+    GENRE_WEIGHTS,
+    SyntheticConfig,
+    SyntheticDataset,
+    synthetic_load_into_db,
+    synthetic_write_csv,
+)
 from catalog.services import movielens_import
 from ratings.models import Rating
 
@@ -127,3 +133,15 @@ def test_command_writes_a_csv_folder(tmp_path, capsys):
 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["links.csv", "movies.csv", "ratings.csv", "tags.csv"]
     assert "Generated 2000 ratings by 50 users of 100 movies" in capsys.readouterr().out
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_sized_load_into_the_database_goes_straight_into_the_ratings_table(monkeypatch):
+    from catalog.movielens import loader
+
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 100)
+    stats = synthetic_load_into_db(config=TINY, progress=False)
+
+    assert stats.counts.bulk and stats.counts.ratings_created == 2_000
+    assert Rating.objects.count() == 2_000
+    assert Movie.objects.get(pk=1).rating_count == Rating.objects.filter(movie_id=1).count()
