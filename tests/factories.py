@@ -6,6 +6,7 @@ import factory
 from accounts.models import User
 from catalog.models import Genre, Movie
 from ratings.models import Rating
+from recommendations.models import ItemFactor, SimilarMovie, TrainingRun
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -49,3 +50,40 @@ class RatingFactory(factory.django.DjangoModelFactory):
     movie = factory.SubFactory(MovieFactory)
     value = Decimal("4.0")
     rated_at = factory.LazyFunction(lambda: datetime(2024, 1, 1, tzinfo=UTC))
+
+
+def make_active_run(factors_by_movie: dict, *, reg_param: float = 0.1, similar: dict | None = None) -> TrainingRun:
+    """An active succeeded run with the given item factors {movie: [floats]} and similar lists {movie: [movies]}."""
+    run = TrainingRun.objects.create(
+        status=TrainingRun.Status.SUCCEEDED, is_active=True, parameters={"reg_param": reg_param, "rank": 2}
+    )
+    ItemFactor.objects.bulk_create(
+        [ItemFactor(run=run, movie=movie, factors=list(values)) for movie, values in factors_by_movie.items()]
+    )
+    SimilarMovie.objects.bulk_create(
+        [
+            SimilarMovie(run=run, movie=movie, similar=other, rank=rank, score=1.0 - rank / 10)
+            for movie, others in (similar or {}).items()
+            for rank, other in enumerate(others, start=1)
+        ]
+    )
+    return run
+
+
+def two_taste_catalogue() -> dict:
+    """Six comedies whose factors point one way and six dramas pointing the other, all well rated."""
+    comedy, drama = GenreFactory(name="Comedy"), GenreFactory(name="Drama")
+    comedies = [
+        MovieFactory(title=f"Comedy {i} (199{i})", year=1990 + i, rating_count=100 - i, rating_mean=3.5)
+        for i in range(6)
+    ]
+    dramas = [
+        MovieFactory(title=f"Drama {i} (198{i})", year=1980 + i, rating_count=90 - i, rating_mean=3.6) for i in range(6)
+    ]
+    for movie in comedies:
+        movie.genres.add(comedy)
+    for movie in dramas:
+        movie.genres.add(drama)
+    factors = {m: [1.8 - 0.05 * i, 0.1] for i, m in enumerate(comedies)}
+    factors |= {m: [0.1, 1.8 - 0.05 * i] for i, m in enumerate(dramas)}
+    return {"comedy": comedy, "drama": drama, "comedies": comedies, "dramas": dramas, "factors": factors}
