@@ -123,3 +123,34 @@ def test_retrain_button_records_a_skip_while_a_run_is_queued(staff_client, monke
     TrainingRun.objects.create(status="queued")
     staff_client.post(reverse("admin:recommendations_trainingrun_retrain"))
     assert TrainingRun.objects.filter(status="skipped", trigger="admin").count() == 1
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_admin_pages_over_the_imported_ml_latest_small(client, settings, django_assert_max_num_queries):
+    from catalog.models import Movie
+    from catalog.services import movielens_import
+
+    movielens_import(path=settings.MOVIELENS_BUNDLED_DIR, progress=False)
+    client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
+    godfather = Movie.objects.get(title="Godfather, The (1972)")
+
+    pages = [
+        reverse("admin:catalog_movie_changelist"),
+        reverse("admin:catalog_movie_changelist") + "?q=godfather",
+        reverse("admin:catalog_movie_changelist") + "?decade=1970",
+        reverse("admin:catalog_movie_change", args=[godfather.pk]),
+        reverse("admin:catalog_genre_changelist"),
+        reverse("admin:catalog_tag_changelist"),
+        reverse("admin:ratings_rating_changelist"),
+        reverse("admin:ratings_rating_changelist") + f"?q={godfather.pk}",
+        reverse("admin:accounts_user_changelist"),
+        reverse("admin:accounts_user_changelist") + "?kind=movielens",
+    ]
+    for url in pages:
+        with django_assert_max_num_queries(20):
+            response = client.get(url)
+        assert response.status_code == 200, url
+    movies = client.get(reverse("admin:catalog_movie_changelist") + "?q=godfather").context["cl"]
+    titles = {m.title for m in movies.result_list}
+    assert {"Godfather, The (1972)", "Godfather: Part II, The (1974)", "Tokyo Godfathers (2003)"} <= titles
