@@ -14,6 +14,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed, Throttled
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from catalog.api import JsonStringField
@@ -37,6 +38,11 @@ class MeApi(APIView):
 
 class TokenApi(APIView):
     """POST credentials for a token; DELETE revokes the caller's token."""
+
+    # Besides the site-wide anon/user rates, few token requests per client address (or user):
+    # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth_token"] (API_THROTTLE_AUTH_TOKEN).
+    throttle_classes = [*APIView.throttle_classes, ScopedRateThrottle]
+    throttle_scope = "auth_token"
 
     class InputSerializer(serializers.Serializer):
         class Meta:

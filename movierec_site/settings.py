@@ -173,6 +173,8 @@ SPARK_MASTER = env.str("SPARK_MASTER", default="local[*]")
 SPARK_DRIVER_MEMORY = env.str("SPARK_DRIVER_MEMORY", default="4g")
 SPARK_EXECUTOR_MEMORY = env.str("SPARK_EXECUTOR_MEMORY", default="4g")
 SPARK_SHUFFLE_PARTITIONS = env.int("SPARK_SHUFFLE_PARTITIONS", default=8)
+# Up to this many ratings the Spark JVM starts with its quick JIT tier only (see spark_engine.session).
+SPARK_QUICK_JIT_MAX_RATINGS = env.int("SPARK_QUICK_JIT_MAX_RATINGS", default=2_000_000)
 SPARK_LOCAL_DIR = Path(env.str("SPARK_LOCAL_DIR", default=str(BASE_DIR / "var" / "spark-local")))
 # Runs write their exported ratings and results here; on a cluster it must be a path every
 # Spark node can read (NFS, or an object store URI Spark understands).
@@ -189,6 +191,9 @@ ALS_NONNEGATIVE = env.bool("ALS_NONNEGATIVE", default=False)
 ALS_SEED = env.int("ALS_SEED", default=42)
 ALS_NUM_BLOCKS = env.int("ALS_NUM_BLOCKS", default=0)  # 0: chosen from data size and cores
 EVALUATION_HOLDOUT_FRACTION = env.float("EVALUATION_HOLDOUT_FRACTION", default=0.2)
+# Above this many ratings the retrain evaluates on the ratings of a random share of the users (whole
+# histories), so the holdout fit costs a fraction of the final one; 0 evaluates on everything.
+EVALUATION_MAX_RATINGS = env.int("EVALUATION_MAX_RATINGS", default=5_000_000)
 # Retrain nightly (cron syntax, server time zone) and after this many new ratings (0 disables).
 RETRAIN_SCHEDULE_CRON = env.str("RETRAIN_SCHEDULE_CRON", default="30 3 * * *")
 RETRAIN_AFTER_NEW_RATINGS = env.int("RETRAIN_AFTER_NEW_RATINGS", default=1000)
@@ -297,3 +302,138 @@ SPECTACULAR_SETTINGS = {
         "movierec_site.api_errors.add_error_responses",
     ],
 }
+
+# --- Operations: health, metrics, logging, security (issue 7) ---
+# Everything below is documented in .env.example ("Operations"); ops/ holds the code.
+import ipaddress  # noqa: E402
+
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+from pythonjsonlogger.core import RESERVED_ATTRS as _JSON_LOG_RESERVED_ATTRS  # noqa: E402
+
+INSTALLED_APPS += [
+    "csp",  # Content-Security-Policy header (django-csp)
+    "django_ratelimit",  # sign-up and password-reset limits
+]
+# Request id first, so every other middleware's log lines carry it; then the request timer.
+MIDDLEWARE.insert(0, "ops.middleware.RequestIdMiddleware")
+MIDDLEWARE.insert(1, "ops.middleware.RequestMetricsMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "ops.middleware.ContentSecurityPolicyMiddleware",
+)
+# Turns django-ratelimit's Ratelimited exception into RATELIMIT_VIEW (429); before axes, which stays last.
+MIDDLEWARE.insert(MIDDLEWARE.index("axes.middleware.AxesMiddleware"), "django_ratelimit.middleware.RatelimitMiddleware")
+
+# Probes and scrapers talk plain HTTP to the app server directly: no redirect to https for them.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# Caches. The default cache holds rate-limit and API-throttle counters: per process unless CACHE_URL
+# points at a shared cache (redis://host:6379/1), in which case limits hold across gunicorn workers.
+CACHES = {"default": environ.Env.cache_url_config(env.str("CACHE_URL", default="") or "locmemcache://movierec")}
+# django-q2 clusters report their status (the /readyz heartbeat, `manage.py qinfo`) into this cache
+# with the ORM broker (with Q_REDIS_URL they report to Redis). It must be shared with the web
+# processes: by default a folder on this machine; with qcluster on other machines, e.g. redis://.
+CACHES["django_q"] = environ.Env.cache_url_config(
+    env.str("Q_STATS_CACHE_URL", default="") or f"filecache://{BASE_DIR / 'var' / 'django-q-stats'}"
+)
+Q_CLUSTER["cache"] = "django_q"
+
+# /readyz: seconds to wait for the database (libpq's minimum is 2); how recently a cluster must have reported.
+READYZ_DB_TIMEOUT = env.int("READYZ_DB_TIMEOUT", default=2)
+READYZ_QCLUSTER_MAX_AGE = env.float("READYZ_QCLUSTER_MAX_AGE", default=30.0)
+
+# /metrics: allowed from these addresses or networks, or with `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=["127.0.0.1", "::1"])
+for _entry in METRICS_ALLOWED_IPS:
+    try:
+        ipaddress.ip_network(_entry, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(f"METRICS_ALLOWED_IPS: {_entry!r} is not an IP address or network")
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
+
+# Logs: JSON lines in production, text in development; request and run ids from ops.logging.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f'LOG_FORMAT must be "json" or "text", not {LOG_FORMAT!r}')
+LOGGING.setdefault("filters", {})["context"] = {"()": "ops.logging.ContextFilter"}
+LOGGING["formatters"].update(
+    {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s %(message)s"},
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(levelname)s %(name)s %(message)s",
+            "timestamp": "time",  # ISO 8601, UTC
+            "rename_fields": {"levelname": "level", "name": "logger"},
+            # Django passes the request (and runserver its socket) as extras: the request id says more.
+            "reserved_attrs": [*_JSON_LOG_RESERVED_ATTRS, "context", "request", "server_time"],
+        },
+    }
+)
+LOGGING["handlers"]["console"].update({"formatter": LOG_FORMAT, "filters": ["context"]})
+LOGGING["loggers"].update(
+    {
+        # Django's own handlers are replaced by ours, so its lines get the same format and ids.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        "django.server": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # Spark's Python side; the JVM's own log level is set by spark_engine.session.
+        "py4j": {"level": "WARNING"},
+        "pyspark": {"level": "WARNING"},
+    }
+)
+
+# Content-Security-Policy (django-csp): only the site's own files; no inline scripts or styles;
+# never framed. Swagger UI and DRF's browsable API get per-view additions (ops.middleware).
+_CSP_SELF = [SELF]
+if STATIC_URL.startswith(("https://", "http://", "//")):  # static files on another origin (a CDN)
+    _CSP_SELF.append(re.match(r"(?:https?:)?//[^/]+", STATIC_URL).group(0))
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": _CSP_SELF,
+        "style-src": _CSP_SELF,
+        "img-src": _CSP_SELF,
+        "font-src": _CSP_SELF,
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+CONTENT_SECURITY_POLICY_VIEW_UPDATES = {
+    # /api/docs/ is drf-spectacular's split Swagger view: its start-up script is a file (?script), but
+    # the page styles itself with an inline <style> and its CSS draws icons from data: URIs.
+    "api_docs": {"style-src": [UNSAFE_INLINE], "img-src": ["data:"]},
+    # DRF's browsable API (an API URL opened in a browser): inline style attributes, code highlighting.
+    "api:*": {"style-src": [UNSAFE_INLINE]},
+}
+
+
+# Rate limits on forms (django-ratelimit), per client address (the proxy's X-Forwarded-For hop behind
+# BEHIND_TLS_PROXY, as for log-ins); password reset also per e-mail address. "N/s|m|h|d".
+def _form_rate(name: str, default: str) -> str:
+    value = env.str(name, default=default).strip()
+    if not re.fullmatch(r"[0-9]+/[0-9]*[smhd]", value):
+        raise ImproperlyConfigured(f'{name} must look like "10/h" (per s, m, h or d), not {value!r}')
+    return value
+
+
+SIGNUP_RATE_LIMIT = _form_rate("SIGNUP_RATE_LIMIT", "10/h")
+PASSWORD_RESET_RATE_LIMIT = _form_rate("PASSWORD_RESET_RATE_LIMIT", "10/h")
+PASSWORD_RESET_EMAIL_RATE_LIMIT = _form_rate("PASSWORD_RESET_EMAIL_RATE_LIMIT", "3/h")
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "accounts.backends.client_ip_address"
+RATELIMIT_VIEW = "ops.views.rate_limited"
+# django-ratelimit wants memcached or django-redis; Django's own Redis cache works as well (W001),
+# and with the default per-process cache (E003) each gunicorn worker counts on its own: set CACHE_URL.
+SILENCED_SYSTEM_CHECKS = [
+    *globals().get("SILENCED_SYSTEM_CHECKS", []),
+    "django_ratelimit.E003",
+    "django_ratelimit.W001",
+]
+# The API token endpoint: this many token requests per client address (or user), on top of anon/user.
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth_token"] = _throttle_rate("API_THROTTLE_AUTH_TOKEN", "20/hour")

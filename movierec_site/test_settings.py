@@ -20,3 +20,11 @@ STORAGES = {
 # Static files are served from the finders in tests; there is no collectstatic output.
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
+# Operations (issue 7): form rate limits off unless a test turns them on (their counters live in the
+# per-process cache and would add up across tests); django-q2 cluster status in this process's
+# memory, not in var/ (which other test runs in this working tree share).
+RATELIMIT_ENABLE = False
+CACHES = {
+    **CACHES,  # noqa: F405
+    "django_q": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "django-q-stats"},
+}

@@ -1,17 +1,23 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts.views import password_reset
 
 admin.site.site_header = "MovieRec administration"
 admin.site.site_title = "MovieRec admin"
 
 urlpatterns = [
+    # /healthz, /readyz and /metrics (ops/urls.py).
+    path("", include("ops.urls")),
     path("admin/", admin.site.urls),
     # REST API (movierec_site/api_urls.py); its OpenAPI 3 schema and Swagger UI (served from local static files).
     path("api/v1/", include("movierec_site.api_urls", namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api_schema"), name="api_docs"),
     # Log in/out, password change and reset: Django's views, our templates (templates/registration/).
+    # Password reset first: the same view, rate limited (accounts/views.py).
+    path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
     path("", include("catalog.urls")),

@@ -8,6 +8,36 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 
 
+def gunicorn_command(bind: str) -> list[str]:
+    """gunicorn for this 2-core class of machine: one process per core, threads to overlap I/O.
+
+    A recommendations request is a few short queries plus up to a few ms of NumPy (which releases
+    the GIL), so 2 workers x 4 threads keep both cores busy while requests wait on PostgreSQL,
+    without the memory of 8 processes each holding the fold-in matrices. The 30 s timeout kills a
+    stuck worker long before a load balancer gives up; no request should come near it.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "movierec_site.wsgi:application",
+        "--config",
+        "python:ops.gunicorn_conf",
+        "--bind",
+        bind,
+        "--workers",
+        os.environ.get("WEB_CONCURRENCY", "2"),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        os.environ.get("WEB_THREADS", "4"),
+        "--timeout",
+        "30",
+        "--access-logfile",
+        "-",
+    ]
+
+
 class Command(BaseCommand):
     help = "Serve the site and the django-q2 worker together until Ctrl-C (what `make run` calls)."
 
@@ -21,25 +51,19 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         bind = f"{opts['host']}:{opts['port']}"
+        web_env = dict(os.environ)
         if settings.DEBUG and not opts["gunicorn"]:
             web = [*manage, "runserver", "--noreload", bind]
         else:
             if not settings.DEBUG:
                 subprocess.run([*manage, "collectstatic", "--noinput", "-v0"], check=True)
-            web = [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "movierec_site.wsgi:application",
-                "--bind",
-                bind,
-                "--workers",
-                os.environ.get("WEB_CONCURRENCY", "3"),
-                "--timeout",
-                "30",
-            ]
+            web = gunicorn_command(bind)
+            # Each worker writes its metrics to files here and /metrics sums them (ops.gunicorn_conf).
+            web_env["PROMETHEUS_MULTIPROC_DIR"] = os.environ.get(
+                "PROMETHEUS_MULTIPROC_DIR", str(settings.BASE_DIR / "var" / "prometheus")
+            )
         processes = {
-            "web": subprocess.Popen(web),
+            "web": subprocess.Popen(web, env=web_env),
             "qcluster": subprocess.Popen([*manage, "qcluster"]),
         }
         self.stdout.write(self.style.SUCCESS(f"\nMovieRec is up: http://{bind}/   (admin: http://{bind}/admin/)"))
