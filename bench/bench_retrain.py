@@ -95,6 +95,8 @@ def main() -> None:
         "DEBUG": "0",
         "SECRET_KEY": "bench-" + "x" * 60,
         "SECURE_SSL_REDIRECT": "0",
+        # Run folders are named by run id: keep each benchmark database's apart from the site's.
+        "TRAINING_RUNS_DIR": os.environ.get("TRAINING_RUNS_DIR", str(ROOT / "var" / "bench-runs" / name)),
     }
     if args.dataset == "synthetic-25m":
         env.setdefault("SPARK_DRIVER_MEMORY", "10g")

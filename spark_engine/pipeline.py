@@ -19,6 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from ops.logging import log_context
 from ratings.export import ratings_export_to_parquet
 from recommendations import services
 from recommendations.locks import retrain_lock
@@ -90,7 +91,8 @@ class RetrainOptions:
             raise ValueError("; ".join(problems))
 
 
-def spark_config_from_settings(*, checkpoint_dir: Path | None = None):
+def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_count: int | None = None):
+    """The retrain's SparkConfig; with `ratings_count` known, small data gets the quick-start JIT."""
     from spark_engine.session import SparkConfig
 
     return SparkConfig(
@@ -101,6 +103,7 @@ def spark_config_from_settings(*, checkpoint_dir: Path | None = None):
         shuffle_partitions=settings.SPARK_SHUFFLE_PARTITIONS,
         local_dir=str(settings.SPARK_LOCAL_DIR),
         checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None,
+        quick_jit=ratings_count is not None and ratings_count <= settings.SPARK_QUICK_JIT_MAX_RATINGS,
     )
 
 
@@ -151,7 +154,11 @@ def retrain(
         options = options or RetrainOptions.from_settings()
         run = services.training_run_create(trigger=trigger, parameters=asdict(options))
     options.validate()
+    with log_context(run_id=run.pk):
+        return _retrain_locked(run, options, on_stage)
 
+
+def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback) -> TrainingRun:
     with retrain_lock() as acquired:
         if not acquired:
             on_stage("skipped", "another retrain is running")
@@ -208,7 +215,9 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
     if export.rows == 0:
         raise ValueError("There are no ratings to train on; import MovieLens data first.")
 
-    spark = stages.spark_for_run(spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints"))
+    spark = stages.spark_for_run(
+        spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints", ratings_count=export.rows)
+    )
     ratings = stages.read_ratings(spark, export.path)
     als_params = stages.als_params(
         options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
@@ -216,7 +225,13 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
 
     if options.evaluate:
         started = time.perf_counter()
-        metrics = stages.evaluate(ratings, als_params, options.holdout_fraction)
+        metrics = stages.evaluate(
+            ratings,
+            als_params,
+            options.holdout_fraction,
+            ratings_count=export.rows,
+            max_ratings=settings.EVALUATION_MAX_RATINGS,
+        )
         services.training_run_update(run=run, metrics=metrics, evaluate_seconds=time.perf_counter() - started)
         on_stage(
             "evaluate",

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from pyspark.ml.recommendation import ALS, ALSModel
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
@@ -107,6 +107,21 @@ def split_holdout(ratings: DataFrame, fraction: float = 0.2, seed: int = 42) -> 
         raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
     train, test = ratings.randomSplit([1.0 - fraction, fraction], seed=seed)
     return train, test
+
+
+def sample_users(ratings: DataFrame, fraction: float, seed: int = 42) -> DataFrame:
+    """All ratings of about `fraction` of the users, chosen by a seeded hash of user_id (deterministic).
+
+    Keeps each sampled user's whole history, so per-user ranking metrics stay meaningful. Raises
+    ValueError unless 0 < fraction <= 1 or if user_id is missing.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    _require_columns(ratings, "ratings", ("user_id",))
+    if fraction == 1.0:
+        return ratings
+    buckets = 1_000_000
+    return ratings.where(F.pmod(F.xxhash64(F.col("user_id"), F.lit(seed)), F.lit(buckets)) < int(fraction * buckets))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -230,114 +245,165 @@ def rmse(model: ALSModel, test: DataFrame) -> float:
 def ranking_metrics(
     recommended: DataFrame, test: DataFrame, k: int = 10, relevant_threshold: float = 4.0
 ) -> dict[str, float]:
-    """Precision, recall, NDCG and MAP at k with binary relevance, in one Spark job.
+    """Precision, recall, NDCG and MAP at k with binary relevance.
 
     In: `recommended` with columns (user_id, movie_id, rank), rank 1 best, already excluding each user's
     training movies; `test` with columns (user_id, movie_id, rating). A held-out rating >= relevant_threshold
     is relevant. Users with no relevant held-out movie are excluded; a user with relevant movies but no
     recommendations counts as all zeros, so restrict `test` to users the model knows.
-    Per user with top-k list R and relevant set G, as Spark's RankingMetrics (RankingEvaluator) defines them:
-    precision = |R∩G| / k; recall = |R∩G| / |G|; NDCG = DCG / IDCG with gain 1/log2(i+1) at position i
-    and the ideal list filling min(|G|, k) positions; AP = (sum of precision@i over hit positions i) /
-    min(|G|, k).
-    Out: {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>"} (means over users; NaN if no
-    user qualifies) and "users_evaluated". Raises ValueError on k < 1 or a missing column.
+    Collects the top-k rows and the relevant pairs to the driver (Arrow, 8 bytes a pair) and computes the
+    metrics with numpy: see `ranking_metrics_of_arrays` for the definitions.
+    Raises ValueError on k < 1 or a missing column.
     """
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     _require_columns(recommended, "recommended", ("user_id", "movie_id", "rank"))
     _require_columns(test, "test", ("user_id", "movie_id", "rating"))
-
-    predicted = (
-        recommended.where(F.col("rank") <= k)
-        .groupBy("user_id")
-        .agg(
-            F.sort_array(F.collect_list(F.struct("rank", F.col("movie_id").cast("int").alias("movie_id")))).alias(
-                "ranked"
-            )
-        )
-        .select("user_id", F.col("ranked.movie_id").alias("prediction"))
+    rec_users, rec_movies, rec_ranks = _collect_int_columns(
+        recommended.where(F.col("rank") <= k).select("user_id", "movie_id", "rank")
     )
-    relevant = (
-        test.where(F.col("rating") >= relevant_threshold)
-        .groupBy("user_id")
-        .agg(F.collect_set(F.col("movie_id").cast("int")).alias("label"))
+    rel_users, rel_movies = _collect_int_columns(
+        test.where(F.col("rating") >= relevant_threshold).select("user_id", "movie_id").distinct()
     )
-    label = F.col("label")
-    prediction = F.coalesce(F.col("prediction"), F.array().cast("array<int>"))
-    ideal_positions = F.least(F.size(label), F.lit(k))
+    return ranking_metrics_of_arrays(rec_users, rec_movies, rec_ranks, rel_users, rel_movies, k)
 
-    def is_hit(movie: Column) -> Column:
-        return F.array_contains(label, movie)
 
-    def total(values: Column) -> Column:
-        return F.aggregate(values, F.lit(0.0), lambda acc, value: acc + value)
+def ranking_metrics_of_arrays(
+    rec_users: np.ndarray,
+    rec_movies: np.ndarray,
+    rec_ranks: np.ndarray,
+    rel_users: np.ndarray,
+    rel_movies: np.ndarray,
+    k: int,
+) -> dict[str, float]:
+    """Ranking metrics at k from flat arrays, as Spark's RankingMetrics (RankingEvaluator) defines them.
 
-    def discount(index: Column) -> Column:  # 0-based position
-        return 1.0 / F.log2(index + 2)
+    In: recommendations as parallel arrays (user, movie, rank; rank 1 best); relevant held-out pairs as
+    parallel arrays (user, movie), without duplicates. Only users with a relevant pair are evaluated.
+    Per user with top-k list R (ordered by rank) and relevant set G: precision = |R∩G| / k;
+    recall = |R∩G| / |G|; NDCG = DCG / IDCG with gain 1/log2(i+2) at 0-based position i and the ideal
+    list filling min(|G|, k) positions; AP = (sum of precision@(i+1) over hit positions i) / min(|G|, k).
+    Out: means over evaluated users as {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>"}
+    (NaN if no user qualifies) and "users_evaluated".
+    """
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    users, rel_index = np.unique(np.asarray(rel_users, np.int64), return_inverse=True)
+    names = ("precision", "recall", "ndcg", "ap")
+    if users.size == 0:
+        return {**{f"{_METRIC_KEYS[n]}_at_{k}": math.nan for n in names}, "users_evaluated": 0}
+    relevant_count = np.bincount(rel_index, minlength=users.size)
 
-    def hits_up_to(index: Column) -> Column:  # hits in positions 0..index
-        return F.size(F.filter(F.slice(prediction, 1, index + 1), is_hit))
+    rec_users, rec_movies, rec_ranks = (np.asarray(a, np.int64) for a in (rec_users, rec_movies, rec_ranks))
+    position = np.minimum(np.searchsorted(users, rec_users), users.size - 1)
+    keep = (users[position] == rec_users) & (rec_ranks <= k)
+    position, movies, ranks = position[keep], rec_movies[keep], rec_ranks[keep]
+    order = np.lexsort((ranks, position))
+    position, movies = position[order], movies[order]
+    # 0-based place of each recommendation in its user's list
+    counts = np.bincount(position, minlength=users.size)
+    starts = np.cumsum(counts) - counts
+    place = np.arange(position.size) - starts[position]
+    keep = place < k
+    position, movies, place = position[keep], movies[keep], place[keep]
 
-    hits = F.size(F.filter(prediction, is_hit))
-    per_user = relevant.join(predicted, "user_id", "left").select(
-        (hits / k).alias("precision"),
-        (hits / F.size(label)).alias("recall"),
-        (
-            total(F.transform(prediction, lambda movie, i: F.when(is_hit(movie), discount(i)).otherwise(0.0)))
-            / total(F.transform(F.sequence(F.lit(0), ideal_positions - 1), discount))
-        ).alias("ndcg"),
-        (
-            total(
-                F.transform(prediction, lambda movie, i: F.when(is_hit(movie), hits_up_to(i) / (i + 1)).otherwise(0.0))
-            )
-            / ideal_positions
-        ).alias("ap"),
-    )
-    row = per_user.agg(
-        F.count("*").alias("users"), *(F.avg(name).alias(name) for name in ("precision", "recall", "ndcg", "ap"))
-    ).first()
-    users = int(row["users"])
+    width = int(max(movies.max(initial=0), np.max(rel_movies, initial=0))) + 1
+    relevant_codes = np.sort(rel_index.astype(np.int64) * width + np.asarray(rel_movies, np.int64))
+    codes = position * width + movies
+    found = np.minimum(np.searchsorted(relevant_codes, codes), max(relevant_codes.size - 1, 0))
+    hit = (relevant_codes[found] == codes).astype(np.float64)
 
-    def mean(name: str) -> float:
-        return float(row[name]) if users else math.nan
-
+    hits = np.bincount(position, weights=hit, minlength=users.size)
+    cumulative = np.cumsum(hit)
+    before = np.concatenate(([0.0], cumulative))[starts[position]]
+    hits_so_far = cumulative - before
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    ideal_positions = np.minimum(relevant_count, k)
+    ideal = np.concatenate(([0.0], np.cumsum(discount)))[ideal_positions]
+    per_user = {
+        "precision": hits / k,
+        "recall": hits / relevant_count,
+        "ndcg": np.bincount(position, weights=hit * discount[place], minlength=users.size) / ideal,
+        "ap": np.bincount(position, weights=hit * hits_so_far / (place + 1), minlength=users.size) / ideal_positions,
+    }
     return {
-        f"precision_at_{k}": mean("precision"),
-        f"recall_at_{k}": mean("recall"),
-        f"ndcg_at_{k}": mean("ndcg"),
-        f"map_at_{k}": mean("ap"),
-        "users_evaluated": users,
+        **{f"{_METRIC_KEYS[n]}_at_{k}": float(per_user[n].mean()) for n in names},
+        "users_evaluated": int(users.size),
     }
 
 
+_METRIC_KEYS = {"precision": "precision", "recall": "recall", "ndcg": "ndcg", "ap": "map"}
+
+
 def evaluate_holdout(
-    ratings: DataFrame, params: ALSParams, fraction: float = 0.2, seed: int = 42, k: int = 10
+    ratings: DataFrame,
+    params: ALSParams,
+    fraction: float = 0.2,
+    seed: int = 42,
+    k: int = 10,
+    *,
+    max_users: int = 10_000,
+    relevant_threshold: float = 4.0,
 ) -> dict[str, Any]:
     """Hold out a random `fraction` of ratings, fit ALS on the rest and score it against a popularity baseline.
 
-    In: `ratings` with columns (user_id, movie_id, rating). Ranking metrics use `top_n_unrated` with the
-    training ratings as the rated set, only for users present in training (test-only users have no factors).
+    In: `ratings` with columns (user_id, movie_id, rating). RMSE covers every held-out pair the model can
+    score. Ranking metrics cover users the model knows (present in training) who have a relevant held-out
+    rating, at most `max_users` of them drawn at random with `seed`: each gets the exact top k of the
+    movies they did not rate in training, from the model and from popularity (most ratings in training).
+    The ranking runs on the driver with numpy from the collected factors, the sampled users' training pairs
+    and per-movie counts: a handful of small Spark jobs instead of two distributed top-N passes.
     Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated",
-    "popularity": {same ranking keys}, "holdout_fraction", "train_ratings", "test_ratings"}.
+    "popularity": {same ranking keys}, "holdout_fraction", "train_ratings", "test_ratings",
+    "ranking_users_available"}.
     Raises ValueError on bad arguments or missing columns.
     """
     _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    if max_users < 1:
+        raise ValueError(f"max_users must be positive, got {max_users}")
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
     train, test = train.cache(), test.cache()
     try:
         train_count, test_count = train.count(), test.count()
         model = fit_als(train, params)
-        known_test = test.join(model.userFactors.select(F.col("id").alias("user_id")), "user_id", "left_semi")
-        model_metrics = ranking_metrics(top_n_unrated(model.userFactors, model.itemFactors, train, k), known_test, k)
-        popularity_metrics = ranking_metrics(popularity_top_n(train, k), known_test, k)
+        error = rmse(model, test)
+        user_ids, user_matrix = _collect_factors(model.userFactors, "user_factors")
+        item_ids, item_matrix = _collect_factors(model.itemFactors, "item_factors")
+
+        rel_users, rel_movies = _collect_int_columns(
+            test.where(F.col("rating") >= relevant_threshold).select("user_id", "movie_id")
+        )
+        known = np.isin(rel_users, user_ids)
+        rel_users, rel_movies = rel_users[known], rel_movies[known]
+        candidates = np.unique(rel_users)
+        sample = candidates
+        if candidates.size > max_users:
+            sample = np.sort(np.random.default_rng(seed).choice(candidates, max_users, replace=False))
+            chosen = np.isin(rel_users, sample)
+            rel_users, rel_movies = rel_users[chosen], rel_movies[chosen]
+        sampled_train = train if sample is candidates else train.where(F.col("user_id").isin(sample.tolist()))
+        train_users, train_movies = _collect_int_columns(sampled_train.select("user_id", "movie_id"))
+        pop_ids, pop_counts = _collect_int_columns(train.groupBy("movie_id").count().orderBy("movie_id"))
+
+        rows = np.searchsorted(user_ids, sample)
+        model_rec = _local_top_k(sample, user_matrix[rows], item_ids, item_matrix, train_users, train_movies, k)
+        popularity_rec = _local_top_k(
+            sample,
+            np.ones((sample.size, 1), np.float32),
+            pop_ids,
+            pop_counts.astype(np.float32)[:, None],
+            train_users,
+            train_movies,
+            k,
+        )
         return {
-            "rmse": rmse(model, test),
-            **model_metrics,
-            "popularity": popularity_metrics,
+            "rmse": error,
+            **ranking_metrics_of_arrays(*model_rec, rel_users, rel_movies, k),
+            "popularity": ranking_metrics_of_arrays(*popularity_rec, rel_users, rel_movies, k),
             "holdout_fraction": fraction,
             "train_ratings": train_count,
             "test_ratings": test_count,
+            "ranking_users_available": int(candidates.size),
         }
     finally:
         train.unpersist()
@@ -373,21 +439,76 @@ def _collect_factors(factors: DataFrame, name: str) -> tuple[np.ndarray, np.ndar
     return ids, matrix
 
 
+def _collect_int_columns(df: DataFrame) -> list[np.ndarray]:
+    """Every column of `df` as an int64 numpy array, through Arrow (no Python objects per row)."""
+    table = df.toArrow()
+    return [table.column(i).to_numpy().astype(np.int64) for i in range(table.num_columns)]
+
+
+def _local_top_k(
+    user_ids: np.ndarray,
+    user_matrix: np.ndarray,
+    item_ids: np.ndarray,
+    item_matrix: np.ndarray,
+    rated_users: np.ndarray,
+    rated_movies: np.ndarray,
+    k: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Exact top k unrated items per user on the driver, in blocks: (user ids, item ids, ranks 1..k).
+
+    `user_ids` and `item_ids` sorted ascending; (rated_users, rated_movies) are the pairs to exclude.
+    Same selection and tie order as `top_n_unrated`, without Spark.
+    """
+    rated_start, rated_cols = _rated_index_of_arrays(rated_users, rated_movies, user_ids, item_ids)
+    item_t = np.ascontiguousarray(item_matrix.T.astype(np.float32))
+    block_rows = _block_rows(item_ids.size)
+    users, items, ranks = [], [], []
+    for lo in range(0, user_ids.size, block_rows):
+        hi = min(lo + block_rows, user_ids.size)
+        scores = user_matrix[lo:hi].astype(np.float32) @ item_t
+        per_row = np.diff(rated_start[lo : hi + 1])
+        scores[np.repeat(np.arange(hi - lo), per_row), rated_cols[rated_start[lo] : rated_start[hi]]] = -np.inf
+        rows, cols, block_ranks, _ = _top_k_per_row(scores, k)
+        users.append(user_ids[lo + rows])
+        items.append(item_ids[cols])
+        ranks.append(block_ranks)
+    if not users:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(users), np.concatenate(items), np.concatenate(ranks)
+
+
 def _rated_index(rated: DataFrame, user_ids: np.ndarray, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """CSR index of `rated` over (position in user_ids, position in item_ids): row i's rated columns are
     cols[start[i]:start[i + 1]]. Pairs with an unknown user or movie are dropped."""
     columns = rated.select(F.col("user_id").cast("int"), F.col("movie_id").cast("int")).dropna().toArrow()
-    codes = []
-    for batch in columns.to_batches():
-        users, movies = batch.column(0).to_numpy(), batch.column(1).to_numpy()
-        rows = np.minimum(np.searchsorted(user_ids, users), user_ids.size - 1)
-        cols = np.minimum(np.searchsorted(item_ids, movies), item_ids.size - 1)
-        known = (user_ids[rows] == users) & (item_ids[cols] == movies)
-        codes.append(rows[known] * item_ids.size + cols[known])
+    codes = [
+        _rated_codes(batch.column(0).to_numpy(), batch.column(1).to_numpy(), user_ids, item_ids)
+        for batch in columns.to_batches()
+    ]
     del columns
+    return _csr_of_codes(codes, user_ids.size, item_ids.size)
+
+
+def _rated_index_of_arrays(
+    users: np.ndarray, movies: np.ndarray, user_ids: np.ndarray, item_ids: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_rated_index` of pairs already on the driver."""
+    return _csr_of_codes([_rated_codes(users, movies, user_ids, item_ids)], user_ids.size, item_ids.size)
+
+
+def _rated_codes(users: np.ndarray, movies: np.ndarray, user_ids: np.ndarray, item_ids: np.ndarray) -> np.ndarray:
+    if users.size == 0 or user_ids.size == 0 or item_ids.size == 0:
+        return np.empty(0, np.int64)
+    rows = np.minimum(np.searchsorted(user_ids, users), user_ids.size - 1)
+    cols = np.minimum(np.searchsorted(item_ids, movies), item_ids.size - 1)
+    known = (user_ids[rows] == users) & (item_ids[cols] == movies)
+    return rows[known].astype(np.int64) * item_ids.size + cols[known]
+
+
+def _csr_of_codes(codes: list[np.ndarray], n_users: int, n_items: int) -> tuple[np.ndarray, np.ndarray]:
     flat = np.sort(np.concatenate(codes)) if codes else np.empty(0, np.int64)
-    start = np.searchsorted(flat, np.arange(user_ids.size + 1, dtype=np.int64) * item_ids.size)
-    return start, (flat % item_ids.size).astype(np.int32)
+    start = np.searchsorted(flat, np.arange(n_users + 1, dtype=np.int64) * n_items)
+    return start, (flat % max(n_items, 1)).astype(np.int32)
 
 
 def _map_blocks(

@@ -246,3 +246,78 @@ def test_invalid_arguments_raise_before_any_spark_job(spark):
         similar_items(factors, 0)
     with pytest.raises(ValueError, match="rank"):
         ALSParams(rank=0)
+
+
+def test_driver_side_evaluation_matches_the_distributed_top_n_and_metrics(spark, low_rank_ratings):
+    """evaluate_holdout ranks on the driver; the same split scored through top_n_unrated + Spark gives the same."""
+    train, test = split_holdout(low_rank_ratings, 0.25, seed=2)
+    model = fit_als(train, FAST_ALS)
+    known_test = test.join(model.userFactors.select(F.col("id").alias("user_id")), "user_id", "left_semi")
+    expected = ranking_metrics(top_n_unrated(model.userFactors, model.itemFactors, train, 10), known_test, 10)
+    expected_popularity = ranking_metrics(popularity_top_n(train, 10), known_test, 10)
+
+    result = evaluate_holdout(low_rank_ratings, FAST_ALS, fraction=0.25, seed=2, k=10)
+
+    for key in ["precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "users_evaluated"]:
+        assert result[key] == pytest.approx(expected[key], rel=1e-5), key
+        assert result["popularity"][key] == pytest.approx(expected_popularity[key], rel=1e-5), key
+
+
+def test_evaluate_holdout_samples_at_most_max_users_for_ranking(low_rank_ratings):
+    result = evaluate_holdout(low_rank_ratings, FAST_ALS, fraction=0.25, seed=2, k=10, max_users=7)
+
+    assert result["users_evaluated"] == result["popularity"]["users_evaluated"] == 7
+    assert result["ranking_users_available"] > 7
+    assert math.isfinite(result["ndcg_at_10"]) and math.isfinite(result["rmse"])
+    with pytest.raises(ValueError, match="max_users"):
+        evaluate_holdout(low_rank_ratings, FAST_ALS, max_users=0)
+
+
+def test_ranking_metrics_of_arrays_counts_users_without_recommendations_as_zero():
+    metrics = transforms.ranking_metrics_of_arrays(
+        rec_users=np.array([1, 1]),
+        rec_movies=np.array([5, 6]),
+        rec_ranks=np.array([2, 1]),
+        rel_users=np.array([1, 2]),
+        rel_movies=np.array([5, 9]),
+        k=2,
+    )
+    # User 1: list (6, 5), relevant {5}: hit at position 2. User 2: no list.
+    assert metrics["users_evaluated"] == 2
+    assert metrics["precision_at_2"] == pytest.approx(0.25)
+    assert metrics["recall_at_2"] == pytest.approx(0.5)
+    assert metrics["ndcg_at_2"] == pytest.approx((1 / math.log2(3)) / 2)
+    assert metrics["map_at_2"] == pytest.approx(0.25)
+    empty = transforms.ranking_metrics_of_arrays(*(np.array([], np.int64),) * 5, k=2)
+    assert empty["users_evaluated"] == 0 and math.isnan(empty["ndcg_at_2"])
+
+
+def test_sample_users_keeps_whole_histories_of_about_the_fraction(spark):
+    pdf = pd.DataFrame(
+        {"user_id": np.repeat(np.arange(1000), 3).astype(np.int32), "movie_id": np.tile([1, 2, 3], 1000)}
+    )
+    ratings = spark.createDataFrame(pdf, "user_id int, movie_id int")
+
+    sample = transforms.sample_users(ratings, 0.3, seed=1).toPandas()
+
+    per_user = sample.groupby("user_id").size()
+    assert (per_user == 3).all()
+    assert 230 < per_user.size < 370
+    again = transforms.sample_users(ratings, 0.3, seed=1).toPandas()
+    assert sorted(again.user_id.unique()) == sorted(per_user.index)
+    assert transforms.sample_users(ratings, 1.0) is ratings
+    with pytest.raises(ValueError, match="fraction"):
+        transforms.sample_users(ratings, 0.0)
+
+
+def test_stage_evaluate_samples_users_above_max_ratings(low_rank_ratings):
+    from spark_engine import stages
+
+    count = low_rank_ratings.count()
+    whole = stages.evaluate(low_rank_ratings, FAST_ALS, 0.25, ratings_count=count, max_ratings=0)
+    sampled = stages.evaluate(low_rank_ratings, FAST_ALS, 0.25, ratings_count=count, max_ratings=count // 2)
+
+    assert whole["user_sample_fraction"] == 1.0
+    assert sampled["user_sample_fraction"] == pytest.approx(0.5, abs=0.01)
+    assert sampled["train_ratings"] + sampled["test_ratings"] < 0.8 * count
+    assert math.isfinite(sampled["rmse"])
