@@ -13,6 +13,9 @@ class User(AbstractUser):
     movielens_id = models.PositiveIntegerField(
         unique=True, null=True, blank=True, editable=False, help_text="MovieLens userId for imported raters."
     )
+    # Bumped by PostgreSQL triggers (ratings migration 0003) whenever the user's ratings or "not
+    # interested" movies change, whatever wrote them: a cheap key for caching what depends on them.
+    taste_version = models.BigIntegerField(db_default=0, editable=False)
 
     class Meta:
         db_table = "accounts_user"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import QuerySet
 
 from catalog.models import Genre, Movie
-from catalog.selectors import movie_list_popular
+from catalog.selectors import movie_in_bulk_cached, movie_list_popular
+from ops.metrics import observe_foldin
 from ratings.models import Rating
 
 from .models import Recommendation, SimilarMovie, TrainingRun
@@ -84,46 +87,67 @@ def recommendation_list_for_user_fresh(
     returned, marked `personal=False`. Both leave out movies the user rated or hid ("not
     interested") and honour the genre and minimum-number-of-ratings filters.
     """
-    from ratings.selectors import not_interested_movie_ids, rating_values_for_user
-
-    from . import foldin
+    from ratings.selectors import not_interested_movie_ids
 
     run = training_run_active()
-    if run is not None:
-        hidden = not_interested_movie_ids(user=user)
-        ratings = rating_values_for_user(user=user)
-        scored = foldin.recommend_for_user(
-            user=user,
-            run=run,
-            ratings=ratings,
-            exclude_movie_ids=hidden,
-            limit=limit,
-            genre_id=genre.pk if genre else None,
-            min_ratings=min_ratings,
-        )
-        if scored is not None:
-            wanted = {s.movie_id for s in scored} | {s.because_movie_id for s in scored if s.because_movie_id}
-            movies = Movie.objects.with_genres().in_bulk(wanted)
-            items = [
-                RecommendedMovie(
-                    movie=movies[s.movie_id],
-                    score=s.score,
-                    because=movies.get(s.because_movie_id) if s.because_movie_id else None,
-                )
-                for s in scored
-                if s.movie_id in movies
-            ]
-            return FreshRecommendations(items=items, personal=True, run=run)
+    scored = _fresh_scores(user=user, run=run, limit=limit, genre=genre, min_ratings=min_ratings) if run else None
+    if scored is not None:
+        wanted = {s.movie_id for s in scored} | {s.because_movie_id for s in scored if s.because_movie_id}
+        movies = movie_in_bulk_cached(movie_ids=wanted)
+        items = [
+            RecommendedMovie(
+                movie=movies[s.movie_id],
+                score=s.score,
+                because=movies.get(s.because_movie_id) if s.because_movie_id else None,
+            )
+            for s in scored
+            if s.movie_id in movies
+        ]
+        return FreshRecommendations(items=items, personal=True, run=run)
     popular = movie_list_popular(
         limit=limit,
         genre=genre,
         min_ratings=min_ratings,
         exclude_subquery=Rating.objects.filter(user=user).values("movie_id"),
-        exclude_movie_ids=hidden if run is not None else not_interested_movie_ids(user=user),
+        exclude_movie_ids=not_interested_movie_ids(user=user),
     )
     return FreshRecommendations(
         items=[RecommendedMovie(movie=m, score=m.rating_mean) for m in popular], personal=False, run=run
     )
+
+
+# Fold-in results per (run, user, taste version, filters) in the default cache. The taste version
+# changes in the same transaction as any change to the user's ratings or hidden movies (database
+# triggers), so an entry can never be stale; a new active run changes the key too.
+FRESH_CACHE_SECONDS = 3600
+_NOT_PERSONAL = "popular"
+
+
+def _fresh_scores(*, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int):
+    from accounts.selectors import user_taste_version
+    from ratings.selectors import not_interested_movie_ids, rating_values_for_user
+
+    from . import foldin
+
+    version = user_taste_version(user=user)
+    key = f"fresh-recs:{run.pk}:{user.pk}:{version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
+    cached = cache.get(key)
+    if cached is not None:
+        return None if cached == _NOT_PERSONAL else [foldin.ScoredMovie(*row) for row in cached]
+    started = time.perf_counter()
+    scored = foldin.recommend_for_user(
+        user=user,
+        run=run,
+        ratings=rating_values_for_user(user=user),
+        exclude_movie_ids=not_interested_movie_ids(user=user),
+        limit=limit,
+        genre_id=genre.pk if genre else None,
+        min_ratings=min_ratings,
+    )
+    observe_foldin(time.perf_counter() - started)
+    rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id) for s in scored]
+    cache.set(key, rows, FRESH_CACHE_SECONDS)
+    return scored
 
 
 def training_run_list() -> QuerySet[TrainingRun]:
@@ -133,3 +157,14 @@ def training_run_list() -> QuerySet[TrainingRun]:
 
 def training_run_get(*, run_id: int) -> TrainingRun | None:
     return TrainingRun.objects.filter(pk=run_id).first()
+
+
+def training_run_history(*, limit: int = 60) -> list[TrainingRun]:
+    """The `limit` most recent runs that were not skipped, oldest first (for the staff charts).
+
+    Skipped runs are left out: they are triggers that found a retrain already under way, and a
+    burst of them would push real runs out of the window.
+    """
+    runs = list(TrainingRun.objects.exclude(status=TrainingRun.Status.SKIPPED).order_by("-created_at", "-pk")[:limit])
+    runs.reverse()
+    return runs

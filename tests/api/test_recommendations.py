@@ -81,11 +81,15 @@ def test_invalid_recommendation_filters_are_400(alice_client, params, field):
 def test_recommendations_query_count_is_fixed(alice, alice_client, catalogue, active_run, django_assert_num_queries):
     for movie in catalogue["dramas"][:4]:
         RatingFactory(user=alice, movie=movie, value=4)
-    alice_client.get(MINE)  # loads the run's factors and filter masks into the process cache
-    # token, active run, hidden movies, ratings, the picked movies, their genres
-    with django_assert_num_queries(6):
+    alice_client.get(MINE)  # loads the run's factors, filter masks and the top 20 movies into process caches
+    # token, active run, taste version, hidden movies, ratings (the movies are cached)
+    with django_assert_num_queries(5):
         response = alice_client.get(MINE, {"n": 8})
     assert len(response.json()["results"]) == 8
+    # the same request again: the fold-in result is cached under the unchanged taste version
+    with django_assert_num_queries(3):
+        again = alice_client.get(MINE, {"n": 8})
+    assert again.json() == response.json()
 
 
 def test_predicted_rating_for_one_movie(alice, alice_client, catalogue, active_run):
