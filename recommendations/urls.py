@@ -4,4 +4,6 @@ from . import views
 
 urlpatterns = [
     path("recommendations/", views.recommendations, name="recommendations"),
+    path("staff/training-runs/", views.staff_runs, name="staff_runs"),
+    path("staff/training-runs/retrain/", views.staff_retrain, name="staff_retrain"),
 ]

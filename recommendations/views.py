@@ -1,16 +1,26 @@
-"""The recommendations page."""
+"""The recommendations page, and the staff page with the training-run history."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+from functools import wraps
+
 from django import forms
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import PermissionDenied
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Genre
 from ratings.selectors import wishlist_movie_ids
 
-from .selectors import recommendation_list_for_user_fresh
+from . import charts
+from .models import TrainingRun
+from .selectors import recommendation_list_for_user_fresh, training_run_active, training_run_history
 
 RECOMMENDATIONS_SHOWN = 30
 DEFAULT_MIN_RATINGS = 25
@@ -50,3 +60,168 @@ def recommendations(request):
             "wishlist_ids": wishlist_movie_ids(user=request.user),
         },
     )
+
+
+# --- Staff: training-run history and "Retrain now". ---
+
+RUN_HISTORY_CHARTED = 60
+RECENT_RUNS_LISTED = 15
+# Pipeline order; the rest of a run's wall time (Spark start, bookkeeping) is shown as "other".
+STAGES = [
+    ("export_seconds", "export"),
+    ("evaluate_seconds", "evaluate"),
+    ("fit_seconds", "fit"),
+    ("topn_seconds", "top-N"),
+    ("publish_seconds", "publish"),
+]
+
+
+def staff_required(view: Callable) -> Callable:
+    """Anonymous visitors go to the log-in page; signed-in people who are not staff get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _metric(run: TrainingRun, *path: str) -> float | None:
+    value = run.metrics or {}
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None  # missing, or NaN from an evaluation that had nothing to score
+    return value
+
+
+def _fixed(digits: int) -> Callable[[float | None], str]:
+    return lambda value: "–" if value is None else f"{value:.{digits}f}"
+
+
+def _seconds(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1f} s"
+
+
+def _describe(name: str, values: list, runs: list[TrainingRun], when: list, fmt: Callable, better: str) -> str:
+    """A chart's text alternative: which runs, the latest value, the best value."""
+    known = [(v, r.pk, t) for v, r, t in zip(values, runs, when, strict=True) if v is not None]
+    if not known:
+        return f"No {name} recorded yet."
+    best = (min if better == "lower" else max)(known, key=lambda row: row[0])
+    latest = known[-1]
+    plural = "s" if len(known) != 1 else ""
+    return (
+        f"{name} for {len(known)} successful run{plural}, "
+        f"{date_format(known[0][2], 'j M Y')} to {date_format(latest[2], 'j M Y')}. "
+        f"Latest {fmt(latest[0])} (run {latest[1]}); best {fmt(best[0])} (run {best[1]}). "
+        f"{better.capitalize()} is better."
+    )
+
+
+def _run_charts(runs: list[TrainingRun]) -> list[dict]:
+    succeeded = [r for r in runs if r.status == TrainingRun.Status.SUCCEEDED]
+    when = [timezone.localtime(r.finished_at or r.created_at) for r in succeeded]
+    labels = [f"Run {r.pk}, {date_format(t, 'j M Y H:i')}" for r, t in zip(succeeded, when, strict=True)]
+    ticks = [date_format(t, "j M") for t in when]
+    four = _fixed(4)
+
+    rmse = [_metric(r, "rmse") for r in succeeded]
+    ndcg = [_metric(r, "ndcg_at_10") for r in succeeded]
+    popular = [_metric(r, "popularity", "ndcg_at_10") for r in succeeded]
+    stages = [[getattr(r, field) for r in succeeded] for field, _ in STAGES]
+    totals = [r.duration_seconds for r in succeeded]
+    other = [
+        None if total is None else max(total - sum(s[i] or 0 for s in stages), 0) for i, total in enumerate(totals)
+    ]
+
+    return [
+        {
+            "id": "rmse-chart",
+            "title": "RMSE on held-out ratings",
+            "note": "Root-mean-square error of predicted stars on ratings the model did not see. Lower is better.",
+            "desc": _describe("RMSE", rmse, succeeded, when, four, "lower"),
+            "chart": charts.line_chart(
+                x_labels=labels, tick_labels=ticks, series=[charts.Series("RMSE", rmse)], value_format=four
+            ),
+            "columns": ["Run", "Finished", "RMSE"],
+            "rows": [
+                [f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", four(v)] for r, t, v in zip(succeeded, when, rmse, strict=True)
+            ],
+        },
+        {
+            "id": "ndcg-chart",
+            "title": "NDCG@10: the model against the popularity baseline",
+            "note": "How well each top-10 ranks held-out movies rated 4 stars or more. Higher is better; "
+            "the model should beat recommending the most popular movies to everyone.",
+            "desc": _describe("Model NDCG@10", ndcg, succeeded, when, four, "higher")
+            + " "
+            + _describe("Popularity baseline NDCG@10", popular, succeeded, when, four, "higher"),
+            "chart": charts.line_chart(
+                x_labels=labels,
+                tick_labels=ticks,
+                series=[charts.Series("model", ndcg), charts.Series("popularity baseline", popular)],
+                include_zero=True,
+                value_format=four,
+            ),
+            "columns": ["Run", "Finished", "Model NDCG@10", "Popularity NDCG@10"],
+            "rows": [
+                [f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", four(n), four(p)]
+                for r, t, n, p in zip(succeeded, when, ndcg, popular, strict=True)
+            ],
+        },
+        {
+            "id": "duration-chart",
+            "title": "Time per stage",
+            "note": "Seconds spent in each stage; “other” is the rest of the run: Spark start-up and bookkeeping.",
+            "desc": _describe("Total duration", totals, succeeded, when, _seconds, "lower"),
+            "chart": charts.stacked_bar_chart(
+                x_labels=labels,
+                tick_labels=ticks,
+                series=[charts.Series(name, values) for (_, name), values in zip(STAGES, stages, strict=True)]
+                + [charts.Series("other", other)],
+                value_format=_seconds,
+            ),
+            "columns": ["Run", "Finished", *(name for _, name in STAGES), "total"],
+            "rows": [
+                [f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", *(_seconds(s[i]) for s in stages), _seconds(totals[i])]
+                for i, (r, t) in enumerate(zip(succeeded, when, strict=True))
+            ],
+        },
+    ]
+
+
+@staff_required
+@require_GET
+def staff_runs(request):
+    runs = training_run_history(limit=RUN_HISTORY_CHARTED)
+    active = next((r for r in runs if r.is_active), None) or training_run_active()
+    return render(
+        request,
+        "recommendations/staff_runs.html",
+        {
+            "active": active,
+            "charts": _run_charts(runs),
+            "recent": [
+                {"run": r, "rmse": _fixed(4)(_metric(r, "rmse")), "ndcg": _fixed(4)(_metric(r, "ndcg_at_10"))}
+                for r in reversed(runs[-RECENT_RUNS_LISTED:])
+            ],
+        },
+    )
+
+
+@staff_required
+@require_POST
+def staff_retrain(request):
+    """Queue a retrain on the task worker; a retrain already running or queued makes this one skipped."""
+    from spark_engine.pipeline import retrain_enqueue  # the app never imports spark_engine at load time
+
+    run = retrain_enqueue(trigger=TrainingRun.Trigger.ADMIN)
+    if run.status == TrainingRun.Status.SKIPPED:
+        messages.warning(request, f"Run {run.pk} skipped: a retrain is already running or queued.")
+    else:
+        messages.success(request, f"Run {run.pk} queued; the task worker will train and publish it.")
+    return redirect("staff_runs")

@@ -1,0 +1,151 @@
+"""The staff page with the training-run history as charts and the "Retrain now" button."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from recommendations.models import TrainingRun
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+URL = reverse("staff_runs")
+RETRAIN = reverse("staff_retrain")
+
+
+@pytest.fixture
+def staff_client(client):
+    client.force_login(UserFactory(username="operator", is_staff=True))
+    return client
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """Record what retrain_enqueue hands to django-q2 instead of running Spark inline."""
+    calls = []
+    monkeypatch.setattr("django_q.tasks.async_task", lambda *args, **kwargs: calls.append((args, kwargs)))
+    return calls
+
+
+def _run(day: int, *, status=TrainingRun.Status.SUCCEEDED, active=False, rmse=0.9, ndcg=0.1, popular=0.05, **fields):
+    started = datetime(2025, 5, day, 2, 0, tzinfo=UTC)
+    defaults = {
+        "export_seconds": 2.0,
+        "evaluate_seconds": 40.0,
+        "fit_seconds": 6.0,
+        "topn_seconds": 5.0,
+        "publish_seconds": 1.0,
+        "started_at": started,
+        "finished_at": started + timedelta(seconds=70),
+        "metrics": {"rmse": rmse, "ndcg_at_10": ndcg, "popularity": {"ndcg_at_10": popular}},
+    }
+    run = TrainingRun.objects.create(status=status, is_active=active, **(defaults | fields))
+    # created_at is auto_now_add; put the runs on the days they claim so the order is by time.
+    TrainingRun.objects.filter(pk=run.pk).update(created_at=started)
+    return run
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client, enqueued):
+    response = client.get(URL)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    response = client.post(RETRAIN)
+    assert response.status_code == 302 and response.url.startswith(reverse("login"))
+    assert not TrainingRun.objects.exists() and enqueued == []
+
+
+def test_people_who_are_not_staff_are_forbidden(logged_in, enqueued):
+    assert logged_in.get(URL).status_code == 403
+    assert logged_in.post(RETRAIN).status_code == 403
+    assert not TrainingRun.objects.exists() and enqueued == []
+
+
+def test_the_nav_links_the_page_for_staff_only(staff_client, user):
+    link = f'href="{URL}"'.encode()
+    assert link in staff_client.get(reverse("recommendations")).content
+    member = Client()
+    member.force_login(user)
+    assert link not in member.get(reverse("recommendations")).content
+
+
+def test_an_empty_history_still_offers_the_retrain_button(staff_client):
+    response = staff_client.get(URL)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "No run is serving recommendations" in body
+    assert "Retrain now" in body and f'action="{RETRAIN}"' in body
+    assert "<svg" not in body and body.count("Nothing to chart yet") == 3
+
+
+def test_charts_are_inline_svg_with_text_alternatives_and_data_tables(staff_client, settings):
+    settings.TIME_ZONE = "UTC"
+    first = _run(1, rmse=0.91, ndcg=0.12, popular=0.07)
+    failed = _run(2, status=TrainingRun.Status.FAILED, metrics={}, error="boom")
+    serving = _run(3, rmse=0.88, ndcg=0.15, popular=0.07, active=True)
+    TrainingRun.objects.create(status=TrainingRun.Status.SKIPPED)
+    response = staff_client.get(URL)
+    body = response.content.decode()
+
+    charts = response.context["charts"]
+    assert [c["id"] for c in charts] == ["rmse-chart", "ndcg-chart", "duration-chart"]
+    rmse, ndcg, durations = (c["chart"] for c in charts)
+    # Only succeeded runs are charted: the failed run in between has no metrics to show.
+    assert [p.label for p in rmse.lines[0].points] == [
+        f"Run {first.pk}, 1 May 2025 02:01: RMSE 0.9100",
+        f"Run {serving.pk}, 3 May 2025 02:01: RMSE 0.8800",
+    ]
+    assert [t.label for t in rmse.x_ticks] == ["1 May", "3 May"]
+    assert [line.name for line in ndcg.lines] == ["model", "popularity baseline"]
+    assert len(durations.bars) == 2 * 6  # five stages and "other" per run
+    assert charts[0]["rows"] == [
+        [str(first.pk), "2025-05-01 02:01", "0.9100"],
+        [str(serving.pk), "2025-05-03 02:01", "0.8800"],
+    ]
+
+    assert body.count("<svg") == 3
+    # No inline script or style: a strict Content-Security-Policy stays possible.
+    assert "<script" not in body.split("</head>")[1] and " style=" not in body
+    assert 'aria-labelledby="rmse-chart-title rmse-chart-desc"' in body
+    assert f"Latest 0.8800 (run {serving.pk}); best 0.8800 (run {serving.pk}). Lower is better." in body
+    assert "Popularity baseline NDCG@10 for 2 successful runs, 1 May 2025 to 3 May 2025." in body
+    assert "<polyline" in body and "<rect" in body and body.count("<table") == 4
+    assert f"Run <strong>{serving.pk}</strong>" in body  # the serving run
+    # Newest first; the skipped trigger is left out.
+    assert [row["run"] for row in response.context["recent"]] == [serving, failed, first]
+
+
+def test_page_query_count_is_pinned(staff_client, django_assert_max_num_queries):
+    for day in range(1, 21):
+        _run(day, rmse=0.9 - day / 1000, active=day == 20)
+    # session, user, run history: the same however many runs there are
+    with django_assert_max_num_queries(3):
+        response = staff_client.get(URL)
+    assert response.status_code == 200
+    assert len(response.context["charts"][0]["chart"].lines[0].points) == 20
+
+
+def test_retrain_now_queues_a_run_on_the_worker(staff_client, enqueued, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(RETRAIN, follow=True)
+    run = TrainingRun.objects.get()
+    assert run.status == TrainingRun.Status.QUEUED and run.trigger == TrainingRun.Trigger.ADMIN
+    assert enqueued == [(("spark_engine.tasks.retrain_task", run.pk), {"task_name": f"retrain-{run.pk}"})]
+    assert response.redirect_chain == [(URL, 302)]
+    assert f"Run {run.pk} queued" in response.content.decode()
+    assert [row["run"] for row in response.context["recent"]] == [run]
+
+
+def test_retrain_while_one_is_queued_is_recorded_as_skipped(staff_client, enqueued):
+    staff_client.post(RETRAIN)
+    response = staff_client.post(RETRAIN, follow=True)
+    skipped = TrainingRun.objects.get(status=TrainingRun.Status.SKIPPED)
+    assert f"Run {skipped.pk} skipped: a retrain is already running or queued." in response.content.decode()
+    assert TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).count() == 1
+
+
+def test_retrain_needs_a_post_with_csrf(enqueued):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(UserFactory(username="operator", is_staff=True))
+    assert client.get(RETRAIN).status_code == 405
+    assert client.post(RETRAIN).status_code == 403
+    assert not TrainingRun.objects.exists() and enqueued == []
