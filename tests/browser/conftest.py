@@ -7,7 +7,6 @@ skip with a message saying so, and the rest of `make test` runs as usual.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -16,52 +15,9 @@ from django.conf import settings
 
 from recommendations import foldin
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_MISSING = "Chromium not found at /usr/bin/chromium; install Debian's chromium package to run browser tests"
-PLAYWRIGHT_MISSING = "playwright not installed; `pip install -r requirements-dev.txt` to run browser tests"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",  # CI runs as root, where Chromium's sandbox refuses to start
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-screenshots"
 # Generous for a loaded 2-core machine, short enough that a broken page fails fast.
 TIMEOUT_MS = 10_000
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """One Chromium per test module.
-
-    Module scope, not session: Playwright's sync API keeps an event loop on the main thread
-    while it is running, which makes Django refuse ORM calls there (SynchronousOnlyOperation).
-    The browser tests allow that for as long as the browser lives, and no longer, so the rest
-    of the suite keeps Django's guard.
-    """
-    if not CHROMIUM.exists():
-        pytest.skip(CHROMIUM_MISSING)
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip(PLAYWRIGHT_MISSING)
-
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    try:
-        with sync_playwright() as playwright:
-            chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-            yield chromium
-            chromium.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 def _page(browser, live_server, *, javascript: bool):

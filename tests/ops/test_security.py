@@ -1,8 +1,6 @@
 """Hardening: deploy checks, security headers and the Content-Security-Policy, rate limits, enumeration."""
 
-import os
 import subprocess
-from pathlib import Path
 
 import pytest
 from django.core import mail
@@ -218,36 +216,10 @@ def test_sign_up_does_not_tell_whether_an_email_address_has_an_account():
 
 # --- In a real browser ---
 
-CHROMIUM = Path("/usr/bin/chromium")
 
-
-@pytest.fixture(scope="module")
-def chromium():
-    if not CHROMIUM.exists():
-        pytest.skip("Chromium not found at /usr/bin/chromium")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright not installed")
-    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop on the main thread; see tests/browser
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), args=["--headless", "--no-sandbox", "--disable-gpu"]
-            )
-            yield browser
-            browser.close()
-    finally:
-        if previous is None:
-            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-        else:
-            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-def open_page(chromium, live_server, path: str):
+def open_page(browser, live_server, path: str):
     """Opens `path`; returns the page, its context and the CSP violations it reported."""
-    context = chromium.new_context(base_url=live_server.url)
+    context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(15_000)
     page = context.new_page()
     violations: list[str] = []
@@ -258,8 +230,8 @@ def open_page(chromium, live_server, path: str):
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_swagger_ui_works_under_the_csp(chromium, live_server):
-    page, context, violations = open_page(chromium, live_server, "/api/docs/")
+def test_swagger_ui_works_under_the_csp(browser, live_server):
+    page, context, violations = open_page(browser, live_server, "/api/docs/")
     try:
         page.wait_for_selector(".opblock-tag", state="attached")  # the schema loaded and rendered
         assert page.locator(".opblock").count() > 10
@@ -272,8 +244,8 @@ def test_swagger_ui_works_under_the_csp(chromium, live_server):
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("path", ["/", "/movies/", "/accounts/login/", "/accounts/signup/"])
-def test_site_pages_break_no_csp_rule(chromium, live_server, path):
-    page, context, violations = open_page(chromium, live_server, path)
+def test_site_pages_break_no_csp_rule(browser, live_server, path):
+    page, context, violations = open_page(browser, live_server, path)
     try:
         page.wait_for_load_state("networkidle")
         assert page.evaluate("document.documentElement.classList.contains('js')")  # site.js ran
