@@ -221,19 +221,7 @@ def line_chart(
             segments[-1].append(f"{x:g},{y:g}")
             points.append(Point(x, y, f"{x_labels[i]}: {s.name} {value_format(value)}"))
         lines.append(Line(s.name, entry.css_class, [" ".join(seg) for seg in segments if seg], points))
-    return Chart(
-        width=width,
-        height=height,
-        left=frame.left,
-        top=frame.top,
-        right=frame.right,
-        bottom=frame.bottom,
-        x_ticks=_x_ticks(frame, tick_labels if tick_labels is not None else x_labels),
-        y_ticks=[Tick(frame.y(t), format_tick(t, y_ticks)) for t in y_ticks],
-        lines=lines,
-        bars=[],
-        legend=legend,
-    )
+    return _chart(frame, width, height, x_labels if tick_labels is None else tick_labels, y_ticks, legend, lines=lines)
 
 
 def stacked_bar_chart(
@@ -275,6 +263,10 @@ def stacked_bar_chart(
                 )
             )
             base += value
+    return _chart(frame, width, height, x_labels if tick_labels is None else tick_labels, y_ticks, legend, bars=bars)
+
+
+def _chart(frame, width, height, tick_labels, y_ticks, legend, *, lines=(), bars=()) -> Chart:
     return Chart(
         width=width,
         height=height,
@@ -282,9 +274,9 @@ def stacked_bar_chart(
         top=frame.top,
         right=frame.right,
         bottom=frame.bottom,
-        x_ticks=_x_ticks(frame, tick_labels if tick_labels is not None else x_labels),
+        x_ticks=_x_ticks(frame, tick_labels),
         y_ticks=[Tick(frame.y(t), format_tick(t, y_ticks)) for t in y_ticks],
-        lines=[],
-        bars=bars,
+        lines=list(lines),
+        bars=list(bars),
         legend=legend,
     )
