@@ -1,0 +1,511 @@
+"""Recommendation quality: biased ALS for predicted stars, implicit ALS for lists, and the evaluation protocol.
+
+A good predicted rating and a good list are different problems (issue 6):
+
+- Predicted stars: plain ALS on raw ratings must spend its factors on "this user rates high" and "this movie is
+  liked". `fit_biased_als` first fits a global mean and regularised user and movie biases (a few alternating passes
+  of Spark SQL aggregations), then plain ALS (`transforms.fit_als`) on the residuals:
+  prediction = mu + b_u + b_i + u.v, clipped to [0.5, 5]; a cold user or movie falls back to the biases.
+- Lists: explicit ALS's own top-N favours obscure movies with a handful of high ratings (NDCG@10 0.004 on
+  ml-latest-small, against 0.157 for plain popularity). Implicit-feedback ALS (`fit_list_model`: who rated what,
+  with rating - 3 as a signed confidence, so disliked movies count as negative feedback) ranks movies people actually
+  watch and like: 0.298.
+
+Everything here is pure Spark (DataFrames in, DataFrames, models or numbers out; no Django, no files).
+`evaluate_protocol` runs the tutorial's protocol (random 60/20/20 split, ranks 4/8/12) next to any number of named
+configurations and returns a plain dict; `manage.py evaluate` prints it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from spark_engine.transforms import (
+    ALSParams,
+    _require_columns,
+    fit_als,
+    popularity_scores,
+    popularity_top_n,
+    ranking_metrics,
+    rmse,
+    top_n_unrated,
+)
+
+MIN_RATING, MAX_RATING = 0.5, 5.0
+# The tutorial's protocol (the Spark ALS lab on MovieLens): 60/20/20 split, these ranks, 10 iterations, regParam 0.1,
+# and for lists only movies with at least 25 ratings.
+TUTORIAL_RANKS = (4, 8, 12)
+TUTORIAL_MAX_ITER = 10
+TUTORIAL_REG_PARAM = 0.1
+TUTORIAL_MIN_RATINGS = 25
+SPLIT_WEIGHTS = (0.6, 0.2, 0.2)
+
+
+# --------------------------------------------------------------------------------------------------
+# Biased ALS for predicted ratings
+
+
+@dataclass(frozen=True)
+class BiasedALSModel:
+    """mu + b_u + b_i (+ u.v from `als`, fitted on the residuals; None means biases only).
+
+    `user_bias` has columns (user_id int, user_bias double), `item_bias` (movie_id int, item_bias double); both are
+    local checkpoints (computed once, stored by the executors, released by Spark's context cleaner once the model is
+    garbage-collected).
+    """
+
+    global_mean: float
+    user_bias: DataFrame
+    item_bias: DataFrame
+    als: ALSModel | None = None
+
+
+def fit_biases(
+    train: DataFrame, *, reg_user: float = 5.0, reg_item: float = 3.0, passes: int = 3
+) -> tuple[float, DataFrame, DataFrame]:
+    """Global mean and regularised user and movie biases by alternating least squares.
+
+    In: `train` with columns (user_id, movie_id, rating). Each pass sets
+    b_i = sum(r - mu - b_u) / (reg_item + n_i) over the movie's ratings, then
+    b_u = sum(r - mu - b_i) / (reg_user + n_u) over the user's ratings (the ridge solution for one side given the
+    other), starting from b_u = 0; reg 0 gives plain means. On ml-latest-small three passes come within 0.001 RMSE
+    of ten. Out: (mu, user_bias (user_id int, user_bias double), item_bias (movie_id int, item_bias double)); both
+    bias tables are computed now. Each pass is a local checkpoint: caching instead keeps every earlier pass in the
+    plan, and the plan's description grows exponentially (10 passes ran the driver out of heap).
+    Raises ValueError on an empty `train`, negative regularisation, passes < 1 or a missing column.
+    """
+    _require_columns(train, "train", ("user_id", "movie_id", "rating"))
+    if reg_user < 0 or reg_item < 0:
+        raise ValueError(f"reg_user and reg_item must be >= 0, got {reg_user} and {reg_item}")
+    if passes < 1:
+        raise ValueError(f"passes must be positive, got {passes}")
+    ratings = train.select(
+        F.col("user_id").cast("int").alias("user_id"),
+        F.col("movie_id").cast("int").alias("movie_id"),
+        F.col("rating").cast("double").alias("rating"),
+    )
+    mean = ratings.agg(F.avg("rating")).first()[0]
+    if mean is None:
+        raise ValueError("train has no ratings")
+    mu = float(mean)
+
+    user_bias = ratings.select("user_id").distinct().withColumn("user_bias", F.lit(0.0))
+    item_bias = None
+    for _ in range(passes):
+        new_item_bias = _ridge_mean(
+            ratings.join(F.broadcast(user_bias), "user_id"),
+            "movie_id",
+            F.col("rating") - mu - F.col("user_bias"),
+            reg_item,
+        ).withColumnRenamed("bias", "item_bias")
+        new_item_bias = new_item_bias.localCheckpoint()
+        new_user_bias = _ridge_mean(
+            ratings.join(F.broadcast(new_item_bias), "movie_id"),
+            "user_id",
+            F.col("rating") - mu - F.col("item_bias"),
+            reg_user,
+        ).withColumnRenamed("bias", "user_bias")
+        new_user_bias = new_user_bias.localCheckpoint()
+        user_bias, item_bias = new_user_bias, new_item_bias
+    return mu, user_bias, item_bias
+
+
+def fit_biased_als(
+    train: DataFrame,
+    params: ALSParams | None,
+    *,
+    reg_user: float = 5.0,
+    reg_item: float = 3.0,
+    bias_passes: int = 3,
+) -> BiasedALSModel:
+    """Biases (see `fit_biases`), then explicit ALS with `params` on the residuals r - mu - b_u - b_i.
+
+    In: `train` with columns (user_id, movie_id, rating); `params` None fits the biases only; `params.implicit_prefs`
+    must be False (residuals are not confidences). Out: a `BiasedALSModel`. Runs Spark jobs now.
+    Raises ValueError like `fit_biases`, or if `params` asks for implicit preferences.
+    """
+    if params is not None and params.implicit_prefs:
+        raise ValueError("biased ALS fits explicit residuals; implicit_prefs must be False")
+    mu, user_bias, item_bias = fit_biases(train, reg_user=reg_user, reg_item=reg_item, passes=bias_passes)
+    als = None
+    if params is not None:
+        residuals = (
+            train.select("user_id", "movie_id", "rating")
+            .join(F.broadcast(user_bias), "user_id")
+            .join(F.broadcast(item_bias), "movie_id")
+            .select(
+                "user_id",
+                "movie_id",
+                (F.col("rating") - mu - F.col("user_bias") - F.col("item_bias")).cast("float").alias("rating"),
+            )
+        )
+        als = fit_als(residuals, params)
+    return BiasedALSModel(global_mean=mu, user_bias=user_bias, item_bias=item_bias, als=als)
+
+
+def predict(model: BiasedALSModel, pairs: DataFrame) -> DataFrame:
+    """Predicted ratings for (user, movie) pairs.
+
+    In: `pairs` with columns user_id, movie_id (others are kept). Out: the same rows and columns plus
+    `prediction` (double) = mu + b_u + b_i + u.v clipped to [0.5, 5]; a user or movie unseen in training has bias 0
+    and no factor term, so every pair gets a prediction (never NaN). Lazy. Raises ValueError if a column is missing.
+    """
+    _require_columns(pairs, "pairs", ("user_id", "movie_id"))
+    scored = pairs.join(F.broadcast(model.user_bias), "user_id", "left").join(
+        F.broadcast(model.item_bias), "movie_id", "left"
+    )
+    raw = (
+        F.lit(model.global_mean)
+        + F.coalesce(F.col("user_bias"), F.lit(0.0))
+        + F.coalesce(F.col("item_bias"), F.lit(0.0))
+    )
+    if model.als is not None:
+        users = model.als.userFactors.select(F.col("id").alias("user_id"), F.col("features").alias("_uf"))
+        items = model.als.itemFactors.select(F.col("id").alias("movie_id"), F.col("features").alias("_if"))
+        scored = scored.join(users, "user_id", "left").join(F.broadcast(items), "movie_id", "left")
+        raw = raw + F.coalesce(_dot(F.col("_uf"), F.col("_if")), F.lit(0.0))
+    clipped = F.least(F.greatest(raw, F.lit(MIN_RATING)), F.lit(MAX_RATING))
+    return scored.withColumn("prediction", clipped.cast("double")).select(*pairs.columns, "prediction")
+
+
+def rmse_of(model: BiasedALSModel, test: DataFrame) -> float:
+    """Root-mean-square error of `predict(model, test)` against test.rating; every pair counts (cold ones fall back
+    to the biases). NaN for an empty `test`. Raises ValueError if a column is missing."""
+    _require_columns(test, "test", ("user_id", "movie_id", "rating"))
+    predictions = predict(model, test.select("user_id", "movie_id", "rating"))
+    error = predictions.agg(F.sqrt(F.avg((F.col("prediction") - F.col("rating")) ** 2))).first()[0]
+    return math.nan if error is None else float(error)
+
+
+def biased_factors(model: BiasedALSModel) -> tuple[DataFrame, DataFrame]:
+    """(user_factors, item_factors) whose dot product ranks a user's movies exactly as `predict` before clipping.
+
+    mu and b_u are constant per user, so appending 1 to every user vector and b_i to every movie vector gives
+    u.v + b_i; `transforms.top_n_unrated` can then serve the biased model's lists. Columns (id int,
+    features array<float>). Requires `model.als`; raises ValueError without it.
+    """
+    if model.als is None:
+        raise ValueError("a biases-only model has no factors")
+    users = model.als.userFactors.select(
+        "id", F.concat(F.col("features"), F.array(F.lit(1.0).cast("float"))).alias("features")
+    )
+    items = model.als.itemFactors.join(
+        model.item_bias.select(F.col("movie_id").alias("id"), "item_bias"), "id", "left"
+    ).select(
+        "id",
+        F.concat(F.col("features"), F.array(F.coalesce(F.col("item_bias"), F.lit(0.0)).cast("float"))).alias(
+            "features"
+        ),
+    )
+    return users, items
+
+
+# --------------------------------------------------------------------------------------------------
+# Lists
+
+
+@dataclass(frozen=True)
+class ListParams:
+    """Implicit-feedback ALS for ranking.
+
+    `confidence` turns ratings into Spark's implicit "ratings" r (confidence 1 + alpha*|r|, preference r > 0):
+    "binary" 1 for every rating, "rating" the star value, "centered" rating - `center` (ratings below the centre
+    become negative feedback: preference 0 with confidence). `popularity_weight` w > 0 blends in
+    w * log(1 + number of ratings) of each movie to the score.
+    """
+
+    als: ALSParams = field(
+        default_factory=lambda: ALSParams(rank=32, max_iter=10, reg_param=0.3, implicit_prefs=True, alpha=2.0)
+    )
+    confidence: str = "centered"
+    center: float = 3.0
+    popularity_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.als.implicit_prefs:
+            raise ValueError("ListParams.als must have implicit_prefs=True")
+        if self.confidence not in ("binary", "rating", "centered"):
+            raise ValueError(f"confidence must be binary, rating or centered, got {self.confidence!r}")
+        if self.popularity_weight < 0:
+            raise ValueError(f"popularity_weight must be >= 0, got {self.popularity_weight}")
+
+
+def implicit_feedback(train: DataFrame, params: ListParams) -> DataFrame:
+    """(user_id, movie_id, rating) rewritten as implicit feedback per `params.confidence`. Lazy."""
+    _require_columns(train, "train", ("user_id", "movie_id", "rating"))
+    value = {
+        "binary": F.lit(1.0),
+        "rating": F.col("rating"),
+        "centered": F.col("rating") - F.lit(params.center),
+    }[params.confidence]
+    return train.select("user_id", "movie_id", value.cast("float").alias("rating"))
+
+
+def fit_list_model(train: DataFrame, params: ListParams) -> tuple[DataFrame, DataFrame]:
+    """Fit implicit ALS for lists; return (user_factors, item_factors) for `transforms.top_n_unrated`.
+
+    In: `train` with (user_id, movie_id, rating). Out: factor tables (id int, features array<float>); with a
+    popularity weight w, users get an extra component w and movies log(1 + ratings), so the dot product is the
+    blended score. Users or movies that ALS leaves without factors are absent. Runs the fit now.
+    """
+    model = fit_als(implicit_feedback(train, params), params.als)
+    users, items = model.userFactors, model.itemFactors
+    if params.popularity_weight > 0:
+        users = users.select(
+            "id", F.concat("features", F.array(F.lit(params.popularity_weight).cast("float"))).alias("features")
+        )
+        counts = popularity_scores(train).select("id", F.log1p(F.col("features")[0]).alias("log_count"))
+        items = items.join(counts, "id").select(
+            "id", F.concat("features", F.array(F.col("log_count").cast("float"))).alias("features")
+        )
+    return users, items
+
+
+def restrict_items(item_factors: DataFrame, train: DataFrame, min_ratings: int) -> DataFrame:
+    """Only movies with at least `min_ratings` ratings in `train` (the tutorial's filter for its lists)."""
+    popular = train.groupBy("movie_id").count().where(F.col("count") >= min_ratings)
+    return item_factors.join(popular.select(F.col("movie_id").alias("id")), "id", "left_semi")
+
+
+def catalogue_coverage(recommended: DataFrame, train: DataFrame, k: int = 10) -> float:
+    """Share of the catalogue that appears in anybody's top-k.
+
+    In: `recommended` with (movie_id, rank), rank 1 best; `train` with movie_id. Out: distinct movies at rank <= k
+    divided by distinct movies in `train` (0.0 when `train` is empty). Raises ValueError on k < 1 or a missing
+    column.
+    """
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    _require_columns(recommended, "recommended", ("movie_id", "rank"))
+    _require_columns(train, "train", ("movie_id",))
+    shown = recommended.where(F.col("rank") <= k).select("movie_id").distinct().count()
+    catalogue = train.select("movie_id").distinct().count()
+    return shown / catalogue if catalogue else 0.0
+
+
+def list_metrics(recommended: DataFrame, train: DataFrame, test: DataFrame, k: int = 10) -> dict[str, float]:
+    """`transforms.ranking_metrics` of `recommended` on `test`, plus "coverage_at_<k>" (`catalogue_coverage`)."""
+    recommended = recommended.cache()
+    try:
+        metrics = dict(ranking_metrics(recommended, test, k))
+        metrics[f"coverage_at_{k}"] = catalogue_coverage(recommended, train, k)
+    finally:
+        recommended.unpersist()
+    return metrics
+
+
+# --------------------------------------------------------------------------------------------------
+# The evaluation protocol
+
+
+@dataclass(frozen=True)
+class QualityConfig:
+    """What a retrain would train, seen from the evaluation: a ratings model and a list model.
+
+    `ratings`: explicit ALS for predicted stars; with `biased` the biases are fitted first (`fit_biased_als` with
+    `reg_user` / `reg_item`). `lists`: None serves the ratings model's own top-N (today's pipeline); otherwise
+    implicit ALS per `ListParams`.
+    """
+
+    ratings: ALSParams
+    biased: bool = False
+    reg_user: float = 5.0
+    reg_item: float = 3.0
+    lists: ListParams | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def split_three(ratings: DataFrame, seed: int = 0, weights: Iterable[float] = SPLIT_WEIGHTS) -> list[DataFrame]:
+    """Random train/validation/test split (`DataFrame.randomSplit`, deterministic for the same input partitioning
+    and seed). Columns unchanged; the parts are lazy, cache them if used more than once."""
+    return ratings.randomSplit(list(weights), seed=seed)
+
+
+def evaluate_protocol(
+    ratings: DataFrame,
+    configs: Mapping[str, QualityConfig],
+    *,
+    seed: int = 0,
+    ranks: Iterable[int] = TUTORIAL_RANKS,
+    k: int = 10,
+    num_blocks: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The tutorial's protocol next to named configurations, on one random 60/20/20 split.
+
+    In: `ratings` (user_id, movie_id, rating); `configs` {name: QualityConfig}, e.g. {"defaults": ...}.
+    Tutorial: plain ALS with each rank in `ranks` (10 iterations, regParam 0.1) fitted on train; validation RMSE
+    per rank; test RMSE of the best rank; its list is its top-k unrated among movies with >= 25 ratings.
+    Each configuration: validation and test RMSE of the ratings model fitted on train, and test RMSE of the same
+    model refitted on train+validation (the final model). Lists are judged on test for every approach (each
+    configuration's, the tutorial's, popularity), all fitted on train+validation, excluding train+validation
+    movies, on the test ratings of users seen in train+validation (held-out rating >= 4 is relevant).
+    `on_step(message)` is called as each step finishes (for progress output).
+    Out: a plain, JSON-serialisable dict:
+      "split": {"seed", "train", "validation", "test"} (rating counts);
+      "tutorial": {"max_iter", "reg_param", "validation_rmse": {"<rank>": rmse}, "best_rank", "test_rmse",
+                   "test_rmse_refit", "lists", "seconds"};
+      "configs": {name: {"config": QualityConfig.to_dict(), "validation_rmse", "test_rmse", "test_rmse_refit",
+                         "lists", "seconds"}};
+      "popularity": lists;
+    where lists = `list_metrics` ({"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
+    "users_evaluated", "coverage_at_<k>"}). Plain ALS RMSE leaves out pairs it cannot score (as the tutorial);
+    biased ALS scores every pair. Runs many Spark jobs; caches and unpersists the split.
+    Raises ValueError on a missing column or an empty split part.
+    """
+    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    ranks = tuple(ranks)
+    if not ranks:
+        raise ValueError("ranks must not be empty")
+    notify = on_step or (lambda message: None)
+    base = ratings.select("user_id", "movie_id", F.col("rating").cast("float").alias("rating"))
+    train, validation, test = (part.cache() for part in split_three(base, seed))
+    full_train = train.unionByName(validation).cache()
+    try:
+        counts = {"train": train.count(), "validation": validation.count(), "test": test.count()}
+        if min(counts.values()) == 0:
+            raise ValueError(f"a split part is empty: {counts}; there are too few ratings to evaluate")
+        known_test = test.join(full_train.select("user_id").distinct(), "user_id", "left_semi").cache()
+        result: dict[str, Any] = {"split": {"seed": seed, **counts}}
+
+        tutorial: dict[str, Any] = {
+            "max_iter": TUTORIAL_MAX_ITER,
+            "reg_param": TUTORIAL_REG_PARAM,
+            "validation_rmse": {},
+        }
+        best_rank, best_model, best_rmse = None, None, math.inf
+        for rank in ranks:
+            params = ALSParams(
+                rank=rank, max_iter=TUTORIAL_MAX_ITER, reg_param=TUTORIAL_REG_PARAM, seed=seed, num_blocks=num_blocks
+            )
+            started = time.perf_counter()
+            model = fit_als(train, params)
+            error = rmse(model, validation)
+            tutorial["validation_rmse"][str(rank)] = error
+            notify(f"tutorial rank {rank}: validation RMSE {error:.4f} ({time.perf_counter() - started:.1f}s)")
+            if error < best_rmse:
+                best_rank, best_model, best_rmse = rank, model, error
+        tutorial["best_rank"] = best_rank
+        tutorial["test_rmse"] = rmse(best_model, test)
+        started = time.perf_counter()
+        refit = fit_als(
+            full_train,
+            ALSParams(
+                rank=best_rank,
+                max_iter=TUTORIAL_MAX_ITER,
+                reg_param=TUTORIAL_REG_PARAM,
+                seed=seed,
+                num_blocks=num_blocks,
+            ),
+        )
+        tutorial["test_rmse_refit"] = rmse(refit, test)
+        items = restrict_items(refit.itemFactors, full_train, TUTORIAL_MIN_RATINGS)
+        tutorial["lists"] = list_metrics(
+            top_n_unrated(refit.userFactors, items, full_train, k), full_train, known_test, k
+        )
+        tutorial["seconds"] = time.perf_counter() - started
+        result["tutorial"] = tutorial
+        notify(
+            f"tutorial best rank {best_rank}: test RMSE {tutorial['test_rmse']:.4f}, "
+            f"NDCG@{k} {tutorial['lists'][f'ndcg_at_{k}']:.4f}"
+        )
+
+        result["configs"] = {}
+        for name, config in configs.items():
+            started = time.perf_counter()
+            entry = _evaluate_config(config, train, validation, test, full_train, known_test, k)
+            entry["seconds"] = time.perf_counter() - started
+            result["configs"][name] = entry
+            notify(
+                f"{name}: test RMSE {entry['test_rmse_refit']:.4f}, NDCG@{k} {entry['lists'][f'ndcg_at_{k}']:.4f} "
+                f"({entry['seconds']:.1f}s)"
+            )
+
+        started = time.perf_counter()
+        result["popularity"] = list_metrics(popularity_top_n(full_train, k), full_train, known_test, k)
+        result["popularity"]["seconds"] = time.perf_counter() - started
+        notify(f"popularity: NDCG@{k} {result['popularity'][f'ndcg_at_{k}']:.4f}")
+        known_test.unpersist()
+        return result
+    finally:
+        for part in (train, validation, test, full_train):
+            part.unpersist()
+
+
+def _evaluate_config(
+    config: QualityConfig,
+    train: DataFrame,
+    validation: DataFrame,
+    test: DataFrame,
+    full_train: DataFrame,
+    known_test: DataFrame,
+    k: int,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"config": config.to_dict()}
+    if config.biased:
+        model = fit_biased_als(train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
+        entry["validation_rmse"], entry["test_rmse"] = rmse_of(model, validation), rmse_of(model, test)
+        final = fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
+        entry["test_rmse_refit"] = rmse_of(final, test)
+        own_users, own_items = biased_factors(final)
+    else:
+        model = fit_als(train, config.ratings)
+        entry["validation_rmse"], entry["test_rmse"] = rmse(model, validation), rmse(model, test)
+        final = fit_als(full_train, config.ratings)
+        entry["test_rmse_refit"] = rmse(final, test)
+        own_users, own_items = final.userFactors, final.itemFactors
+    if config.lists is None:
+        users, items = own_users, own_items
+    else:
+        users, items = fit_list_model(full_train, config.lists)
+    entry["lists"] = list_metrics(top_n_unrated(users, items, full_train, k), full_train, known_test, k)
+    return entry
+
+
+def with_run_options(config: QualityConfig, *, seed: int, num_blocks: int | None = None) -> QualityConfig:
+    """`config` with every ALS seed set to `seed` and, when given, every ALS block count to `num_blocks` (a run's
+    seed and data-size choices apply to both models)."""
+
+    def adjust(params: ALSParams) -> ALSParams:
+        return replace(params, seed=seed, num_blocks=params.num_blocks if num_blocks is None else num_blocks)
+
+    lists = None if config.lists is None else replace(config.lists, als=adjust(config.lists.als))
+    return replace(config, ratings=adjust(config.ratings), lists=lists)
+
+
+# The configuration this module proposes for retrains, chosen on the validation part of ml-latest-small's random
+# 60/20/20 split (seed 0; see bench/bench_quality.py): biased ALS for stars, implicit ALS for lists. Test RMSE after
+# refitting on train+validation 0.8545 (Surprise SVD++ 0.8669 on the same split); rank 50 gains only 0.001 at twice
+# the fit time. Lists: test NDCG@10 0.298 = 1.9 x popularity; rank 64 / reg 0.5 ties it with more coverage.
+PROPOSED = QualityConfig(
+    ratings=ALSParams(rank=20, max_iter=10, reg_param=0.15),
+    biased=True,
+    reg_user=5.0,
+    reg_item=3.0,
+    lists=ListParams(),
+)
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _ridge_mean(joined: DataFrame, key: str, residual: Column, reg: float) -> DataFrame:
+    return joined.groupBy(key).agg((F.sum(residual) / (F.count(F.lit(1)) + F.lit(reg))).alias("bias"))
+
+
+def _dot(left: Column, right: Column) -> Column:
+    """Dot product of two equal-length float arrays; null if either is null."""
+    products = F.zip_with(left, right, lambda x, y: x.cast("double") * y.cast("double"))
+    return F.aggregate(products, F.lit(0.0).cast("double"), lambda acc, value: acc + value)

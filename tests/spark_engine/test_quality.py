@@ -1,0 +1,254 @@
+"""Biased ALS, list helpers and the evaluate command, on tiny synthetic data with planted effects."""
+
+import json
+import math
+import re
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import call_command
+from pyspark.sql import functions as F
+
+from spark_engine import quality
+from spark_engine.schemas import FACTORS_SCHEMA
+from spark_engine.transforms import ALSParams, fit_als, rmse
+from tests.factories import MovieFactory, RatingFactory, UserFactory
+
+pytestmark = pytest.mark.spark
+
+FAST = dict(max_iter=8, num_blocks=2, seed=1)
+
+
+def _ratings_frame(spark, user_idx, movie_idx, values):
+    pdf = pd.DataFrame(
+        {
+            "user_id": (np.asarray(user_idx) + 1).astype(np.int32),
+            "movie_id": (np.asarray(movie_idx) + 101).astype(np.int32),
+            "rating": np.asarray(values, np.float32),
+        }
+    )
+    return spark.createDataFrame(pdf, "user_id int, movie_id int, rating float")
+
+
+@pytest.fixture(scope="module")
+def planted_biases(spark):
+    """40 users x 30 movies, 80% observed, rating = 3.5 + b_u + b_i + small noise (no interaction)."""
+    rng = np.random.default_rng(11)
+    user_bias, item_bias = rng.normal(0, 0.6, 40), rng.normal(0, 0.6, 30)
+    user_idx, movie_idx = np.nonzero(rng.random((40, 30)) < 0.8)
+    truth = 3.5 + user_bias[user_idx] + item_bias[movie_idx]
+    df = _ratings_frame(spark, user_idx, movie_idx, truth + rng.normal(0, 0.05, truth.size)).cache()
+    df.count()
+    yield {"ratings": df, "user_bias": user_bias, "item_bias": item_bias}
+    df.unpersist()
+
+
+@pytest.fixture(scope="module")
+def biased_low_rank(spark):
+    """60 users x 50 movies, 60% observed: strong user and movie biases plus a rank-2 taste, in half stars.
+
+    Returns (train, test) from a fixed 80/20 split.
+    """
+    rng = np.random.default_rng(5)
+    user_bias, item_bias = rng.normal(0, 0.8, 60), rng.normal(0, 0.8, 50)
+    users, movies = rng.normal(0, 0.6, (60, 2)), rng.normal(0, 0.6, (50, 2))
+    user_idx, movie_idx = np.nonzero(rng.random((60, 50)) < 0.6)
+    raw = (
+        3.2
+        + user_bias[user_idx]
+        + item_bias[movie_idx]
+        + np.einsum("ij,ij->i", users[user_idx], movies[movie_idx])
+        + rng.normal(0, 0.2, user_idx.size)
+    )
+    values = np.clip(np.round(raw * 2) / 2, 0.5, 5.0)
+    train, test = _ratings_frame(spark, user_idx, movie_idx, values).randomSplit([0.8, 0.2], seed=3)
+    train, test = train.cache(), test.cache()
+    train.count(), test.count()
+    yield train, test
+    train.unpersist()
+    test.unpersist()
+
+
+def _bias_maps(model_or_tuple):
+    _, user_bias, item_bias = model_or_tuple
+    users = {r["user_id"]: r["user_bias"] for r in user_bias.collect()}
+    items = {r["movie_id"]: r["item_bias"] for r in item_bias.collect()}
+    return users, items
+
+
+def test_biases_recover_the_planted_global_user_and_movie_effects(planted_biases):
+    mu, user_bias, item_bias = quality.fit_biases(planted_biases["ratings"], reg_user=0.01, reg_item=0.01, passes=10)
+    users, items = _bias_maps((mu, user_bias, item_bias))
+
+    # Only mu + b_u + b_i is identifiable (a constant can move between the terms): compare that on every cell.
+    planted_u, planted_i = planted_biases["user_bias"], planted_biases["item_bias"]
+    fitted = mu + np.array([users[u + 1] for u in range(40)])[:, None] + np.array([items[m + 101] for m in range(30)])
+    planted = 3.5 + planted_u[:, None] + planted_i[None, :]
+    assert np.abs(fitted - planted).max() < 0.1
+    assert np.corrcoef([items[m + 101] for m in range(30)], planted_i)[0, 1] > 0.99
+    assert np.corrcoef([users[u + 1] for u in range(40)], planted_u)[0, 1] > 0.99
+
+
+def test_bias_regularisation_shrinks_towards_zero(planted_biases):
+    _, loose_users, loose_items = quality.fit_biases(planted_biases["ratings"], reg_user=0.0, reg_item=0.0)
+    _, tight_users, tight_items = quality.fit_biases(planted_biases["ratings"], reg_user=500.0, reg_item=500.0)
+
+    def spread(df, column):
+        return df.agg(F.stddev(column)).first()[0]
+
+    assert spread(tight_items, "item_bias") < 0.2 * spread(loose_items, "item_bias")
+    assert spread(tight_users, "user_bias") < 0.2 * spread(loose_users, "user_bias")
+
+
+def test_biased_als_beats_plain_als_when_biases_are_strong(biased_low_rank):
+    train, test = biased_low_rank
+    params = ALSParams(rank=2, reg_param=0.1, **FAST)
+
+    plain = rmse(fit_als(train, params), test)
+    biased = quality.fit_biased_als(train, params, reg_user=2.0, reg_item=2.0)
+    biased_rmse = quality.rmse_of(biased, test)
+    biases_only_rmse = quality.rmse_of(quality.fit_biased_als(train, None, reg_user=2.0, reg_item=2.0), test)
+
+    assert biased_rmse < 0.85 * plain, (biased_rmse, plain)
+    assert biased_rmse < biases_only_rmse  # the factors on the residuals add something
+
+
+def test_predict_falls_back_to_biases_for_cold_users_and_movies_and_clips(spark, biased_low_rank):
+    train, _ = biased_low_rank
+    model = quality.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
+    users, items = _bias_maps((model.global_mean, model.user_bias, model.item_bias))
+    known_user, known_movie = 1, 101
+    pairs = spark.createDataFrame(
+        [(known_user, 999, "cold movie"), (999, known_movie, "cold user"), (999, 999, "both cold")],
+        "user_id int, movie_id int, note string",
+    )
+
+    rows = {r["note"]: r for r in quality.predict(model, pairs).collect()}
+
+    assert rows["cold movie"]["prediction"] == pytest.approx(model.global_mean + users[known_user])
+    assert rows["cold user"]["prediction"] == pytest.approx(model.global_mean + items[known_movie])
+    assert rows["both cold"]["prediction"] == pytest.approx(model.global_mean)
+    predictions = quality.predict(model, train).select("prediction").toPandas()["prediction"]
+    assert predictions.notna().all() and predictions.between(0.5, 5.0).all()
+
+
+def test_biased_factors_score_like_predict_before_clipping(spark, biased_low_rank):
+    train, _ = biased_low_rank
+    model = quality.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
+    user_factors, item_factors = quality.biased_factors(model)
+    u = {r["id"]: np.array(r["features"]) for r in user_factors.collect()}
+    v = {r["id"]: np.array(r["features"]) for r in item_factors.collect()}
+    users, _ = _bias_maps((model.global_mean, model.user_bias, model.item_bias))
+
+    for row in quality.predict(model, train.limit(30)).collect():
+        unclipped = model.global_mean + users[row["user_id"]] + u[row["user_id"]] @ v[row["movie_id"]]
+        if 0.5 < unclipped < 5.0:
+            assert row["prediction"] == pytest.approx(unclipped, abs=1e-4)
+
+
+def test_catalogue_coverage_counts_distinct_movies_in_top_k(spark):
+    recommended = spark.createDataFrame(
+        [(1, 10, 1, 0.9), (1, 11, 2, 0.8), (1, 12, 3, 0.7), (2, 10, 1, 0.9), (2, 13, 2, 0.5)],
+        "user_id int, movie_id int, rank int, score float",
+    )
+    train = spark.createDataFrame([(1, m) for m in range(10, 20)], "user_id int, movie_id int")
+
+    assert quality.catalogue_coverage(recommended, train, k=2) == pytest.approx(3 / 10)  # 10, 11, 13
+    assert quality.catalogue_coverage(recommended, train, k=10) == pytest.approx(4 / 10)
+    assert quality.catalogue_coverage(recommended.limit(0), train, k=10) == 0.0
+    with pytest.raises(ValueError):
+        quality.catalogue_coverage(recommended, train, k=0)
+
+
+def test_implicit_feedback_centres_ratings_and_the_blend_adds_popularity(spark, biased_low_rank):
+    train, _ = biased_low_rank
+    centred = quality.ListParams(
+        als=ALSParams(rank=3, reg_param=0.1, implicit_prefs=True, alpha=2.0, **FAST), confidence="centered"
+    )
+    values = quality.implicit_feedback(train, centred).join(
+        train.withColumnRenamed("rating", "stars"), ["user_id", "movie_id"]
+    )
+    assert values.where(F.abs(F.col("rating") - (F.col("stars") - 3.0)) > 1e-6).count() == 0
+
+    blended = quality.ListParams(als=centred.als, confidence="centered", popularity_weight=0.25)
+    users, items = quality.fit_list_model(train, blended)
+    assert {len(r["features"]) for r in users.collect()} == {4}
+    assert all(r["features"][-1] == pytest.approx(0.25) for r in users.collect())
+    counts = {r["movie_id"]: r["count"] for r in train.groupBy("movie_id").count().collect()}
+    for row in items.collect():
+        assert row["features"][-1] == pytest.approx(math.log1p(counts[row["id"]]), rel=1e-5)
+    with pytest.raises(ValueError):
+        quality.ListParams(als=ALSParams(rank=3))  # not implicit
+
+
+def test_restrict_items_keeps_movies_with_enough_ratings(spark):
+    factors = spark.createDataFrame([(10, [1.0]), (11, [2.0])], FACTORS_SCHEMA)
+    train = spark.createDataFrame([(u, 10) for u in range(3)] + [(0, 11)], "user_id int, movie_id int")
+
+    assert [r["id"] for r in quality.restrict_items(factors, train, 3).collect()] == [10]
+
+
+@pytest.mark.slow
+def test_evaluate_protocol_reports_tutorial_configs_and_popularity_on_one_split(biased_low_rank):
+    train, test = biased_low_rank
+    small = quality.QualityConfig(
+        ratings=ALSParams(rank=2, reg_param=0.1, **FAST),
+        biased=True,
+        reg_user=2.0,
+        reg_item=2.0,
+        lists=quality.ListParams(als=ALSParams(rank=2, reg_param=0.1, implicit_prefs=True, alpha=2.0, **FAST)),
+    )
+    steps = []
+
+    result = quality.evaluate_protocol(
+        train.unionByName(test), {"small": small}, seed=4, ranks=(2,), k=5, num_blocks=2, on_step=steps.append
+    )
+
+    split = result["split"]
+    assert split["train"] + split["validation"] + split["test"] == train.count() + test.count()
+    assert set(result["tutorial"]["validation_rmse"]) == {"2"} and result["tutorial"]["best_rank"] == 2
+    entry = result["configs"]["small"]
+    assert entry["config"]["biased"] and entry["config"]["lists"]["als"]["implicit_prefs"]
+    for key in ("validation_rmse", "test_rmse", "test_rmse_refit"):
+        assert 0 < entry[key] < 1.5, key
+    for lists in (entry["lists"], result["tutorial"]["lists"], result["popularity"]):
+        assert set(lists) >= {"precision_at_5", "recall_at_5", "ndcg_at_5", "map_at_5", "coverage_at_5"}
+        assert 0 <= lists["ndcg_at_5"] <= 1 and 0 < lists["coverage_at_5"] <= 1
+    assert len(steps) == 4  # tutorial rank, tutorial best, the config, popularity
+    json.dumps(result)  # plain data, ready to store
+
+
+@pytest.fixture
+def evaluate_checkpoint_reset(spark, tmp_path_factory):
+    """The command points the shared session's checkpoint dir at its temporary folder; restore a live one."""
+    yield
+    spark.sparkContext.setCheckpointDir(str(tmp_path_factory.mktemp("spark-checkpoints")))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_evaluate_command_ends_with_the_summary_line(spark, settings, tmp_path, capsys, evaluate_checkpoint_reset):
+    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+    settings.ALS_RANK, settings.ALS_MAX_ITER = 2, 4
+    rng = np.random.default_rng(2)
+    users = [UserFactory() for _ in range(20)]
+    movies = [MovieFactory() for _ in range(15)]
+    taste = rng.normal(0, 1, (20, 1)) @ rng.normal(0, 1, (1, 15))
+    for i, user in enumerate(users):
+        for j, movie in enumerate(movies):
+            if rng.random() < 0.7:
+                stars = float(np.clip(round((3.5 + taste[i, j]) * 2) / 2, 0.5, 5.0))
+                RatingFactory(user=user, movie=movie, value=Decimal(str(stars)))
+
+    call_command("evaluate", "--ranks", "2", "--seed", "1")
+
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("tutorial rank 2") for line in out)
+    assert any(line.startswith("defaults (rank 2, reg 0.1)") for line in out)
+    match = re.fullmatch(r"test RMSE (\S+) NDCG@10 (\S+) popularity NDCG@10 (\S+)", out[-1])
+    assert match, out[-1]
+    rmse_value, ndcg, popularity = (float(x) for x in match.groups())
+    assert 0 < rmse_value < 2 and 0 <= ndcg <= 1 and 0 <= popularity <= 1
+    assert not any((tmp_path / "runs").iterdir())  # the export was temporary
