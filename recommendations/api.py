@@ -107,7 +107,12 @@ def _recommendations_response(request, user) -> Response:
     params.is_valid(raise_exception=True)
     data = params.validated_data
     result = selectors.recommendation_list_for_user_fresh(
-        user=user, limit=data["n"], genre=data.get("genre"), min_ratings=data["min_ratings"]
+        user=user,
+        limit=data["n"],
+        genre=data.get("genre"),
+        min_ratings=data["min_ratings"],
+        # `user` was read from the database for this request (authentication or user_get); GETs write nothing.
+        taste_version=user.taste_version,
     )
     # An implicit-preference run scores preferences, not stars: no predicted rating then.
     stars = result.personal and not (result.run.parameters or {}).get("implicit_prefs", False)

@@ -78,7 +78,7 @@ class FreshRecommendations:
 
 
 def recommendation_list_for_user_fresh(
-    *, user, limit: int = 50, genre: Genre | None = None, min_ratings: int = 25
+    *, user, limit: int = 50, genre: Genre | None = None, min_ratings: int = 25, taste_version: int | None = None
 ) -> FreshRecommendations:
     """Recommendations that already reflect the user's latest ratings (see recommendations.foldin).
 
@@ -86,11 +86,18 @@ def recommendation_list_for_user_fresh(
     user's current ratings into the run's item factors; otherwise the most-rated movies are
     returned, marked `personal=False`. Both leave out movies the user rated or hid ("not
     interested") and honour the genre and minimum-number-of-ratings filters.
+
+    `taste_version`: the user's version as read from the database in this request, with no write
+    to their ratings since (a user row loaded by authentication, say); saves reading it again.
     """
     from ratings.selectors import not_interested_movie_ids
 
     run = training_run_active()
-    scored = _fresh_scores(user=user, run=run, limit=limit, genre=genre, min_ratings=min_ratings) if run else None
+    scored = None
+    if run is not None:
+        scored = _fresh_scores(
+            user=user, run=run, limit=limit, genre=genre, min_ratings=min_ratings, taste_version=taste_version
+        )
     if scored is not None:
         wanted = {s.movie_id for s in scored} | {s.because_movie_id for s in scored if s.because_movie_id}
         movies = movie_in_bulk_cached(movie_ids=wanted)
@@ -123,13 +130,15 @@ FRESH_CACHE_SECONDS = 3600
 _NOT_PERSONAL = "popular"
 
 
-def _fresh_scores(*, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int):
+def _fresh_scores(
+    *, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int | None
+):
     from accounts.selectors import user_taste_version
     from ratings.selectors import not_interested_movie_ids, rating_values_for_user
 
     from . import foldin
 
-    version = user_taste_version(user=user)
+    version = user_taste_version(user=user) if taste_version is None else taste_version
     key = f"fresh-recs:{run.pk}:{user.pk}:{version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
     cached = cache.get(key)
     if cached is not None:

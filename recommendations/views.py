@@ -48,7 +48,11 @@ def recommendations(request):
     if min_ratings is None:
         min_ratings = DEFAULT_MIN_RATINGS
     result = recommendation_list_for_user_fresh(
-        user=request.user, limit=RECOMMENDATIONS_SHOWN, genre=data.get("genre"), min_ratings=min_ratings
+        user=request.user,
+        limit=RECOMMENDATIONS_SHOWN,
+        genre=data.get("genre"),
+        min_ratings=min_ratings,
+        taste_version=request.user.taste_version,  # the user row was read for this GET
     )
     return render(
         request,
