@@ -3,7 +3,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import TrainingRun
+from .models import TrainingRun, TunedParameters
 from .services import RunNotActivatable, training_run_activate
 
 
@@ -128,3 +128,17 @@ class TrainingRunAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(changelist)
+
+
+@admin.register(TunedParameters)
+class TunedParametersAdmin(admin.ModelAdmin):
+    """What `manage.py tune --save` chose; deleting it returns the retrain to the ALS_* settings."""
+
+    list_display = ("rank", "reg_param", "max_iter", "cv_rmse", "folds", "ratings_count", "saved_at")
+    readonly_fields = ("rank", "reg_param", "max_iter", "cv_rmse", "folds", "ratings_count", "results", "saved_at")
+
+    def has_add_permission(self, request):
+        return False  # written by `manage.py tune --save`
+
+    def has_change_permission(self, request, obj=None):
+        return False

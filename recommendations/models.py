@@ -142,3 +142,31 @@ class ItemFactor(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id}: movie {self.movie_id} factors"
+
+
+class TunedParameters(models.Model):
+    """ALS parameters chosen by `manage.py tune --save`; the retrain's defaults while this row exists.
+
+    One row at most (pk 1). Settings (ALS_*) apply when there is none: delete it in the admin to go
+    back to them. Command-line options of `retrain` still override both.
+    """
+
+    SINGLETON_PK = 1
+
+    rank = models.PositiveIntegerField()
+    max_iter = models.PositiveIntegerField()
+    reg_param = models.FloatField()
+    # The cross-validated score of the winner and the whole table, for the admin and the staff page.
+    cv_rmse = models.FloatField()
+    results = models.JSONField(default=list, blank=True)
+    ratings_count = models.BigIntegerField()
+    folds = models.PositiveSmallIntegerField()
+    saved_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "tuned ALS parameters"
+        verbose_name_plural = "tuned ALS parameters"
+        constraints = [models.CheckConstraint(condition=Q(pk=1), name="tunedparameters_singleton")]
+
+    def __str__(self) -> str:
+        return f"rank {self.rank}, regParam {self.reg_param:g}, {self.max_iter} iterations (CV RMSE {self.cv_rmse:.4f})"

@@ -13,7 +13,7 @@ from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ops.metrics import observe_foldin
 from ratings.models import Rating
 
-from .models import Recommendation, SimilarMovie, TrainingRun
+from .models import Recommendation, SimilarMovie, TrainingRun, TunedParameters
 
 
 def training_run_active() -> TrainingRun | None:
@@ -177,3 +177,8 @@ def training_run_history(*, limit: int = 60) -> list[TrainingRun]:
     runs = list(TrainingRun.objects.exclude(status=TrainingRun.Status.SKIPPED).order_by("-created_at", "-pk")[:limit])
     runs.reverse()
     return runs
+
+
+def tuned_parameters() -> TunedParameters | None:
+    """The parameters saved by `manage.py tune --save`, if any (they override the ALS_* settings)."""
+    return TunedParameters.objects.filter(pk=TunedParameters.SINGLETON_PK).first()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, UserFactor
+from .models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
 
 # Result tables and the columns their files carry, in file order.
 RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -122,3 +122,22 @@ def training_runs_prune(*, keep: int | None = None) -> list[int]:
 
 def training_run_dir(*, run_id: int) -> Path:
     return Path(settings.TRAINING_RUNS_DIR) / f"run-{run_id:06d}"
+
+
+def tuned_parameters_save(
+    *, rank: int, max_iter: int, reg_param: float, cv_rmse: float, results: list, ratings_count: int, folds: int
+) -> TunedParameters:
+    """Store the winner of `manage.py tune` as the retrain's defaults (replacing any earlier one)."""
+    tuned, _ = TunedParameters.objects.update_or_create(
+        pk=TunedParameters.SINGLETON_PK,
+        defaults={
+            "rank": rank,
+            "max_iter": max_iter,
+            "reg_param": reg_param,
+            "cv_rmse": cv_rmse,
+            "results": results,
+            "ratings_count": ratings_count,
+            "folds": folds,
+        },
+    )
+    return tuned

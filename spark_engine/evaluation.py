@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,59 @@ from django.conf import settings
 
 from ratings.export import ratings_export_to_parquet
 from spark_engine.pipeline import RetrainOptions, spark_config_from_settings
+
+
+@contextmanager
+def exported_ratings(*, prefix: str, notify=None) -> Iterator[tuple[Any, Any, int]]:
+    """(spark, ratings DataFrame, row count) over a fresh export of every rating.
+
+    The export lives in a temporary folder under TRAINING_RUNS_DIR (readable by every Spark node, like a
+    run's) and is removed on exit. Raises ValueError when there are no ratings.
+    """
+    from spark_engine import stages
+
+    notify = notify or (lambda message: None)
+    runs_dir = Path(settings.TRAINING_RUNS_DIR)
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=runs_dir) as folder:
+        started = time.perf_counter()
+        export = ratings_export_to_parquet(path=Path(folder) / "ratings.parquet")
+        notify(f"export: {export.rows:,} ratings in {time.perf_counter() - started:.1f}s")
+        if export.rows == 0:
+            raise ValueError("There are no ratings; import MovieLens data first.")
+        spark = stages.spark_for_run(
+            spark_config_from_settings(checkpoint_dir=Path(folder) / "checkpoints", ratings_count=export.rows)
+        )
+        yield spark, stages.read_ratings(spark, export.path), export.rows
+
+
+def tuning_run(
+    *,
+    ranks: tuple[int, ...],
+    reg_params: tuple[float, ...],
+    max_iters: tuple[int, ...],
+    folds: int = 3,
+    seed: int = 42,
+    on_fit=None,
+    notify=None,
+) -> dict[str, Any]:
+    """Cross-validate every (rank, regParam, maxIter) of the grid on every rating; return the table and winner.
+
+    Out: {"results": [{"rank", "reg_param", "max_iter", "rmse", "fold_rmse", "seconds"}, ...] sorted best first,
+    "best": the first of them, "folds", "ratings"}. Nothing is stored (see services.tuned_parameters_save).
+    """
+    from spark_engine import stages, tuning
+
+    with exported_ratings(prefix="tune-", notify=notify) as (spark, ratings, rows):
+        base = stages.als_params(
+            RetrainOptions.from_settings(seed=seed),
+            ratings_count=rows,
+            parallelism=spark.sparkContext.defaultParallelism,
+        )
+        grid = tuning.parameter_grid(base, ranks=ranks, reg_params=reg_params, max_iters=max_iters)
+        results = tuning.cross_validate(ratings, grid, folds=folds, seed=seed, on_fit=on_fit)
+    table = [result.to_dict() for result in results]
+    return {"results": table, "best": table[0], "folds": folds, "ratings": rows}
 
 
 def evaluation_run(
@@ -29,19 +84,10 @@ def evaluation_run(
     from spark_engine import quality, stages
 
     notify = on_step or (lambda message: None)
-    runs_dir = Path(settings.TRAINING_RUNS_DIR)
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="evaluate-", dir=runs_dir) as folder:
-        started = time.perf_counter()
-        export = ratings_export_to_parquet(path=Path(folder) / "ratings.parquet")
-        notify(f"export: {export.rows:,} ratings in {time.perf_counter() - started:.1f}s")
-        if export.rows == 0:
-            raise ValueError("There are no ratings to evaluate; import MovieLens data first.")
-        spark = stages.spark_for_run(spark_config_from_settings(checkpoint_dir=Path(folder) / "checkpoints"))
-        ratings = stages.read_ratings(spark, export.path)
+    with exported_ratings(prefix="evaluate-", notify=notify) as (spark, ratings, rows):
         params = stages.als_params(
             RetrainOptions.from_settings(seed=seed),
-            ratings_count=export.rows,
+            ratings_count=rows,
             parallelism=spark.sparkContext.defaultParallelism,
         )
         configs = {"defaults": _defaults_config(params)}
@@ -50,7 +96,7 @@ def evaluation_run(
         result = quality.evaluate_protocol(
             ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=params.num_blocks, on_step=notify
         )
-    result["ratings"] = export.rows
+    result["ratings"] = rows
     return result
 
 

@@ -50,6 +50,9 @@ class RetrainOptions:
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
+        """Settings (ALS_* and the rest), then the parameters `manage.py tune --save` stored, then `overrides`."""
+        from recommendations.selectors import tuned_parameters
+
         defaults = cls(
             rank=settings.ALS_RANK,
             max_iter=settings.ALS_MAX_ITER,
@@ -63,6 +66,9 @@ class RetrainOptions:
             holdout_fraction=settings.EVALUATION_HOLDOUT_FRACTION,
             num_blocks=settings.ALS_NUM_BLOCKS,
         )
+        tuned = tuned_parameters()
+        if tuned is not None:
+            defaults = replace(defaults, rank=tuned.rank, max_iter=tuned.max_iter, reg_param=tuned.reg_param)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:

@@ -1,0 +1,85 @@
+"""Cross-validated tuning: the grid search on Spark, and `manage.py tune` saving the retrain's defaults."""
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.management import CommandError, call_command
+
+from recommendations.models import TunedParameters
+from spark_engine import tuning
+from spark_engine.pipeline import RetrainOptions
+from spark_engine.transforms import ALSParams
+from tests.spark_engine.test_pipeline import _seed_ratings
+
+pytestmark = pytest.mark.spark
+
+
+def test_cross_validation_ranks_a_sensible_regularisation_above_a_crushing_one(spark):
+    rng = np.random.default_rng(11)
+    users, movies = rng.normal(0, 0.8, (50, 2)), rng.normal(0, 0.8, (40, 2))
+    u, m = np.nonzero(rng.random((50, 40)) < 0.6)
+    ratings = spark.createDataFrame(
+        pd.DataFrame(
+            {
+                "user_id": (u + 1).astype(np.int32),
+                "movie_id": (m + 1).astype(np.int32),
+                "rating": (3 + np.einsum("ij,ij->i", users[u], movies[m])).astype(np.float32),
+            }
+        ),
+        "user_id int, movie_id int, rating float",
+    )
+    grid = tuning.parameter_grid(ALSParams(num_blocks=2), ranks=[2], reg_params=[5.0, 0.05], max_iters=[6])
+    fits = []
+
+    results = tuning.cross_validate(ratings, grid, folds=3, seed=1, on_fit=lambda p, f, e: fits.append((p, f, e)))
+
+    assert [r.reg_param for r in results] == [0.05, 5.0]  # best first
+    assert results[0].rmse < 0.8 * results[1].rmse
+    assert all(len(r.fold_rmse) == 3 and math.isfinite(r.rmse) for r in results)
+    assert len(fits) == 6
+    with pytest.raises(ValueError, match="folds"):
+        tuning.cross_validate(ratings, grid, folds=1)
+    with pytest.raises(ValueError, match="at least one"):
+        tuning.parameter_grid(ALSParams(), ranks=[], reg_params=[0.1], max_iters=[5])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tune_saves_the_winner_as_the_retrain_defaults(spark, settings, tmp_path):
+    settings.TRAINING_RUNS_DIR = tmp_path
+    _seed_ratings()
+    out = io.StringIO()
+
+    call_command(
+        "tune", "--ranks", "2,3", "--reg-params", "0.05,3", "--max-iters", "4", "--folds", "2",
+        "--save", "--no-progress", stdout=out, stderr=io.StringIO(),
+    )  # fmt: skip
+
+    lines = out.getvalue().splitlines()
+    assert lines[0].split()[:4] == ["rank", "regParam", "maxIter", "CV"]
+    assert len(lines) == 1 + 4 + 1 and lines[-1].startswith("best: rank ")
+    tuned = TunedParameters.objects.get()
+    assert lines[1].split()[:3] == [str(tuned.rank), f"{tuned.reg_param:g}", str(tuned.max_iter)]
+    assert tuned.reg_param == 0.05 and tuned.folds == 2 and len(tuned.results) == 4
+    options = RetrainOptions.from_settings()
+    assert (options.rank, options.reg_param, options.max_iter) == (tuned.rank, 0.05, 4)
+    assert RetrainOptions.from_settings(rank=7).rank == 7  # command-line options still win
+    assert list(tmp_path.iterdir()) == []  # the export was removed
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--ranks", "two"], "comma-separated"),
+        (["--reg-params", "-1"], "non-negative"),
+        (["--ranks", "0"], "at least 1"),
+        (["--folds", "1"], "folds"),
+    ],
+)
+def test_tune_refuses_bad_arguments(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("tune", *args, "--no-progress")
+    assert not TunedParameters.objects.exists()
