@@ -39,26 +39,15 @@ __all__ = [
 ]
 
 
-@dataclass
-class ImportSummary:
-    """What an import did. `issues` holds the first skipped rows as "file:line: reason"."""
+@dataclass(kw_only=True)
+class ImportSummary(LoadCounts):
+    """What an import did: the loader's counts, plus `issues`, the first skipped rows as "file:line: reason"."""
 
     source: str
     format: str
-    movies_created: int = 0
-    movies_updated: int = 0
-    genres_created: int = 0
-    users_created: int = 0
-    ratings_created: int = 0
-    ratings_updated: int = 0
-    ratings_unchanged: int = 0
-    tags_created: int = 0
-    tags_updated: int = 0
-    tags_unchanged: int = 0
     rows_read: dict[str, int] = field(default_factory=dict)
     skipped: int = 0
     issues: list[str] = field(default_factory=list)
-    bulk: bool = False
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
 
