@@ -3,7 +3,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import TrainingRun, TunedParameters
+from .models import EvaluationReport, TrainingRun, TunedParameters
 from .services import RunNotActivatable, training_run_activate
 
 
@@ -139,6 +139,21 @@ class TunedParametersAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False  # written by `manage.py tune --save`
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(EvaluationReport)
+class EvaluationReportAdmin(admin.ModelAdmin):
+    """Written by `manage.py evaluate` and `manage.py tune`; read-only here."""
+
+    list_display = ("created_at", "kind", "ratings_count", "rmse", "ndcg_at_10", "popularity_ndcg_at_10", "summary")
+    list_filter = ("kind",)
+    readonly_fields = [f.name for f in EvaluationReport._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
 
     def has_change_permission(self, request, obj=None):
         return False

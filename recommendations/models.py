@@ -170,3 +170,27 @@ class TunedParameters(models.Model):
 
     def __str__(self) -> str:
         return f"rank {self.rank}, regParam {self.reg_param:g}, {self.max_iter} iterations (CV RMSE {self.cv_rmse:.4f})"
+
+
+class EvaluationReport(models.Model):
+    """What `manage.py evaluate` or `manage.py tune` measured, kept for the staff page and the admin."""
+
+    class Kind(models.TextChoices):
+        EVALUATE = "evaluate"
+        TUNE = "tune"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+    ratings_count = models.BigIntegerField()
+    # evaluate: the defaults' test RMSE (refit on train+validation); tune: the winner's cross-validated RMSE.
+    rmse = models.FloatField(null=True, blank=True)
+    ndcg_at_10 = models.FloatField(null=True, blank=True)
+    popularity_ndcg_at_10 = models.FloatField(null=True, blank=True)
+    summary = models.CharField(max_length=300, blank=True, default="")
+    results = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}: {self.summary}"

@@ -13,7 +13,7 @@ from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ops.metrics import observe_foldin
 from ratings.models import Rating
 
-from .models import Recommendation, SimilarMovie, TrainingRun, TunedParameters
+from .models import EvaluationReport, Recommendation, SimilarMovie, TrainingRun, TunedParameters
 
 
 def training_run_active() -> TrainingRun | None:
@@ -182,3 +182,8 @@ def training_run_history(*, limit: int = 60) -> list[TrainingRun]:
 def tuned_parameters() -> TunedParameters | None:
     """The parameters saved by `manage.py tune --save`, if any (they override the ALS_* settings)."""
     return TunedParameters.objects.filter(pk=TunedParameters.SINGLETON_PK).first()
+
+
+def evaluation_report_list(*, limit: int = 20) -> list[EvaluationReport]:
+    """The most recent evaluate/tune reports, newest first."""
+    return list(EvaluationReport.objects.order_by("-created_at", "-pk")[:limit])

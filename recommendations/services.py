@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -10,7 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
+from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
 
 # Result tables and the columns their files carry, in file order.
 RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -141,3 +142,40 @@ def tuned_parameters_save(
         },
     )
     return tuned
+
+
+def evaluation_report_create(
+    *,
+    kind: str,
+    ratings_count: int,
+    results: dict,
+    rmse: float | None = None,
+    ndcg_at_10: float | None = None,
+    popularity_ndcg_at_10: float | None = None,
+    summary: str = "",
+) -> EvaluationReport:
+    """Record what `evaluate` or `tune` measured (NaN is stored as unknown)."""
+
+    def known(value: float | None) -> float | None:
+        return None if value is None or not math.isfinite(value) else float(value)
+
+    return EvaluationReport.objects.create(
+        kind=kind,
+        ratings_count=ratings_count,
+        results=_json_safe(results),
+        rmse=known(rmse),
+        ndcg_at_10=known(ndcg_at_10),
+        popularity_ndcg_at_10=known(popularity_ndcg_at_10),
+        summary=summary[:300],
+    )
+
+
+def _json_safe(value):
+    """`value` with NaN and infinities as None (JSON has neither) and tuples as lists."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value

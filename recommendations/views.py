@@ -20,7 +20,12 @@ from ratings.selectors import wishlist_movie_ids
 
 from . import charts
 from .models import TrainingRun
-from .selectors import recommendation_list_for_user_fresh, training_run_active, training_run_history
+from .selectors import (
+    evaluation_report_list,
+    recommendation_list_for_user_fresh,
+    training_run_active,
+    training_run_history,
+)
 
 RECOMMENDATIONS_SHOWN = 30
 DEFAULT_MIN_RATINGS = 25
@@ -213,6 +218,7 @@ def staff_runs(request):
                 {"run": r, "rmse": _fixed(4)(_metric(r, "rmse")), "ndcg": _fixed(4)(_metric(r, "ndcg_at_10"))}
                 for r in reversed(runs[-RECENT_RUNS_LISTED:])
             ],
+            "evaluations": evaluation_report_list(limit=RECENT_RUNS_LISTED),
         },
     )
 

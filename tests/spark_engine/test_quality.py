@@ -11,6 +11,8 @@ import pytest
 from django.core.management import call_command
 from pyspark.sql import functions as F
 
+from ratings.models import Rating
+from recommendations.models import EvaluationReport
 from spark_engine import quality
 from spark_engine.schemas import FACTORS_SCHEMA
 from spark_engine.transforms import ALSParams, fit_als, rmse
@@ -252,3 +254,6 @@ def test_evaluate_command_ends_with_the_summary_line(spark, settings, tmp_path, 
     rmse_value, ndcg, popularity = (float(x) for x in match.groups())
     assert 0 < rmse_value < 2 and 0 <= ndcg <= 1 and 0 <= popularity <= 1
     assert not any((tmp_path / "runs").iterdir())  # the export was temporary
+    report = EvaluationReport.objects.get()  # recorded for the staff page
+    assert report.kind == "evaluate" and report.summary == out[-1] and report.ratings_count == Rating.objects.count()
+    assert report.rmse == pytest.approx(rmse_value, abs=1e-4) and report.ndcg_at_10 == pytest.approx(ndcg, abs=1e-4)

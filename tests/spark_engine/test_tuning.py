@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from django.core.management import CommandError, call_command
 
-from recommendations.models import TunedParameters
+from recommendations.models import EvaluationReport, TunedParameters
 from spark_engine import tuning
 from spark_engine.pipeline import RetrainOptions
 from spark_engine.transforms import ALSParams
@@ -67,6 +67,8 @@ def test_tune_saves_the_winner_as_the_retrain_defaults(spark, settings, tmp_path
     assert (options.rank, options.reg_param, options.max_iter) == (tuned.rank, 0.05, 4)
     assert RetrainOptions.from_settings(rank=7).rank == 7  # command-line options still win
     assert list(tmp_path.iterdir()) == []  # the export was removed
+    report = EvaluationReport.objects.get()
+    assert (report.kind, report.rmse) == ("tune", tuned.cv_rmse) and report.summary.endswith("(saved)")
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from recommendations.models import TrainingRun
+from recommendations.models import EvaluationReport, TrainingRun
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -117,11 +117,13 @@ def test_charts_are_inline_svg_with_text_alternatives_and_data_tables(staff_clie
 def test_page_query_count_is_pinned(staff_client, django_assert_max_num_queries):
     for day in range(1, 21):
         _run(day, rmse=0.9 - day / 1000, active=day == 20)
-    # session, user, run history: the same however many runs there are
-    with django_assert_max_num_queries(3):
+    EvaluationReport.objects.create(kind="tune", ratings_count=100, rmse=0.91, summary="best: rank 8")
+    # session, user, run history, evaluation reports: the same however many runs there are
+    with django_assert_max_num_queries(4):
         response = staff_client.get(URL)
     assert response.status_code == 200
     assert len(response.context["charts"][0]["chart"].lines[0].points) == 20
+    assert "best: rank 8" in response.content.decode() and "0.9100" in response.content.decode()
 
 
 def test_retrain_now_queues_a_run_on_the_worker(staff_client, enqueued, django_capture_on_commit_callbacks):

@@ -15,6 +15,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommendations.models import EvaluationReport
+from recommendations.services import evaluation_report_create
 from spark_engine.evaluation import evaluation_run
 
 
@@ -22,7 +24,7 @@ class Command(BaseCommand):
     help = (
         "Evaluate recommendation quality on the ratings in the database: the tutorial's protocol (random 60/20/20 "
         "split, ALS ranks 4/8/12) next to the current defaults, for predicted ratings (RMSE) and lists "
-        "(precision/recall/NDCG/MAP@k, coverage). Stores nothing."
+        "(precision/recall/NDCG/MAP@k, coverage). Records the figures for the staff page."
     )
 
     def add_arguments(self, parser):
@@ -55,8 +57,19 @@ class Command(BaseCommand):
             result = evaluation_run(seed=seed, ranks=rank_list, k=k, compare_proposed=compare_proposed, on_step=on_step)
         except ValueError as exc:
             raise CommandError(str(exc))
-        for line in format_report(result, k):
+        lines = format_report(result, k)
+        for line in lines:
             self.stdout.write(line)
+        defaults = result["configs"]["defaults"]
+        evaluation_report_create(
+            kind=EvaluationReport.Kind.EVALUATE,
+            ratings_count=result["ratings"],
+            results=result,
+            rmse=defaults["test_rmse_refit"],
+            ndcg_at_10=defaults["lists"].get("ndcg_at_10"),
+            popularity_ndcg_at_10=result["popularity"].get("ndcg_at_10"),
+            summary=lines[-1],
+        )
 
 
 def format_report(result: dict[str, Any], k: int) -> list[str]:

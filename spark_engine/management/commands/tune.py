@@ -12,7 +12,8 @@ import math
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from recommendations.services import tuned_parameters_save
+from recommendations.models import EvaluationReport
+from recommendations.services import evaluation_report_create, tuned_parameters_save
 from spark_engine.evaluation import tuning_run
 
 
@@ -80,6 +81,13 @@ class Command(BaseCommand):
         summary = (
             f"best: rank {best['rank']} regParam {best['reg_param']:g} maxIter {best['max_iter']} "
             f"CV RMSE {best['rmse']:.4f}"
+        )
+        evaluation_report_create(
+            kind=EvaluationReport.Kind.TUNE,
+            ratings_count=result["ratings"],
+            results=result,
+            rmse=best["rmse"],
+            summary=summary + (" (saved)" if save else ""),
         )
         if save:
             tuned_parameters_save(
