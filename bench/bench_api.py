@@ -227,6 +227,25 @@ def _to_ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
 
 
+def serve_environment(database_url: str, *, secret_key: str | None = None) -> dict[str, str]:
+    """Environment for gunicorn in the benchmarks: production settings on loopback, throttles raised."""
+    return {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "DEBUG": "0",
+        "SECRET_KEY": secret_key or secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "LOG_LEVEL": "WARNING",
+        "CONN_MAX_AGE": "600",
+        "API_THROTTLE_USER": "10000000/minute",
+        # One BLAS thread per worker: the workers are the parallelism; BLAS threads would fight them.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+
+
 def _wrk(url: str, script: Path, connections: int, duration: int, threads: int) -> dict:
     out = subprocess.run(
         [
@@ -301,21 +320,7 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE")
 
     port = _free_port()
-    serve_env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "DEBUG": "0",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "LOG_LEVEL": "WARNING",
-        "CONN_MAX_AGE": "600",
-        "API_THROTTLE_USER": "10000000/minute",
-        # One BLAS thread per worker: the workers are the parallelism; BLAS threads would fight them.
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "MKL_NUM_THREADS": "1",
-    }
+    serve_env = serve_environment(database_url)
     if args.no_cache:
         serve_env["CACHE_URL"] = "dummycache://"
     command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
