@@ -23,6 +23,8 @@ from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
 
+from ops.views import database_unavailable_response, is_database_unavailable
+
 logger = logging.getLogger("movierec.api")
 
 NON_FIELD_KEYS = ("non_field_errors", "detail")
@@ -34,6 +36,11 @@ def api_exception_handler(exc, context):
         # Services raise Django's ValidationError with messages meant for the user.
         exc = exceptions.ValidationError(as_serializer_error(exc))
     response = drf_exception_handler(exc, context)
+    if response is None and is_database_unavailable(exc):
+        request = context.get("request")
+        logger.warning("Database unavailable: %s", exc)
+        set_rollback()
+        return database_unavailable_response(getattr(request, "_request", request))
     if response is None:
         request = context.get("request")
         django_request = getattr(request, "_request", request)

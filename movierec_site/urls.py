@@ -24,3 +24,6 @@ urlpatterns = [
     path("", include("ratings.urls")),
     path("", include("recommendations.urls")),
 ]
+
+# A database outage answers 503 with Retry-After instead of 500 (ops.views.server_error).
+handler500 = "ops.views.server_error"
