@@ -38,16 +38,15 @@ def training_run_update(*, run: TrainingRun, **fields) -> TrainingRun:
     return run
 
 
-def training_run_fail_interrupted(*, except_run: TrainingRun) -> int:
+def training_run_fail_interrupted(*, except_run: TrainingRun | None = None) -> int:
     """Mark runs left 'running' by a killed process as failed. Call only while holding the lock."""
-    return (
-        TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
-        .exclude(pk=except_run.pk)
-        .update(
-            status=TrainingRun.Status.FAILED,
-            error="Interrupted: the process running this retrain stopped before it finished.",
-            finished_at=timezone.now(),
-        )
+    running = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+    if except_run is not None:
+        running = running.exclude(pk=except_run.pk)
+    return running.update(
+        status=TrainingRun.Status.FAILED,
+        error="Interrupted: the process running this retrain stopped before it finished.",
+        finished_at=timezone.now(),
     )
 
 

@@ -140,6 +140,19 @@ def retrain_enqueue(*, trigger: str, options: RetrainOptions | None = None) -> T
     return run
 
 
+def training_runs_reap_interrupted() -> int:
+    """Mark runs whose process died (a killed worker, a lost machine) as failed, unless a retrain runs now.
+
+    Holding the retrain lock proves no retrain is running, so any run still 'running' was interrupted.
+    Called by the periodic check, so such a run ends failed within RETRAIN_CHECK_MINUTES instead of at
+    the next retrain. Returns how many runs were marked.
+    """
+    with retrain_lock() as acquired:
+        if not acquired:
+            return 0
+        return services.training_run_fail_interrupted()
+
+
 def retrain(
     *,
     trigger: str = TrainingRun.Trigger.COMMAND,

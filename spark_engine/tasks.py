@@ -21,10 +21,14 @@ def scheduled_retrain_task() -> int | None:
 
 
 def retrain_if_enough_new_ratings_task() -> int | None:
-    """Queue a retrain once RETRAIN_AFTER_NEW_RATINGS ratings arrived since the last run."""
-    from recommendations.selectors import ratings_count_since_last_run
-    from spark_engine.pipeline import retrain_enqueue
+    """Queue a retrain once RETRAIN_AFTER_NEW_RATINGS ratings arrived since the last run.
 
+    First marks runs left 'running' by a dead worker as failed (see pipeline.training_runs_reap_interrupted).
+    """
+    from recommendations.selectors import ratings_count_since_last_run
+    from spark_engine.pipeline import retrain_enqueue, training_runs_reap_interrupted
+
+    training_runs_reap_interrupted()
     threshold = settings.RETRAIN_AFTER_NEW_RATINGS
     if threshold <= 0 or ratings_count_since_last_run() < threshold:
         return None

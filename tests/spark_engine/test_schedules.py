@@ -50,3 +50,21 @@ def test_a_zero_threshold_switches_the_check_off(settings):
     RatingFactory.create_batch(3)
     assert tasks.retrain_if_enough_new_ratings_task() is None
     assert not TrainingRun.objects.exists()
+
+
+def test_the_periodic_check_fails_runs_whose_worker_died_but_not_a_running_one(settings):
+    from recommendations.locks import retrain_lock
+
+    settings.RETRAIN_AFTER_NEW_RATINGS = 0
+    orphan = TrainingRun.objects.create(status=TrainingRun.Status.RUNNING, trigger=TrainingRun.Trigger.SCHEDULE)
+
+    with retrain_lock() as acquired:  # as if a retrain were running in another process
+        assert acquired
+        tasks.retrain_if_enough_new_ratings_task()
+        orphan.refresh_from_db()
+        assert orphan.status == TrainingRun.Status.RUNNING
+
+    tasks.retrain_if_enough_new_ratings_task()  # no retrain holds the lock: the run was interrupted
+    orphan.refresh_from_db()
+    assert orphan.status == TrainingRun.Status.FAILED and orphan.error.startswith("Interrupted")
+    assert orphan.finished_at is not None
