@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django import template
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from ratings.models import RATING_CHOICES
 
@@ -22,9 +24,8 @@ def rating_control(context, movie, current=None, next_url=None, prefix=""):
     return {
         "movie": movie,
         "current": current,
-        "choices": [(value, stars(value)) for value, _ in RATING_CHOICES],
+        "radios": star_radios(name="value", current=current, id_prefix=f"{prefix}r{movie.pk}"),
         "next_url": next_url or (request.get_full_path() if request else ""),
-        "id_prefix": f"{prefix}r{movie.pk}",
         "csrf_token": context.get("csrf_token"),
     }
 
@@ -35,12 +36,42 @@ def star_fieldset(movie, name="value", current=None, id_prefix="", with_rate_url
     current = Decimal(str(current)) if current not in (None, "") else None
     return {
         "movie": movie,
-        "name": name.replace("{id}", str(movie.pk)),
-        "current": current,
-        "choices": [(value, stars(value)) for value, _ in RATING_CHOICES],
-        "id_prefix": f"{id_prefix}r{movie.pk}",
+        "radios": star_radios(
+            name=name.replace("{id}", str(movie.pk)), current=current, id_prefix=f"{id_prefix}r{movie.pk}"
+        ),
         "with_rate_url": with_rate_url,
     }
+
+
+def star_radios(*, name: str, current: Decimal | None, id_prefix: str) -> SafeString:
+    """The ten radios (0.5 to 5) with their star labels, `current` checked.
+
+    Built in Python rather than with a template loop: a recommendations page has 30 of these, and
+    the template engine spent ~2 ms on each (two thirds of the page's rendering).
+    """
+    radios = []
+    for number, (value, _) in enumerate(RATING_CHOICES, start=1):
+        label = stars(value)
+        noun = "star" if label == "1" else "stars"
+        radios.append(
+            format_html(
+                '<input class="star-input" type="radio" name="{}" id="{}-{}" value="{}"{}>\n'
+                '<label class="star {}" for="{}-{}" title="{} {}"><span class="visually-hidden">{} {}</span></label>',
+                name,
+                id_prefix,
+                number,
+                value,
+                mark_safe(" checked") if value == current else "",
+                "star-left" if number % 2 else "star-right",
+                id_prefix,
+                number,
+                label,
+                noun,
+                label,
+                noun,
+            )  # fmt: skip
+        )
+    return mark_safe("\n".join(radios))  # every part escaped by format_html
 
 
 @register.filter
