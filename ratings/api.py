@@ -6,7 +6,6 @@ ratings are simply not found. Writes go through ratings.services (the same valid
 
 from __future__ import annotations
 
-from django.db import transaction
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -21,7 +20,7 @@ from catalog.selectors import movie_in_bulk
 from . import selectors, services
 from .models import MAX_RATING, MIN_RATING, Rating, validate_rating_value
 
-# One request may rate this many movies (each is its own upsert, all in one transaction).
+# One request may rate this many movies (one upsert statement for all of them).
 BULK_MAX_RATINGS = 500
 
 
@@ -236,13 +235,9 @@ class RatingBulkApi(APIView):
             raise serializers.ValidationError({"ratings": errors})
 
         already_rated = selectors.rating_values_for_movies(user=request.user, movie_ids=seen)
-        with transaction.atomic():
-            saved = []
-            for item in items:
-                movie = movies[item["movie"]]
-                rating = services.rating_upsert(user=request.user, movie=movie, value=item["value"])
-                rating.movie = movie
-                saved.append(rating)
+        saved = services.rating_upsert_many(
+            user=request.user, values={movies[item["movie"]]: item["value"] for item in items}
+        )
         created = sum(1 for rating in saved if rating.movie_id not in already_rated)
         return Response(
             self.OutputSerializer({"created": created, "updated": len(saved) - created, "ratings": saved}).data

@@ -29,6 +29,29 @@ def rating_upsert(*, user, movie: Movie, value) -> Rating:
     return rating
 
 
+def rating_upsert_many(*, user, values: dict[Movie, object]) -> list[Rating]:
+    """Set many of `user`'s ratings at once (movie -> value), all or nothing, stamped now.
+
+    The same rules as `rating_upsert` (each value checked first; rated movies leave the wishlist) in
+    one INSERT … ON CONFLICT DO UPDATE and one DELETE, whatever the number of movies. Returns the
+    saved ratings in the order of `values`, with their movies attached.
+    """
+    checked = {}
+    for movie, value in values.items():
+        validate_rating_value(value)
+        checked[movie] = Decimal(str(value))
+    now = timezone.now()
+    with transaction.atomic():
+        saved = Rating.objects.bulk_create(
+            [Rating(user=user, movie=movie, value=value, rated_at=now) for movie, value in checked.items()],
+            update_conflicts=True,
+            unique_fields=["user", "movie"],
+            update_fields=["value", "rated_at"],
+        )
+        WishlistEntry.objects.filter(user=user, movie__in=list(checked)).delete()
+    return saved
+
+
 def rating_delete(*, user, movie: Movie) -> bool:
     """Remove `user`'s rating of `movie`; True if there was one."""
     deleted, _ = Rating.objects.filter(user=user, movie=movie).delete()

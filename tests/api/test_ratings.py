@@ -96,6 +96,23 @@ def test_bulk_creates_and_updates_in_one_request(alice, alice_client):
     }
 
 
+def test_bulk_costs_the_same_few_queries_for_many_ratings(alice, alice_client, django_assert_max_num_queries):
+    movies = MovieFactory.create_batch(60)
+    RatingFactory(user=alice, movie=movies[0], value=Decimal("1.0"))
+    WishlistEntry.objects.create(user=alice, movie=movies[1])
+    payload = {"ratings": [{"movie": m.pk, "value": 4.5} for m in movies]}
+    # token, movies, already rated, savepoint/upsert/wishlist, ... but never one per rating
+    with django_assert_max_num_queries(10):
+        response = alice_client.post(BULK, payload, format="json")
+    assert response.status_code == 200
+    assert (response.json()["created"], response.json()["updated"]) == (59, 1)
+    assert Rating.objects.filter(user=alice, value=Decimal("4.5")).count() == 60
+    assert not WishlistEntry.objects.filter(user=alice).exists()  # rated movies leave the wishlist
+    returned = response.json()["ratings"]
+    assert [r["movie"] for r in returned] == [m.pk for m in movies]
+    assert {r["title"] for r in returned} == {m.title for m in movies}
+
+
 def test_bulk_is_all_or_nothing_with_errors_per_item(alice, alice_client):
     good, dup = MovieFactory(), MovieFactory()
     payload = {
