@@ -272,6 +272,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         out_dir=run_dir / "results",
         top_n=options.top_n,
         similar_k=options.similar_k,
+        driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
     )
     services.training_run_update(
         run=run,

@@ -96,24 +96,36 @@ def _write_csv(df: DataFrame, path: Path) -> list[Path]:
 
 
 def write_results(
-    *, model: ALSModel, ratings: DataFrame, run_id: int, out_dir: Path, top_n: int, similar_k: int
+    *,
+    model: ALSModel,
+    ratings: DataFrame,
+    run_id: int,
+    out_dir: Path,
+    top_n: int,
+    similar_k: int,
+    driver_max_cells: int = 0,
 ) -> ResultFiles:
     """Compute every user's top-N unrated movies and every movie's K similar movies from the
-    fitted model, and write them with the factors as CSV files under `out_dir`."""
+    fitted model, and write them with the factors as CSV files under `out_dir`.
+
+    When users x movies is at most `driver_max_cells` the scoring runs on the driver (the same
+    blocks as on the executors): for small data, starting Python workers costs more than the work.
+    """
     user_factors = model.userFactors.cache()
     item_factors = model.itemFactors.cache()
+    users, movies = user_factors.count(), item_factors.count()
+    on_driver = users * movies <= driver_max_cells
     rated = ratings.select("user_id", "movie_id")
     run = F.lit(run_id)
 
-    top = transforms.top_n_unrated(user_factors, item_factors, rated, top_n)
-    similar = transforms.similar_items(item_factors, similar_k)
+    top = transforms.top_n_unrated(user_factors, item_factors, rated, top_n, on_driver=on_driver)
+    similar = transforms.similar_items(item_factors, similar_k, on_driver=on_driver)
     files = {
         "recommendations": _write_csv(top.select(run, "user_id", "movie_id", "rank", "score"), out_dir / "recs"),
         "similar": _write_csv(similar.select(run, "movie_id", "similar_id", "rank", "score"), out_dir / "similar"),
         "user_factors": _write_csv(user_factors.select(run, "id", _pg_array("features")), out_dir / "user_factors"),
         "item_factors": _write_csv(item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
     }
-    users, movies = user_factors.count(), item_factors.count()
     user_factors.unpersist()
     item_factors.unpersist()
     return ResultFiles(files=files, users=users, movies=movies)

@@ -135,6 +135,7 @@ def top_n_unrated(
     n: int,
     *,
     num_partitions: int | None = None,
+    on_driver: bool = False,
 ) -> DataFrame:
     """Exact top-n unrated movies for every user, scored by the dot product of factors.
 
@@ -166,11 +167,13 @@ def top_n_unrated(
     rated_start, rated_cols = _rated_index(rated, user_ids, item_ids)
     payload = (user_ids, user_matrix, item_ids, np.ascontiguousarray(item_matrix.T), rated_start, rated_cols)
     return _map_blocks(
-        spark, payload, _top_n_blocks, RECOMMENDATIONS_SCHEMA, user_ids.size, item_ids.size, n, num_partitions
+        spark, payload, _top_n_block, RECOMMENDATIONS_SCHEMA, user_ids.size, item_ids.size, n, num_partitions, on_driver
     )
 
 
-def similar_items(item_factors: DataFrame, k: int, *, num_partitions: int | None = None) -> DataFrame:
+def similar_items(
+    item_factors: DataFrame, k: int, *, num_partitions: int | None = None, on_driver: bool = False
+) -> DataFrame:
     """The k most similar other movies for every movie, by cosine similarity of factors.
 
     In: `item_factors` with columns (id int, features array<float>); rows with null features are ignored.
@@ -190,7 +193,9 @@ def similar_items(item_factors: DataFrame, k: int, *, num_partitions: int | None
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit = (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
     payload = (item_ids, unit, np.ascontiguousarray(unit.T))
-    return _map_blocks(spark, payload, _similar_blocks, SIMILAR_SCHEMA, item_ids.size, item_ids.size, k, num_partitions)
+    return _map_blocks(
+        spark, payload, _similar_block, SIMILAR_SCHEMA, item_ids.size, item_ids.size, k, num_partitions, on_driver
+    )
 
 
 def popularity_scores(train: DataFrame) -> DataFrame:
@@ -457,24 +462,25 @@ def _local_top_k(
     """Exact top k unrated items per user on the driver, in blocks: (user ids, item ids, ranks 1..k).
 
     `user_ids` and `item_ids` sorted ascending; (rated_users, rated_movies) are the pairs to exclude.
-    Same selection and tie order as `top_n_unrated`, without Spark.
+    The same blocks as `top_n_unrated`, without Spark.
     """
     rated_start, rated_cols = _rated_index_of_arrays(rated_users, rated_movies, user_ids, item_ids)
-    item_t = np.ascontiguousarray(item_matrix.T.astype(np.float32))
+    payload = (
+        user_ids,
+        user_matrix.astype(np.float32),
+        item_ids,
+        np.ascontiguousarray(item_matrix.T.astype(np.float32)),
+        rated_start,
+        rated_cols,
+    )
     block_rows = _block_rows(item_ids.size)
-    users, items, ranks = [], [], []
-    for lo in range(0, user_ids.size, block_rows):
-        hi = min(lo + block_rows, user_ids.size)
-        scores = user_matrix[lo:hi].astype(np.float32) @ item_t
-        per_row = np.diff(rated_start[lo : hi + 1])
-        scores[np.repeat(np.arange(hi - lo), per_row), rated_cols[rated_start[lo] : rated_start[hi]]] = -np.inf
-        rows, cols, block_ranks, _ = _top_k_per_row(scores, k)
-        users.append(user_ids[lo + rows])
-        items.append(item_ids[cols])
-        ranks.append(block_ranks)
-    if not users:
+    batches = [
+        _top_n_block(payload, lo, min(lo + block_rows, user_ids.size), k) for lo in range(0, user_ids.size, block_rows)
+    ]
+    if not batches:
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int64)
-    return np.concatenate(users), np.concatenate(items), np.concatenate(ranks)
+    table = pa.Table.from_batches(batches)
+    return tuple(table.column(name).to_numpy().astype(np.int64) for name in ("user_id", "movie_id", "rank"))
 
 
 def _rated_index(rated: DataFrame, user_ids: np.ndarray, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -514,24 +520,33 @@ def _csr_of_codes(codes: list[np.ndarray], n_users: int, n_items: int) -> tuple[
 def _map_blocks(
     spark: SparkSession,
     payload: tuple,
-    worker: Callable[..., Iterator[pa.RecordBatch]],
+    block: Callable[[tuple, int, int, int], pa.RecordBatch],
     schema: StructType,
     rows: int,
     columns: int,
     k: int,
     num_partitions: int | None,
+    on_driver: bool = False,
 ) -> DataFrame:
-    """Broadcast `payload` and run `worker` over blocks of the `rows` x `columns` score matrix.
+    """Run `block` over blocks of the `rows` x `columns` score matrix and return the rows as a DataFrame.
 
-    The only Spark input is the block numbers, split into contiguous ranges, one per task; two tasks per
-    core even out stragglers.
+    Distributed (default): broadcast `payload`; the only Spark input is the block numbers, split into
+    contiguous ranges, one per task; two tasks per core even out stragglers. `on_driver`: the same
+    blocks computed here, for small data, where starting Python workers costs more than the work
+    (about 3 s of a 28 s ml-latest-small retrain).
     """
     block_rows = _block_rows(columns)
     blocks = -(-rows // block_rows)
+    if on_driver:
+        batches = [block(payload, lo, min(lo + block_rows, rows), k) for lo in range(0, rows, block_rows)]
+        if not batches:
+            return spark.createDataFrame([], schema)
+        return spark.createDataFrame(pa.Table.from_batches(batches).to_pandas(), schema)
     partitions = max(1, min(blocks, num_partitions or 2 * spark.sparkContext.defaultParallelism))
     shared = spark.sparkContext.broadcast(payload)
     tasks = spark.range(0, blocks, numPartitions=partitions)
-    return tasks.mapInArrow(functools.partial(worker, shared=shared, k=k, block_rows=block_rows), schema)
+    worker = functools.partial(_blocks_worker, shared=shared, k=k, block_rows=block_rows, rows=rows, block=block)
+    return tasks.mapInArrow(worker, schema)
 
 
 def _block_rows(columns: int) -> int:
@@ -544,32 +559,37 @@ def _result_batch(names: tuple[str, ...], *columns: np.ndarray) -> pa.RecordBatc
     return pa.RecordBatch.from_arrays(arrays, names=list(names))
 
 
-def _top_n_blocks(tasks: Iterator[pa.RecordBatch], shared: Any, k: int, block_rows: int) -> Iterator[pa.RecordBatch]:
-    user_ids, user_matrix, item_ids, item_t, rated_start, rated_cols = shared.value
-    for task in tasks:
-        for block in task.column(0).to_numpy():
-            lo, hi = int(block) * block_rows, min((int(block) + 1) * block_rows, user_ids.size)
-            scores = user_matrix[lo:hi] @ item_t
-            per_row = np.diff(rated_start[lo : hi + 1])
-            excluded = rated_cols[rated_start[lo] : rated_start[hi]]
-            scores[np.repeat(np.arange(hi - lo), per_row), excluded] = -np.inf
-            rows, cols, ranks, values = _top_k_per_row(scores, k)
-            yield _result_batch(
-                ("user_id", "movie_id", "rank", "score"), user_ids[lo + rows], item_ids[cols], ranks, values
-            )
+def _top_n_block(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
+    """Users lo..hi-1 of `top_n_unrated`'s payload: score, mask rated movies, keep the exact top k."""
+    user_ids, user_matrix, item_ids, item_t, rated_start, rated_cols = payload
+    scores = user_matrix[lo:hi] @ item_t
+    per_row = np.diff(rated_start[lo : hi + 1])
+    excluded = rated_cols[rated_start[lo] : rated_start[hi]]
+    scores[np.repeat(np.arange(hi - lo), per_row), excluded] = -np.inf
+    rows, cols, ranks, values = _top_k_per_row(scores, k)
+    return _result_batch(("user_id", "movie_id", "rank", "score"), user_ids[lo + rows], item_ids[cols], ranks, values)
 
 
-def _similar_blocks(tasks: Iterator[pa.RecordBatch], shared: Any, k: int, block_rows: int) -> Iterator[pa.RecordBatch]:
-    item_ids, unit, unit_t = shared.value
+def _similar_block(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
+    """Movies lo..hi-1 of `similar_items`' payload: cosine against all, never the movie itself."""
+    item_ids, unit, unit_t = payload
+    scores = unit[lo:hi] @ unit_t
+    scores[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf
+    rows, cols, ranks, values = _top_k_per_row(scores, k)
+    return _result_batch(
+        ("movie_id", "similar_id", "rank", "score"), item_ids[lo + rows], item_ids[cols], ranks, values
+    )
+
+
+def _blocks_worker(
+    tasks: Iterator[pa.RecordBatch], shared: Any, k: int, block_rows: int, rows: int, block: Callable
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow body: each task row names a block number; run `block` on those rows of the payload."""
+    payload = shared.value
     for task in tasks:
-        for block in task.column(0).to_numpy():
-            lo, hi = int(block) * block_rows, min((int(block) + 1) * block_rows, item_ids.size)
-            scores = unit[lo:hi] @ unit_t
-            scores[np.arange(hi - lo), np.arange(lo, hi)] = -np.inf  # never the movie itself
-            rows, cols, ranks, values = _top_k_per_row(scores, k)
-            yield _result_batch(
-                ("movie_id", "similar_id", "rank", "score"), item_ids[lo + rows], item_ids[cols], ranks, values
-            )
+        for number in task.column(0).to_numpy():
+            lo = int(number) * block_rows
+            yield block(payload, lo, min(lo + block_rows, rows), k)
 
 
 def _row_thresholds(values: np.ndarray, k: int) -> np.ndarray:

@@ -67,7 +67,8 @@ def test_get_spark_returns_the_configured_running_session(spark):
     assert spark.sparkContext.getCheckpointDir()
 
 
-def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spark, monkeypatch):
+@pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
+def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spark, monkeypatch, on_driver):
     rng = np.random.default_rng(0)
     user_ids, movie_ids = np.arange(1, 51) * 3, np.arange(1, 41) * 7
     users, movies = rng.normal(size=(50, 3)), rng.normal(size=(40, 3))
@@ -80,7 +81,12 @@ def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spa
     monkeypatch.setattr(transforms, "BLOCK_BYTES", 4 * len(movie_ids) * 7)  # 8 blocks of 7 users, 3 tasks
 
     actual = top_n_unrated(
-        _factors(spark, user_ids, users), _factors(spark, movie_ids, movies), _pairs(spark, pairs), 10, num_partitions=3
+        _factors(spark, user_ids, users),
+        _factors(spark, movie_ids, movies),
+        _pairs(spark, pairs),
+        10,
+        num_partitions=3,
+        on_driver=on_driver,
     ).collect()
 
     scores = users.astype(np.float32) @ movies.astype(np.float32).T
@@ -107,14 +113,15 @@ def test_top_n_unrated_breaks_score_ties_by_movie_id(spark):
     assertDataFrameEqual(actual, spark.createDataFrame(expected, RECOMMENDATIONS_SCHEMA))
 
 
-def test_similar_items_matches_cosine_brute_force_without_self_or_nan(spark):
+@pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
+def test_similar_items_matches_cosine_brute_force_without_self_or_nan(spark, on_driver):
     rng = np.random.default_rng(1)
     matrix = rng.normal(size=(30, 3))
     matrix[5] = 3 * matrix[4]  # same direction: cosine 1
     matrix[7] = 0.0  # zero vector: similarity 0 to everything
     ids = np.arange(30) + 500
 
-    actual = similar_items(_factors(spark, ids, matrix), 5)
+    actual = similar_items(_factors(spark, ids, matrix), 5, on_driver=on_driver)
 
     vectors = matrix.astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
