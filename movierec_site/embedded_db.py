@@ -8,7 +8,6 @@ the data folder survives restarts. `make db-stop` stops it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 DEFAULT_DATABASE_NAME = "movierec"
@@ -42,8 +41,13 @@ def stop_embedded_server(data_dir: Path) -> None:
     import subprocess
 
     import pgserver
+    from pgserver._commands import pg_ctl
 
     server = pgserver.get_server(str(data_dir), cleanup_mode=None)
-    pg_ctl = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_ctl"
-    subprocess.run([str(pg_ctl), "-D", str(data_dir), "stop", "-m", "fast"], check=False, env=os.environ)
+    # pgserver's own wrapper: as root the server runs as its `pgserver` system user, and only that
+    # user may stop it (a plain pg_ctl from root is refused).
+    try:
+        pg_ctl(["-w", "stop", "-m", "fast"], pgdata=Path(data_dir), user=server.system_user)
+    except subprocess.CalledProcessError:
+        pass  # not running
     del server

@@ -45,6 +45,7 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
                 timeout=60,
             )
             assert stop.returncode == 0, stop.stderr
+            assert not _server_running(data_dir), "stop_embedded_server left the server running"
             count = _manage(
                 "shell",
                 "-c",
@@ -69,3 +70,14 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
                 capture_output=True,
                 timeout=60,
             )
+
+
+def _server_running(data_dir: str) -> bool:
+    """Whether a postgres process serves `data_dir` (`make db-stop` must really stop it, also as root)."""
+    import psutil
+
+    for proc in psutil.process_iter(["cmdline"]):
+        cmdline = proc.info["cmdline"] or []
+        if cmdline and cmdline[0].endswith("/postgres") and data_dir in cmdline:
+            return True
+    return False
