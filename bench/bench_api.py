@@ -246,6 +246,15 @@ def serve_environment(database_url: str, *, secret_key: str | None = None) -> di
     }
 
 
+def start_gunicorn(port: int, env: dict, *, workers: int = 2, threads: int = 4) -> subprocess.Popen:
+    """gunicorn serving the project on 127.0.0.1:`port` in a session of its own (stop it with os.killpg)."""
+    command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
+    if threads > 1:
+        command += ["--worker-class", "gthread", "--threads", str(threads)]
+    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+
+
 def _wrk(url: str, script: Path, connections: int, duration: int, threads: int) -> dict:
     out = subprocess.run(
         [
@@ -323,11 +332,7 @@ def main() -> None:
     serve_env = serve_environment(database_url)
     if args.no_cache:
         serve_env["CACHE_URL"] = "dummycache://"
-    command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--log-level", "warning"]  # fmt: skip
-    if args.threads > 1:
-        command += ["--worker-class", "gthread", "--threads", str(args.threads)]
-    server = subprocess.Popen(command, env=serve_env, cwd=ROOT, start_new_session=True)
+    server = start_gunicorn(port, serve_env, workers=args.workers, threads=args.threads)
     try:
         url = f"http://127.0.0.1:{port}{args.path}"
         first = _wait_until_up(url, tokens[0])

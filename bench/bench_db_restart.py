@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import (  # noqa: E402
     DEFAULT_DB,
     PATH,
-    ROOT,
     _ensure_active_run,
     _ensure_catalogue,
     _ensure_database,
@@ -40,6 +39,7 @@ from bench_api import (  # noqa: E402
     _tokens,
     _wait_until_up,
     serve_environment,
+    start_gunicorn,
 )
 
 SLOW_FAILURE_SECONDS = 10.0  # connect_timeout (5 s by default) plus a margin
@@ -96,9 +96,7 @@ def main() -> None:
     connection.close()
 
     port = _free_port()
-    command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning"]  # fmt: skip
-    server = subprocess.Popen(command, env=serve_environment(database_url), cwd=ROOT, start_new_session=True)
+    server = start_gunicorn(port, serve_environment(database_url))
     url = f"http://127.0.0.1:{port}{PATH}"
     events: list[tuple[float, int, float, str]] = []
     lock = threading.Lock()

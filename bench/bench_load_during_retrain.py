@@ -59,6 +59,7 @@ from bench_api import (  # noqa: E402
     _wait_until_up,
     _wrk,
     serve_environment,
+    start_gunicorn,
 )
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/movierec_bench_load"
@@ -270,12 +271,9 @@ def main() -> int:
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         retrain_env.pop(name)
     port = _free_port()
-    command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-               "--log-level", "warning"]  # fmt: skip
     subprocess.run([sys.executable, str(ROOT / "manage.py"), "collectstatic", "--noinput", "-v0"], env=serve_env,
                    cwd=ROOT, check=True)  # fmt: skip
-    server = subprocess.Popen(command, env=serve_env, cwd=ROOT, start_new_session=True)
+    server = start_gunicorn(port, serve_env, workers=args.workers, threads=args.threads)
     failures: list[str] = []
     retrain_proc = None
     retrain_lines: list[tuple[float, str]] = []

@@ -48,6 +48,7 @@ from bench_api import (  # noqa: E402
     _setup_django,
     _wait_until_up,
     serve_environment,
+    start_gunicorn,
 )
 
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/movierec_bench_load"
@@ -176,10 +177,7 @@ def main() -> int:
     for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         retrain_env.pop(name)  # the retrain's numpy may use every core
     port = _free_port()
-    command = [sys.executable, "-m", "gunicorn", "movierec_site.wsgi:application", "--bind", f"127.0.0.1:{port}",
-               "--workers", str(args.workers), "--worker-class", "gthread", "--threads", str(args.threads),
-               "--log-level", "warning"]  # fmt: skip
-    server = subprocess.Popen(command, env=serve_env, cwd=ROOT, start_new_session=True)
+    server = start_gunicorn(port, serve_env, workers=args.workers, threads=args.threads)
     retrain_proc = None
     failures: list[str] = []
     published_at = None

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -87,10 +90,6 @@ def is_database_unavailable(exc: BaseException | None) -> bool:
 
 def server_error(request):
     """handler500: a 503 when the cause is an unreachable database, Django's own 500 page otherwise."""
-    import sys
-
-    from django.views.defaults import server_error as django_server_error
-
     if is_database_unavailable(sys.exc_info()[1]):
         return database_unavailable_response(request)
-    return django_server_error(request)
+    return defaults.server_error(request)

@@ -294,10 +294,6 @@ def predict(*, factors: ItemFactors, user: UserVector, movie_id: int) -> float |
 # --- The entry points the site uses: read the user's current ratings, fold in, score. ---
 
 
-def _active_run() -> TrainingRun | None:
-    return TrainingRun.objects.filter(is_active=True).first()
-
-
 def _current_ratings(user) -> dict[int, float]:
     from ratings.selectors import rating_values_for_user
 
@@ -335,7 +331,10 @@ def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> f
     """
     if not user.is_authenticated:
         return None
-    run = run or _active_run()
+    if run is None:
+        from .selectors import training_run_active  # the selectors call into this module
+
+        run = training_run_active()
     if run is None:
         return None
     factors = item_factors_for_run(run)

@@ -31,19 +31,7 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
             assert imported.returncode == 0, imported.stderr
 
             # Stop the server, then a new process must start it again and find the data.
-            stop = subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    f"from pathlib import Path; from movierec_site.embedded_db import "
-                    f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))",
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            )
+            stop = _stop_server(data_dir, env)
             assert stop.returncode == 0, stop.stderr
             assert not _server_running(data_dir), "stop_embedded_server left the server running"
             count = _manage(
@@ -58,18 +46,24 @@ def test_embedded_postgres_migrates_imports_and_keeps_data_across_restarts():
             assert vendor == "postgresql" and name == "movierec"
             assert int(movies) > 0
         finally:
-            subprocess.run(
-                [
-                    sys.executable,
-                    "-c",
-                    f"from pathlib import Path; from movierec_site.embedded_db import "
-                    f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))",
-                ],
-                cwd=ROOT,
-                env=env,
-                capture_output=True,
-                timeout=60,
-            )
+            _stop_server(data_dir, env)
+
+
+def _stop_server(data_dir: str, env: dict) -> subprocess.CompletedProcess:
+    """What `make db-stop` does, for the server of `data_dir`, in a process of its own."""
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from pathlib import Path; from movierec_site.embedded_db import "
+            f"stop_embedded_server; stop_embedded_server(Path({data_dir!r}))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def _server_running(data_dir: str) -> bool:

@@ -17,3 +17,18 @@ def spark(tmp_path_factory):
     )
     yield session
     stop_spark()
+
+
+@pytest.fixture
+def manage_env():
+    """Environment for a `manage.py` subprocess that works on this test's database with the test settings."""
+    import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    return {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "DJANGO_SETTINGS_MODULE": "movierec_site.test_settings",
+    }

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pyspark
 import pytest
-from django.db import connection
 
 from recommendations.models import Recommendation, TrainingRun
 from spark_engine.pipeline import retrain
@@ -103,16 +102,13 @@ def standalone_cluster(tmp_path):
             log.close()
 
 
-def test_retrain_on_a_standalone_cluster_matches_local_mode(spark, standalone_cluster):
+def test_retrain_on_a_standalone_cluster_matches_local_mode(spark, standalone_cluster, manage_env):
     _seed_ratings()
     local_run = retrain(options=_options(evaluate=False))
     assert local_run.status == TrainingRun.Status.SUCCEEDED, local_run.error
 
-    db = connection.settings_dict
     env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "movierec_site.test_settings",
+        **manage_env,
         "SPARK_MASTER": standalone_cluster,
         "SPARK_LOCAL_IP": "127.0.0.1",
         "SPARK_EXECUTOR_MEMORY": "1g",

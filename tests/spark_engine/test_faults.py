@@ -16,7 +16,6 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from recommendations import services
 from recommendations.locks import retrain_lock_is_held
@@ -100,7 +99,7 @@ def test_full_disk_during_export_fails_clearly_and_publishes_nothing(spark, monk
 
 
 @pytest.mark.slow
-def test_retrain_task_killed_mid_run_keeps_previous_run_and_is_marked_failed_by_the_next(spark):
+def test_retrain_task_killed_mid_run_keeps_previous_run_and_is_marked_failed_by_the_next(spark, manage_env):
     """The django-q2 code path (spark_engine.tasks.retrain_task on a queued run), killed with SIGKILL
     after its export, while Spark fits: what happens when the qcluster worker running it dies."""
     users, _ = _seed_ratings()
@@ -111,16 +110,10 @@ def test_retrain_task_killed_mid_run_keeps_previous_run_and_is_marked_failed_by_
         trigger=TrainingRun.Trigger.COMMAND, parameters=asdict(replace(_options(), max_iter=50))
     )
 
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "movierec_site.test_settings",
-    }
     code = f"from spark_engine.tasks import retrain_task; retrain_task({queued.pk})"
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code],
-        env=env,
+        env=manage_env,
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,

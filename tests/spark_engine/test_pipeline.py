@@ -225,17 +225,11 @@ def test_enqueued_retrain_runs_on_the_task_queue(spark, capsys):
 
 
 @pytest.mark.slow
-def test_killing_a_retrain_leaves_no_stuck_lock(spark):
+def test_killing_a_retrain_leaves_no_stuck_lock(spark, manage_env):
     _seed_ratings()
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "movierec_site.test_settings",
-    }
     proc = subprocess.Popen(
         [sys.executable, str(ROOT / "manage.py"), "retrain", "--rank", "3", "--max-iter", "50"],
-        env=env,
+        env=manage_env,
         cwd=ROOT,
         start_new_session=True,
         stdout=subprocess.DEVNULL,
