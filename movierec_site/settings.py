@@ -182,11 +182,19 @@ TRAINING_RUNS_DIR = Path(env.str("TRAINING_RUNS_DIR", default=str(BASE_DIR / "va
 TRAINING_RUNS_KEEP = env.int("TRAINING_RUNS_KEEP", default=3)
 RECOMMENDATIONS_TOP_N = env.int("RECOMMENDATIONS_TOP_N", default=50)
 SIMILAR_MOVIES_K = env.int("SIMILAR_MOVIES_K", default=20)
-ALS_RANK = env.int("ALS_RANK", default=10)
+# A retrain fits two models (spark_engine.quality; defaults chosen in bench/bench_quality.py on ml-latest-small).
+# Stars: biased ALS, i.e. regularised user and movie biases, then ALS with these settings on the residuals.
+ALS_RANK = env.int("ALS_RANK", default=20)
 ALS_MAX_ITER = env.int("ALS_MAX_ITER", default=10)
-ALS_REG_PARAM = env.float("ALS_REG_PARAM", default=0.1)
-ALS_IMPLICIT_PREFS = env.bool("ALS_IMPLICIT_PREFS", default=False)
-ALS_ALPHA = env.float("ALS_ALPHA", default=1.0)
+ALS_REG_PARAM = env.float("ALS_REG_PARAM", default=0.15)
+ALS_BIAS_REG_USER = env.float("ALS_BIAS_REG_USER", default=5.0)
+ALS_BIAS_REG_ITEM = env.float("ALS_BIAS_REG_ITEM", default=3.0)
+# Lists (top-N, similar movies): implicit-feedback ALS on rating - LIST_ALS_CENTER (lower ratings count against).
+LIST_ALS_RANK = env.int("LIST_ALS_RANK", default=32)
+LIST_ALS_MAX_ITER = env.int("LIST_ALS_MAX_ITER", default=10)
+LIST_ALS_REG_PARAM = env.float("LIST_ALS_REG_PARAM", default=0.3)
+LIST_ALS_ALPHA = env.float("LIST_ALS_ALPHA", default=2.0)
+LIST_ALS_CENTER = env.float("LIST_ALS_CENTER", default=3.0)
 ALS_NONNEGATIVE = env.bool("ALS_NONNEGATIVE", default=False)
 ALS_SEED = env.int("ALS_SEED", default=42)
 ALS_NUM_BLOCKS = env.int("ALS_NUM_BLOCKS", default=0)  # 0: chosen from data size and cores

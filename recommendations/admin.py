@@ -132,10 +132,31 @@ class TrainingRunAdmin(admin.ModelAdmin):
 
 @admin.register(TunedParameters)
 class TunedParametersAdmin(admin.ModelAdmin):
-    """What `manage.py tune --save` chose; deleting it returns the retrain to the ALS_* settings."""
+    """What `manage.py tune [--lists] --save` chose; deleting it returns the retrain to the settings."""
 
-    list_display = ("rank", "reg_param", "max_iter", "cv_rmse", "folds", "ratings_count", "saved_at")
-    readonly_fields = ("rank", "reg_param", "max_iter", "cv_rmse", "folds", "ratings_count", "results", "saved_at")
+    list_display = (
+        "rank",
+        "reg_param",
+        "max_iter",
+        "cv_rmse",
+        "list_rank",
+        "list_reg_param",
+        "list_alpha",
+        "list_max_iter",
+        "list_cv_ndcg",
+        "folds",
+        "ratings_count",
+        "saved_at",
+    )
+    fieldsets = (
+        ("Stars model (biased ALS)", {"fields": ("rank", "reg_param", "max_iter", "cv_rmse", "results")}),
+        (
+            "List model (implicit ALS)",
+            {"fields": ("list_rank", "list_reg_param", "list_alpha", "list_max_iter", "list_cv_ndcg", "list_results")},
+        ),
+        ("Search", {"fields": ("folds", "ratings_count", "saved_at")}),
+    )
+    readonly_fields = tuple(name for _, group in fieldsets for name in group["fields"])
 
     def has_add_permission(self, request):
         return False  # written by `manage.py tune --save`

@@ -1,16 +1,19 @@
 """Fold-in: recommendations that reflect a user's ratings the moment they are saved.
 
 A retrain takes minutes; a person who has just rated a film expects the next page to know.
-The active run's item factors V stay fixed, and the user's vector is recomputed from their
-current ratings with the one least-squares step Spark's explicit ALS makes for a user:
+The active run's item factors stay fixed, and the user's side is recomputed from their current
+ratings with the least-squares step Spark's ALS makes for a user. A run publishes two models:
 
-    x = (VₛᵀVₛ + λ·n·I)⁻¹ Vₛᵀ r
+- the list model (implicit-feedback ALS on r − c, c the run's list_center) ranks movies. Its step
+  is Spark's implicit one, x = (YᵀY + Σ c₁·v·vᵀ + λ·n₊·I)⁻¹ Σ₊ (1 + c₁)·v with c₁ = α·|r − c| and
+  the sums ₊ over ratings above the centre; every movie is scored as V·x, the best unrated win.
+- the stars model (biased ALS) predicts stars: the user's bias b_u = Σ(r − μ − b_i) / (λ_u + n),
+  then the explicit step on the residuals, x = (VₛᵀVₛ + λ·n·I)⁻¹ Vₛᵀ(r − μ − b_u − b_i), and a
+  prediction μ + b_u + b_i + v·x clipped to 0.5–5: exactly how the retrain fitted the user.
 
-where Vₛ are the factors of the n rated movies, r the ratings and λ the run's reg_param. Every
-movie is scored as V·x, and the best unrated ones win. For an implicit-preference run the
-step is the implicit one (YᵀY + Σ c·v·vᵀ + λ·n·I), and scores are preferences, not stars.
-Spark's nonnegative option (NNLS) is not reproduced: the unconstrained solve is close enough
-to rank with.
+Runs published before the stars model existed hold one explicit model that does both (its
+scores are stars). Spark's nonnegative option (NNLS) is not reproduced: the unconstrained
+solve is close enough to rank with.
 
 The factor matrix is loaded once per run and process (float32, ~2.4 MB for 59K movies at
 rank 10), so a call is a k×k solve and one matrix-vector product: well under a millisecond
@@ -36,9 +39,23 @@ MAX_STARS = 5.0
 MASK_TTL_SECONDS = 300.0
 
 
+class _MovieRows:
+    movie_ids: np.ndarray  # int64, ascending
+
+    def rows_of(self, movie_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, found) for the given movie ids: rows[found] index the matrix."""
+        ids = np.fromiter(movie_ids, dtype=np.int64)
+        if ids.size == 0 or self.movie_ids.size == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(ids.size, dtype=bool)
+        rows = np.searchsorted(self.movie_ids, ids)
+        rows = np.minimum(rows, self.movie_ids.size - 1)
+        found = self.movie_ids[rows] == ids
+        return rows, found
+
+
 @dataclass(frozen=True)
-class ItemFactors:
-    """A run's item factors as one matrix; row i holds the factors of movie_ids[i] (sorted)."""
+class ItemFactors(_MovieRows):
+    """A run's list-model item factors as one matrix; row i holds the factors of movie_ids[i] (sorted)."""
 
     run_id: int
     movie_ids: np.ndarray  # int64, ascending
@@ -46,6 +63,8 @@ class ItemFactors:
     reg_param: float
     implicit_prefs: bool = False
     alpha: float = 1.0
+    # Implicit feedback is the rating minus this (ratings at or below it count as dislikes).
+    center: float = 0.0
 
     @property
     def columns(self) -> np.ndarray:
@@ -81,15 +100,18 @@ class ItemFactors:
             object.__setattr__(self, "_gram", cached)
         return cached
 
-    def rows_of(self, movie_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, found) for the given movie ids: rows[found] index the matrix."""
-        ids = np.fromiter(movie_ids, dtype=np.int64)
-        if ids.size == 0 or self.movie_ids.size == 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(ids.size, dtype=bool)
-        rows = np.searchsorted(self.movie_ids, ids)
-        rows = np.minimum(rows, self.movie_ids.size - 1)
-        found = self.movie_ids[rows] == ids
-        return rows, found
+
+@dataclass(frozen=True)
+class StarsModel(_MovieRows):
+    """A run's stars model: μ, and per movie (sorted ids) its bias b_i and factors v_i."""
+
+    run_id: int
+    global_mean: float
+    movie_ids: np.ndarray  # int64, ascending
+    biases: np.ndarray  # float64 (movies,)
+    matrix: np.ndarray  # float32 (movies, rank)
+    reg_param: float
+    reg_user: float
 
 
 @dataclass(frozen=True)
@@ -105,54 +127,99 @@ class UserVector:
 @dataclass(frozen=True)
 class ScoredMovie:
     movie_id: int
-    score: float  # predicted stars (clipped to 0.5..5) for explicit runs; a preference for implicit ones
-    because_movie_id: int | None  # the rated movie contributing most to the score
+    score: float | None  # predicted stars (0.5..5); None for a run that predicts no stars
+    because_movie_id: int | None  # the rated movie contributing most to the ranking
 
 
 # --- The cache: one matrix per run, in process memory. ---
 
 _lock = threading.Lock()
-_factors: dict[int, ItemFactors] = {}
+# (run id, "items" | "stars") -> ItemFactors | StarsModel | None (a run without a stars model)
+_models: dict[tuple[int, str], object] = {}
 _masks: dict[tuple, tuple[float, np.ndarray]] = {}
 _KEEP_RUNS = 2  # the active run and the one it replaced, while requests drain
 
 
 def foldin_cache_clear() -> None:
     with _lock:
-        _factors.clear()
+        _models.clear()
         _masks.clear()
 
 
-def item_factors_for_run(run: TrainingRun) -> ItemFactors:
-    """The run's item factors, loaded from ItemFactor rows on first use and kept per process."""
-    cached = _factors.get(run.pk)
-    if cached is not None:
-        return cached
+def _cached_model(run: TrainingRun, kind: str, load):
+    key = (run.pk, kind)
+    if key in _models:
+        return _models[key]
     with _lock:
-        cached = _factors.get(run.pk)
-        if cached is None:
-            cached = _load_item_factors(run)
-            for stale in list(_factors)[: max(len(_factors) - _KEEP_RUNS + 1, 0)]:
-                del _factors[stale]
-                for key in [k for k in _masks if k[0] == stale]:
-                    del _masks[key]
-            _factors[run.pk] = cached
-    return cached
+        if key not in _models:
+            value = load(run)
+            runs = list(dict.fromkeys(run_id for run_id, _ in _models))
+            for stale in runs[: max(len(runs) - _KEEP_RUNS + 1, 0)] if run.pk not in runs else ():
+                for old in [k for k in _models if k[0] == stale]:
+                    del _models[old]
+                for old in [k for k in _masks if k[0] == stale]:
+                    del _masks[old]
+            _models[key] = value
+    return _models[key]
+
+
+def item_factors_for_run(run: TrainingRun) -> ItemFactors:
+    """The run's list-model item factors, loaded from ItemFactor rows on first use and kept per process."""
+    return _cached_model(run, "items", _load_item_factors)
+
+
+def stars_model_for_run(run: TrainingRun) -> StarsModel | None:
+    """The run's stars model (StarsItemFactor rows), kept per process; None for a run without one."""
+    return _cached_model(run, "stars", _load_stars_model)
+
+
+def _factor_rows(model, run: TrainingRun, *fields: str) -> tuple[np.ndarray, list[tuple], np.ndarray]:
+    """(movie ids, other fields' values per row, factor matrix float32) of a run's per-movie rows."""
+    rows = list(model.objects.filter(run_id=run.pk).order_by("movie_id").values_list("movie_id", *fields, "factors"))
+    rank = len(rows[0][-1]) if rows else 1
+    movie_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    matrix = np.array([row[-1] for row in rows], dtype=np.float32).reshape(len(rows), rank)
+    return movie_ids, [row[1:-1] for row in rows], np.ascontiguousarray(matrix)
 
 
 def _load_item_factors(run: TrainingRun) -> ItemFactors:
-    rows = list(ItemFactor.objects.filter(run_id=run.pk).order_by("movie_id").values_list("movie_id", "factors"))
+    movie_ids, _, matrix = _factor_rows(ItemFactor, run)
     parameters = run.parameters or {}
-    rank = len(rows[0][1]) if rows else int(parameters.get("rank", 1))
-    movie_ids = np.fromiter((movie_id for movie_id, _ in rows), dtype=np.int64, count=len(rows))
-    matrix = np.array([factors for _, factors in rows], dtype=np.float32).reshape(len(rows), rank)
+    if "list_rank" in parameters:  # a two-model run: these are the list model's (implicit) factors
+        return ItemFactors(
+            run_id=run.pk,
+            movie_ids=movie_ids,
+            matrix=matrix,
+            reg_param=float(parameters["list_reg_param"]),
+            implicit_prefs=True,
+            alpha=float(parameters["list_alpha"]),
+            center=float(parameters["list_center"]),
+        )
     return ItemFactors(
         run_id=run.pk,
         movie_ids=movie_ids,
-        matrix=np.ascontiguousarray(matrix),
+        matrix=matrix,
         reg_param=float(parameters.get("reg_param", 0.1)),
         implicit_prefs=bool(parameters.get("implicit_prefs", False)),
         alpha=float(parameters.get("alpha", 1.0)),
+    )
+
+
+def _load_stars_model(run: TrainingRun) -> StarsModel | None:
+    if run.global_mean is None:
+        return None
+    from .models import StarsItemFactor
+
+    movie_ids, extra, matrix = _factor_rows(StarsItemFactor, run, "bias")
+    parameters = run.parameters or {}
+    return StarsModel(
+        run_id=run.pk,
+        global_mean=float(run.global_mean),
+        movie_ids=movie_ids,
+        biases=np.fromiter((bias for (bias,) in extra), dtype=np.float64, count=len(extra)),
+        matrix=matrix,
+        reg_param=float(parameters.get("reg_param", 0.1)),
+        reg_user=float(parameters.get("bias_reg_user", 0.0)),
     )
 
 
@@ -203,7 +270,8 @@ def _genre_mask(factors: ItemFactors, genre_id: int) -> np.ndarray:
 def user_vector(*, factors: ItemFactors, ratings: Mapping[int, float]) -> UserVector | None:
     """One ALS least-squares step for a user with `ratings` (movie id -> stars); None if none count.
 
-    Ratings of movies the run has no factors for (added after it was trained) are ignored.
+    Ratings of movies the run has no factors for (added after it was trained) are ignored; for an
+    implicit model, a user none of whose ratings is above the centre has no preference to rank by.
     """
     if not ratings:
         return None
@@ -216,10 +284,13 @@ def user_vector(*, factors: ItemFactors, ratings: Mapping[int, float]) -> UserVe
     rank = v.shape[1]
     if factors.implicit_prefs:
         # Spark's implicit step: confidence c = 1 + α|r|, preference p = 1 if r > 0.
+        values = values - factors.center
+        n = int((values > 0).sum())
+        if n == 0:
+            return None
         c1 = factors.alpha * np.abs(values)
         a = factors.gram + (v.T * c1) @ v
         weights = np.where(values > 0, 1.0 + c1, 0.0)
-        n = int((values > 0).sum())
     else:
         a = v.T @ v
         weights = values
@@ -291,6 +362,36 @@ def predict(*, factors: ItemFactors, user: UserVector, movie_id: int) -> float |
     return float(_as_stars(factors, np.array([raw]))[0])
 
 
+def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids: Iterable[int]) -> np.ndarray:
+    """The stars model's predictions for `movie_ids` with the user's `ratings` folded in (NaN for movies the
+    run does not know). Ratings of unknown movies are ignored; with none left the user is average (b_u = 0)."""
+    targets, target_found = model.rows_of(movie_ids)
+    result = np.full(target_found.size, np.nan)
+    if not target_found.any():
+        return result
+    rows, found = model.rows_of(ratings.keys())
+    values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))[found]
+    rows = rows[found]
+    n = rows.size
+    x = np.zeros(model.matrix.shape[1])
+    user_bias = 0.0
+    if n:
+        item_bias = model.biases[rows]
+        user_bias = float((values - model.global_mean - item_bias).sum() / (model.reg_user + n))
+        residuals = values - model.global_mean - user_bias - item_bias
+        v = model.matrix[rows].astype(np.float64)
+        a = v.T @ v
+        a[np.diag_indices(a.shape[0])] += model.reg_param * n
+        try:
+            x = np.linalg.solve(a, v.T @ residuals)
+        except np.linalg.LinAlgError:
+            x = np.linalg.pinv(a) @ (v.T @ residuals)
+    chosen = targets[target_found]
+    raw = model.global_mean + user_bias + model.biases[chosen] + model.matrix[chosen].astype(np.float64) @ x
+    result[target_found] = np.clip(raw, MIN_STARS, MAX_STARS)
+    return result
+
+
 # --- The entry points the site uses: read the user's current ratings, fold in, score. ---
 
 
@@ -312,22 +413,35 @@ def recommend_for_user(
 ) -> list[ScoredMovie] | None:
     """Top movies for `user` from `run` with their current ratings folded in.
 
-    None when the user has no rating the run can use (the caller shows popular movies then).
-    Rated and excluded movies never appear. Reads the user's ratings unless given.
+    Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
+    explicit list factors themselves; None for a legacy implicit run). None when the user has no
+    rating the run can use (the caller shows popular movies then). Rated and excluded movies never
+    appear. Reads the user's ratings unless given.
     """
+    ratings = _current_ratings(user) if ratings is None else ratings
     factors = item_factors_for_run(run)
-    vector = user_vector(factors=factors, ratings=_current_ratings(user) if ratings is None else ratings)
+    vector = user_vector(factors=factors, ratings=ratings)
     if vector is None:
         return None
     mask = candidate_mask(factors=factors, genre_id=genre_id, min_ratings=min_ratings)
-    return top_movies(factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask)
+    top = top_movies(factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask)
+    stars_model = stars_model_for_run(run)
+    if stars_model is not None:
+        stars = predict_stars(model=stars_model, ratings=ratings, movie_ids=[m.movie_id for m in top])
+        return [
+            ScoredMovie(m.movie_id, None if np.isnan(value) else float(value), m.because_movie_id)
+            for m, value in zip(top, stars, strict=True)
+        ]
+    if factors.implicit_prefs:
+        return [ScoredMovie(m.movie_id, None, m.because_movie_id) for m in top]
+    return top
 
 
 def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> float | None:
-    """The stars the active run (folded in with the user's current ratings) predicts for `movie`.
+    """The stars the active run's stars model (folded in with the user's current ratings) predicts for `movie`.
 
-    None for anonymous users, without an active run, for implicit runs, for movies the run
-    has no factors for, and for users without a usable rating.
+    None for anonymous users, without an active run, for movies the run does not know, for users
+    without a rating, and for legacy implicit runs (no stars model).
     """
     if not user.is_authenticated:
         return None
@@ -337,10 +451,17 @@ def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> f
         run = training_run_active()
     if run is None:
         return None
+    ratings = _current_ratings(user)
+    stars_model = stars_model_for_run(run)
+    if stars_model is not None:
+        if not ratings:
+            return None
+        value = predict_stars(model=stars_model, ratings=ratings, movie_ids=[movie.pk])[0]
+        return None if np.isnan(value) else float(value)
     factors = item_factors_for_run(run)
     if factors.implicit_prefs:
         return None
-    vector = user_vector(factors=factors, ratings=_current_ratings(user))
+    vector = user_vector(factors=factors, ratings=ratings)
     if vector is None:
         return None
     return predict(factors=factors, user=vector, movie_id=movie.pk)

@@ -1,6 +1,11 @@
 """Training runs and what they publish.
 
-Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor) are keyed by run and
+A run publishes two models (see spark_engine.quality): a list model (implicit-feedback ALS) that ranks
+movies — Recommendation, SimilarMovie, UserFactor, ItemFactor — and a stars model (biased ALS) that
+predicts ratings — TrainingRun.global_mean and StarsItemFactor. Runs published before the stars model
+existed have no StarsItemFactor rows; their item factors then predict stars themselves.
+
+Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor, StarsItemFactor) are keyed by run and
 bulk-loaded with COPY. Their user/movie columns carry no database foreign keys on purpose: a
 per-row FK check would dominate loading millions of rows, and the rows are only ever read
 through the active run, joined to live users and movies. Deleting a run deletes its rows.
@@ -39,6 +44,8 @@ class TrainingRun(models.Model):
     movies_count = models.IntegerField(null=True, blank=True)
     rows_written = models.BigIntegerField(null=True, blank=True)
     metrics = models.JSONField(default=dict, blank=True)
+    # mu of the stars model (mu + b_u + b_i + u.v); null for runs without one.
+    global_mean = models.FloatField(null=True, blank=True)
 
     export_seconds = models.FloatField(null=True, blank=True)
     fit_seconds = models.FloatField(null=True, blank=True)
@@ -77,7 +84,7 @@ class TrainingRun(models.Model):
 
 
 class Recommendation(models.Model):
-    """A user's predicted top-N, movies they had not rated at training time."""
+    """A user's top-N by the list model, movies they had not rated at training time."""
 
     pk = models.CompositePrimaryKey("run_id", "user_id", "rank")
     run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
@@ -88,7 +95,7 @@ class Recommendation(models.Model):
         "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
     rank = models.PositiveSmallIntegerField()
-    score = models.FloatField(help_text="Predicted rating.")
+    score = models.FloatField(help_text="Predicted rating (by the stars model; rank comes from the list model).")
 
     class Meta:
         ordering = ["run_id", "user_id", "rank"]
@@ -98,7 +105,7 @@ class Recommendation(models.Model):
 
 
 class SimilarMovie(models.Model):
-    """For each movie, its K nearest movies by cosine similarity of ALS item factors."""
+    """For each movie, its K nearest movies by cosine similarity of the list model's item factors."""
 
     pk = models.CompositePrimaryKey("run_id", "movie_id", "rank")
     run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
@@ -119,6 +126,8 @@ class SimilarMovie(models.Model):
 
 
 class UserFactor(models.Model):
+    """The list model's user factors at training time."""
+
     pk = models.CompositePrimaryKey("run_id", "user_id")
     run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     user = models.ForeignKey(
@@ -131,7 +140,7 @@ class UserFactor(models.Model):
 
 
 class ItemFactor(models.Model):
-    """ALS item factors: the site folds a user's fresh ratings in against these."""
+    """The list model's item factors: the site folds a user's fresh ratings in against these to rank movies."""
 
     pk = models.CompositePrimaryKey("run_id", "movie_id")
     run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
@@ -144,21 +153,48 @@ class ItemFactor(models.Model):
         return f"run {self.run_id}: movie {self.movie_id} factors"
 
 
-class TunedParameters(models.Model):
-    """ALS parameters chosen by `manage.py tune --save`; the retrain's defaults while this row exists.
+class StarsItemFactor(models.Model):
+    """The stars model's per-movie terms: b_i and v_i of mu + b_u + b_i + u.v.
 
-    One row at most (pk 1). Settings (ALS_*) apply when there is none: delete it in the admin to go
-    back to them. Command-line options of `retrain` still override both.
+    The site folds a user's current ratings in against these (user bias, then one ALS step on the
+    residuals) to predict the stars shown on movie pages, lists and the API.
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "movie_id")
+    run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    movie = models.ForeignKey(
+        "catalog.Movie", on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    bias = models.FloatField()
+    factors = ArrayField(models.FloatField())
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: movie {self.movie_id} stars terms"
+
+
+class TunedParameters(models.Model):
+    """Parameters chosen by `manage.py tune --save`; the retrain's defaults while this row exists.
+
+    One row at most (pk 1). The stars model's part (rank, max_iter, reg_param) comes from `tune --save`, the
+    list model's part (list_*) from `tune --lists --save`; a part left empty falls back to the settings
+    (ALS_* / LIST_ALS_*), as does everything once the row is deleted in the admin. Command-line options of
+    `retrain` still override both.
     """
 
     SINGLETON_PK = 1
 
-    rank = models.PositiveIntegerField()
-    max_iter = models.PositiveIntegerField()
-    reg_param = models.FloatField()
-    # The cross-validated score of the winner and the whole table, for the admin and the staff page.
-    cv_rmse = models.FloatField()
+    rank = models.PositiveIntegerField(null=True, blank=True)
+    max_iter = models.PositiveIntegerField(null=True, blank=True)
+    reg_param = models.FloatField(null=True, blank=True)
+    # The cross-validated score of the stars winner and its whole table, for the admin and the staff page.
+    cv_rmse = models.FloatField(null=True, blank=True)
     results = models.JSONField(default=list, blank=True)
+    list_rank = models.PositiveIntegerField(null=True, blank=True)
+    list_max_iter = models.PositiveIntegerField(null=True, blank=True)
+    list_reg_param = models.FloatField(null=True, blank=True)
+    list_alpha = models.FloatField(null=True, blank=True)
+    list_cv_ndcg = models.FloatField(null=True, blank=True, verbose_name="list CV NDCG@10")
+    list_results = models.JSONField(default=list, blank=True)
     ratings_count = models.BigIntegerField()
     folds = models.PositiveSmallIntegerField()
     saved_at = models.DateTimeField(auto_now=True)
@@ -169,7 +205,23 @@ class TunedParameters(models.Model):
         constraints = [models.CheckConstraint(condition=Q(pk=1), name="tunedparameters_singleton")]
 
     def __str__(self) -> str:
-        return f"rank {self.rank}, regParam {self.reg_param:g}, {self.max_iter} iterations (CV RMSE {self.cv_rmse:.4f})"
+        parts = []
+        if self.rank is not None:
+            parts.append(
+                f"stars: rank {self.rank}, regParam {self.reg_param:g}, {self.max_iter} iterations "
+                f"(CV RMSE {self.cv_rmse:.4f})"
+            )
+        if self.list_rank is not None:
+            parts.append(
+                f"lists: rank {self.list_rank}, regParam {self.list_reg_param:g}, alpha {self.list_alpha:g}, "
+                f"{self.list_max_iter} iterations (CV NDCG@10 {self.list_cv_ndcg:.4f})"
+            )
+        return "; ".join(parts) or "no tuned parameters"
+
+    def as_options(self) -> dict:
+        """The retrain options (spark_engine.pipeline.RetrainOptions fields) this row sets."""
+        names = ("rank", "max_iter", "reg_param", "list_rank", "list_max_iter", "list_reg_param", "list_alpha")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 class EvaluationReport(models.Model):

@@ -64,7 +64,8 @@ def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None
 @dataclass(frozen=True)
 class RecommendedMovie:
     movie: Movie
-    # Predicted stars for personal recommendations; the catalogue average for popular ones.
+    # Predicted stars for personal recommendations (None if the run predicts none); the catalogue average for
+    # popular ones.
     score: float | None
     because: Movie | None = None
 

@@ -11,7 +11,16 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
+from .models import (
+    EvaluationReport,
+    ItemFactor,
+    Recommendation,
+    SimilarMovie,
+    StarsItemFactor,
+    TrainingRun,
+    TunedParameters,
+    UserFactor,
+)
 
 # Result tables and the columns their files carry, in file order.
 RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
@@ -19,6 +28,7 @@ RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
     "similar": (SimilarMovie, ("run_id", "movie_id", "similar_id", "rank", "score")),
     "user_factors": (UserFactor, ("run_id", "user_id", "factors")),
     "item_factors": (ItemFactor, ("run_id", "movie_id", "factors")),
+    "stars_items": (StarsItemFactor, ("run_id", "movie_id", "bias", "factors")),
 }
 
 
@@ -127,19 +137,46 @@ def training_run_dir(*, run_id: int) -> Path:
 def tuned_parameters_save(
     *, rank: int, max_iter: int, reg_param: float, cv_rmse: float, results: list, ratings_count: int, folds: int
 ) -> TunedParameters:
-    """Store the winner of `manage.py tune` as the retrain's defaults (replacing any earlier one)."""
-    tuned, _ = TunedParameters.objects.update_or_create(
-        pk=TunedParameters.SINGLETON_PK,
-        defaults={
-            "rank": rank,
-            "max_iter": max_iter,
-            "reg_param": reg_param,
-            "cv_rmse": cv_rmse,
-            "results": results,
-            "ratings_count": ratings_count,
-            "folds": folds,
-        },
+    """Store the stars-model winner of `manage.py tune` as the retrain's defaults (replacing an earlier one; a
+    tuned list model stays)."""
+    return _tuned_parameters_update(
+        rank=rank,
+        max_iter=max_iter,
+        reg_param=reg_param,
+        cv_rmse=cv_rmse,
+        results=results,
+        ratings_count=ratings_count,
+        folds=folds,
     )
+
+
+def tuned_list_parameters_save(
+    *,
+    rank: int,
+    max_iter: int,
+    reg_param: float,
+    alpha: float,
+    cv_ndcg: float,
+    results: list,
+    ratings_count: int,
+    folds: int,
+) -> TunedParameters:
+    """Store the list-model winner of `manage.py tune --lists` as the retrain's defaults (a tuned stars model
+    stays)."""
+    return _tuned_parameters_update(
+        list_rank=rank,
+        list_max_iter=max_iter,
+        list_reg_param=reg_param,
+        list_alpha=alpha,
+        list_cv_ndcg=cv_ndcg,
+        list_results=results,
+        ratings_count=ratings_count,
+        folds=folds,
+    )
+
+
+def _tuned_parameters_update(**fields) -> TunedParameters:
+    tuned, _ = TunedParameters.objects.update_or_create(pk=TunedParameters.SINGLETON_PK, defaults=fields)
     return tuned
 
 

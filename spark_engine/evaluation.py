@@ -9,7 +9,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +52,8 @@ def tuning_run(
     on_fit=None,
     notify=None,
 ) -> dict[str, Any]:
-    """Cross-validate every (rank, regParam, maxIter) of the grid on every rating; return the table and winner.
+    """Cross-validate the stars model (biased ALS with the run's bias regularisation) over every (rank, regParam,
+    maxIter) of the grid on every rating; return the table and winner.
 
     Out: {"results": [{"rank", "reg_param", "max_iter", "rmse", "fold_rmse", "seconds"}, ...] sorted best first,
     "best": the first of them, "folds", "ratings"}. Nothing is stored (see services.tuned_parameters_save).
@@ -61,13 +61,42 @@ def tuning_run(
     from spark_engine import stages, tuning
 
     with exported_ratings(prefix="tune-", notify=notify) as (spark, ratings, rows):
-        base = stages.als_params(
-            RetrainOptions.from_settings(seed=seed),
-            ratings_count=rows,
-            parallelism=spark.sparkContext.defaultParallelism,
-        )
+        options = RetrainOptions.from_settings(seed=seed)
+        base = stages.als_params(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
         grid = tuning.parameter_grid(base, ranks=ranks, reg_params=reg_params, max_iters=max_iters)
-        results = tuning.cross_validate(ratings, grid, folds=folds, seed=seed, on_fit=on_fit)
+        results = tuning.cross_validate(
+            ratings, grid, folds=folds, seed=seed, biases=(options.bias_reg_user, options.bias_reg_item), on_fit=on_fit
+        )
+    table = [result.to_dict() for result in results]
+    return {"results": table, "best": table[0], "folds": folds, "ratings": rows}
+
+
+def list_tuning_run(
+    *,
+    ranks: tuple[int, ...],
+    reg_params: tuple[float, ...],
+    alphas: tuple[float, ...],
+    max_iters: tuple[int, ...],
+    folds: int = 3,
+    seed: int = 42,
+    on_fit=None,
+    notify=None,
+) -> dict[str, Any]:
+    """Cross-validate the list model (implicit ALS on rating - the run's centre) over every (rank, regParam, alpha,
+    maxIter) on every rating, scored by NDCG@10; return the table and winner.
+
+    Out: {"results": [{"rank", "reg_param", "alpha", "max_iter", "ndcg", "fold_ndcg", "popularity_ndcg",
+    "seconds"}, ...] sorted best first, "best", "folds", "ratings"}. Nothing is stored.
+    """
+    from spark_engine import stages, tuning
+
+    with exported_ratings(prefix="tune-lists-", notify=notify) as (spark, ratings, rows):
+        options = RetrainOptions.from_settings(seed=seed)
+        base = stages.model_config(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
+        grid = tuning.list_parameter_grid(
+            base.lists, ranks=ranks, reg_params=reg_params, alphas=alphas, max_iters=max_iters
+        )
+        results = tuning.cross_validate_lists(ratings, grid, folds=folds, seed=seed, on_fit=on_fit)
     table = [result.to_dict() for result in results]
     return {"results": table, "best": table[0], "folds": folds, "ratings": rows}
 
@@ -85,31 +114,18 @@ def evaluation_run(
 
     notify = on_step or (lambda message: None)
     with exported_ratings(prefix="evaluate-", notify=notify) as (spark, ratings, rows):
-        params = stages.als_params(
+        # "defaults": exactly the two models a retrain would publish now (settings, then tuned parameters).
+        defaults = stages.model_config(
             RetrainOptions.from_settings(seed=seed),
             ratings_count=rows,
             parallelism=spark.sparkContext.defaultParallelism,
         )
-        configs = {"defaults": _defaults_config(params)}
+        blocks = defaults.ratings.num_blocks
+        configs = {"defaults": defaults}
         if compare_proposed:
-            configs["proposed"] = quality.with_run_options(quality.PROPOSED, seed=seed, num_blocks=params.num_blocks)
+            configs["proposed"] = quality.with_run_options(quality.PROPOSED, seed=seed, num_blocks=blocks)
         result = quality.evaluate_protocol(
-            ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=params.num_blocks, on_step=notify
+            ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify
         )
     result["ratings"] = rows
     return result
-
-
-def _defaults_config(params):
-    """Today's retrain seen as a QualityConfig: one ALS model serves both the stars and its own top-N.
-
-    With ALS_IMPLICIT_PREFS the retrain fits implicit ALS on the raw ratings; its lists are that model's and the
-    predicted stars are judged with the same parameters fitted explicitly.
-    """
-    from spark_engine import quality
-
-    if params.implicit_prefs:
-        return quality.QualityConfig(
-            ratings=replace(params, implicit_prefs=False), lists=quality.ListParams(als=params, confidence="rating")
-        )
-    return quality.QualityConfig(ratings=params)

@@ -32,13 +32,24 @@ StageCallback = Callable[[str, str], None]
 
 @dataclass(frozen=True)
 class RetrainOptions:
-    """Everything a retrain can be told; defaults come from settings."""
+    """Everything a retrain can be told; defaults come from settings.
+
+    A retrain fits two models (spark_engine.quality): the stars model, biased ALS (rank, max_iter,
+    reg_param on the residuals of regularised user and movie biases, bias_reg_user / bias_reg_item),
+    predicts ratings; the list model, implicit-feedback ALS on rating - list_center (list_rank,
+    list_max_iter, list_reg_param, list_alpha), ranks the movies of top-N and similar movies.
+    """
 
     rank: int
     max_iter: int
     reg_param: float
-    implicit_prefs: bool
-    alpha: float
+    bias_reg_user: float
+    bias_reg_item: float
+    list_rank: int
+    list_max_iter: int
+    list_reg_param: float
+    list_alpha: float
+    list_center: float
     nonnegative: bool
     seed: int
     top_n: int
@@ -50,15 +61,21 @@ class RetrainOptions:
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
-        """Settings (ALS_* and the rest), then the parameters `manage.py tune --save` stored, then `overrides`."""
+        """Settings (ALS_*, LIST_ALS_* and the rest), then the parameters `manage.py tune --save` stored, then
+        `overrides`."""
         from recommendations.selectors import tuned_parameters
 
         defaults = cls(
             rank=settings.ALS_RANK,
             max_iter=settings.ALS_MAX_ITER,
             reg_param=settings.ALS_REG_PARAM,
-            implicit_prefs=settings.ALS_IMPLICIT_PREFS,
-            alpha=settings.ALS_ALPHA,
+            bias_reg_user=settings.ALS_BIAS_REG_USER,
+            bias_reg_item=settings.ALS_BIAS_REG_ITEM,
+            list_rank=settings.LIST_ALS_RANK,
+            list_max_iter=settings.LIST_ALS_MAX_ITER,
+            list_reg_param=settings.LIST_ALS_REG_PARAM,
+            list_alpha=settings.LIST_ALS_ALPHA,
+            list_center=settings.LIST_ALS_CENTER,
             nonnegative=settings.ALS_NONNEGATIVE,
             seed=settings.ALS_SEED,
             top_n=settings.RECOMMENDATIONS_TOP_N,
@@ -68,7 +85,7 @@ class RetrainOptions:
         )
         tuned = tuned_parameters()
         if tuned is not None:
-            defaults = replace(defaults, rank=tuned.rank, max_iter=tuned.max_iter, reg_param=tuned.reg_param)
+            defaults = replace(defaults, **tuned.as_options())
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
@@ -77,14 +94,19 @@ class RetrainOptions:
 
     def validate(self) -> None:
         problems = []
-        if self.rank < 1:
-            problems.append("rank must be at least 1")
-        if self.max_iter < 1:
-            problems.append("max_iter must be at least 1")
-        if self.reg_param < 0:
-            problems.append("reg_param must not be negative")
-        if self.alpha <= 0:
-            problems.append("alpha must be positive")
+        for prefix in ("", "list_"):
+            if getattr(self, f"{prefix}rank") < 1:
+                problems.append(f"{prefix}rank must be at least 1")
+            if getattr(self, f"{prefix}max_iter") < 1:
+                problems.append(f"{prefix}max_iter must be at least 1")
+            if getattr(self, f"{prefix}reg_param") < 0:
+                problems.append(f"{prefix}reg_param must not be negative")
+        if self.bias_reg_user < 0 or self.bias_reg_item < 0:
+            problems.append("bias_reg_user and bias_reg_item must not be negative")
+        if self.list_alpha <= 0:
+            problems.append("list_alpha must be positive")
+        if not 0.5 <= self.list_center <= 5:
+            problems.append("list_center must be a rating between 0.5 and 5")
         if self.top_n < 1 or self.top_n > 1000:
             problems.append("top_n must be between 1 and 1000")
         if self.similar_k < 1 or self.similar_k > 1000:
@@ -238,35 +260,47 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints", ratings_count=export.rows)
     )
     ratings = stages.read_ratings(spark, export.path)
-    als_params = stages.als_params(
-        options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
-    )
+    users, movies = stages.users_and_movies(ratings)
+    list_rank = stages.list_rank_for(options.list_rank, users=users, movies=movies)
+    if list_rank != options.list_rank:
+        on_stage("export", f"list rank {options.list_rank} lowered to {list_rank} for {users} users x {movies} movies")
+        options = replace(options, list_rank=list_rank)
+        services.training_run_update(run=run, parameters=asdict(options))
+    config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
 
     if options.evaluate:
         started = time.perf_counter()
         metrics = stages.evaluate(
             ratings,
-            als_params,
+            config,
             options.holdout_fraction,
+            seed=options.seed,
             ratings_count=export.rows,
             max_ratings=settings.EVALUATION_MAX_RATINGS,
         )
         services.training_run_update(run=run, metrics=metrics, evaluate_seconds=time.perf_counter() - started)
         on_stage(
             "evaluate",
-            f"RMSE {metrics.get('rmse', float('nan')):.4f}, NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
+            f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
+            f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
             f"(popularity {metrics.get('popularity', {}).get('ndcg_at_10', float('nan')):.4f}) "
             f"in {run.evaluate_seconds:.1f}s",
         )
 
     started = time.perf_counter()
-    model = stages.fit(ratings, als_params)
-    services.training_run_update(run=run, fit_seconds=time.perf_counter() - started)
-    on_stage("fit", f"rank {options.rank}, {options.max_iter} iterations in {run.fit_seconds:.1f}s")
+    models = stages.fit(ratings, config)
+    services.training_run_update(
+        run=run, fit_seconds=time.perf_counter() - started, global_mean=models.stars.global_mean
+    )
+    on_stage(
+        "fit",
+        f"stars: biased ALS rank {options.rank}, {options.max_iter} iterations; lists: implicit ALS rank "
+        f"{options.list_rank}, {options.list_max_iter} iterations; in {run.fit_seconds:.1f}s",
+    )
 
     started = time.perf_counter()
     outputs = stages.write_results(
-        model=model,
+        models=models,
         ratings=ratings,
         run_id=run.pk,
         out_dir=run_dir / "results",

@@ -33,10 +33,12 @@ from spark_engine.transforms import (
     ALSParams,
     _require_columns,
     fit_als,
+    holdout_ranking_metrics,
     popularity_scores,
     popularity_top_n,
     ranking_metrics,
     rmse,
+    split_holdout,
     top_n_unrated,
 )
 
@@ -471,6 +473,96 @@ def _evaluate_config(
         users, items = fit_list_model(full_train, config.lists)
     entry["lists"] = list_metrics(top_n_unrated(users, items, full_train, k), full_train, known_test, k)
     return entry
+
+
+@dataclass(frozen=True)
+class FittedModels:
+    """What a retrain publishes: the stars model and the list model's factor tables.
+
+    `stars` predicts ratings (a plain ALS configuration is held as a BiasedALSModel with mu 0 and no biases, which
+    predicts exactly u.v). `list_users` / `list_items` (id int, features array<float>) rank a user's movies and
+    give similar movies; they are the stars model's own factors when the configuration has no list model.
+    """
+
+    stars: BiasedALSModel
+    list_users: DataFrame
+    list_items: DataFrame
+
+
+def fit_models(ratings: DataFrame, config: QualityConfig) -> FittedModels:
+    """Fit the configuration's ratings model and list model on `ratings` (user_id, movie_id, rating). Runs the fits
+    now. Raises ValueError like `fit_biased_als` / `fit_als`."""
+    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    if config.biased:
+        stars = fit_biased_als(ratings, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
+        own_users, own_items = biased_factors(stars)
+    else:
+        plain = fit_als(ratings, config.ratings)
+        spark = ratings.sparkSession
+        stars = BiasedALSModel(
+            global_mean=0.0,
+            user_bias=spark.createDataFrame([], "user_id int, user_bias double"),
+            item_bias=spark.createDataFrame([], "movie_id int, item_bias double"),
+            als=plain,
+        )
+        own_users, own_items = plain.userFactors, plain.itemFactors
+    if config.lists is None:
+        return FittedModels(stars=stars, list_users=own_users, list_items=own_items)
+    users, items = fit_list_model(ratings, config.lists)
+    return FittedModels(stars=stars, list_users=users, list_items=items)
+
+
+def evaluate_holdout_config(
+    ratings: DataFrame,
+    config: QualityConfig,
+    fraction: float = 0.2,
+    seed: int = 42,
+    k: int = 10,
+    *,
+    max_users: int = 10_000,
+) -> dict[str, Any]:
+    """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
+    `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
+    the biases) and the list model's lists (`transforms.holdout_ranking_metrics`, next to popularity).
+    Out: the keys of `transforms.evaluate_holdout`. Raises ValueError on bad arguments or missing columns.
+    """
+    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
+    train, test = train.cache(), test.cache()
+    try:
+        train_count, test_count = train.count(), test.count()
+        models = fit_models(train, config)
+        error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
+        ranking = holdout_ranking_metrics(
+            train, test, models.list_users, models.list_items, k, seed=seed, max_users=max_users
+        )
+        return {
+            "rmse": error,
+            **ranking,
+            "holdout_fraction": fraction,
+            "train_ratings": train_count,
+            "test_ratings": test_count,
+        }
+    finally:
+        train.unpersist()
+        test.unpersist()
+
+
+def stars_item_terms(model: BiasedALSModel) -> DataFrame:
+    """Per movie the stars model's b_i and v_i: (movie_id int, bias double, features array<float>).
+
+    Movies with factors but no bias (a plain configuration) get bias 0; the site folds users in against these.
+    Requires `model.als`; raises ValueError without it.
+    """
+    if model.als is None:
+        raise ValueError("a biases-only model has no factors")
+    return model.als.itemFactors.join(
+        model.item_bias.select(F.col("movie_id").alias("id"), "item_bias"), "id", "left"
+    ).select(
+        F.col("id").alias("movie_id"),
+        F.coalesce(F.col("item_bias"), F.lit(0.0)).cast("double").alias("bias"),
+        "features",
+    )
 
 
 def with_run_options(config: QualityConfig, *, seed: int, num_blocks: int | None = None) -> QualityConfig:

@@ -10,11 +10,10 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_engine import transforms
+from spark_engine import quality, transforms
 from spark_engine.schemas import RATINGS_SCHEMA
 from spark_engine.session import SparkConfig, get_spark
 
@@ -39,15 +38,50 @@ def read_ratings(spark: SparkSession, path: Path) -> DataFrame:
 
 
 def als_params(options, *, ratings_count: int, parallelism: int) -> transforms.ALSParams:
+    """The stars model's ALS (on the residuals of the biases)."""
     return transforms.ALSParams(
         rank=options.rank,
         max_iter=options.max_iter,
         reg_param=options.reg_param,
-        implicit_prefs=options.implicit_prefs,
-        alpha=options.alpha,
         nonnegative=options.nonnegative,
         seed=options.seed,
         num_blocks=options.num_blocks or auto_num_blocks(ratings_count, parallelism),
+    )
+
+
+def list_rank_for(requested: int, *, users: int, movies: int) -> int:
+    """The list model's rank, at most half the smaller side of the data.
+
+    Implicit ALS regularises a user by the number of their ratings above the centre: for a user with none, the
+    normal equations are YᵀY plus confidences, singular when there are fewer movies than factors, and Spark's
+    Cholesky solve fails the retrain. Only toy catalogues are affected (rank 32 needs 64 movies and users).
+    """
+    return max(1, min(requested, min(users, movies) // 2))
+
+
+def users_and_movies(ratings: DataFrame) -> tuple[int, int]:
+    row = ratings.agg(F.countDistinct("user_id"), F.countDistinct("movie_id")).first()
+    return int(row[0]), int(row[1])
+
+
+def model_config(options, *, ratings_count: int, parallelism: int) -> quality.QualityConfig:
+    """Both models of a retrain from its options: biased ALS for stars, implicit ALS on rating - center for lists."""
+    stars = als_params(options, ratings_count=ratings_count, parallelism=parallelism)
+    lists = quality.ListParams(
+        als=transforms.ALSParams(
+            rank=options.list_rank,
+            max_iter=options.list_max_iter,
+            reg_param=options.list_reg_param,
+            implicit_prefs=True,
+            alpha=options.list_alpha,
+            seed=options.seed,
+            num_blocks=stars.num_blocks,
+        ),
+        confidence="centered",
+        center=options.list_center,
+    )
+    return quality.QualityConfig(
+        ratings=stars, biased=True, reg_user=options.bias_reg_user, reg_item=options.bias_reg_item, lists=lists
     )
 
 
@@ -62,13 +96,15 @@ def auto_num_blocks(ratings_count: int, parallelism: int) -> int:
 
 def evaluate(
     ratings: DataFrame,
-    params: transforms.ALSParams,
+    config: quality.QualityConfig,
     holdout_fraction: float,
     *,
+    seed: int,
     ratings_count: int,
     max_ratings: int = 0,
 ) -> dict:
-    """Holdout metrics; above `max_ratings` (0: no limit) on the ratings of a random share of the users.
+    """Holdout metrics of both models (stars RMSE, list ranking against popularity); above `max_ratings`
+    (0: no limit) on the ratings of a random share of the users.
 
     The evaluation fit is a second full ALS fit: at 25M ratings it cost as much as the final one.
     A user sample keeps whole histories, so RMSE and the ranking metrics stay comparable.
@@ -76,13 +112,13 @@ def evaluate(
     fraction = 1.0
     if max_ratings and ratings_count > max_ratings:
         fraction = max_ratings / ratings_count
-        ratings = transforms.sample_users(ratings, fraction, seed=params.seed)
-    metrics = transforms.evaluate_holdout(ratings, params, fraction=holdout_fraction, seed=params.seed, k=10)
+        ratings = transforms.sample_users(ratings, fraction, seed=seed)
+    metrics = quality.evaluate_holdout_config(ratings, config, fraction=holdout_fraction, seed=seed, k=10)
     return {**metrics, "user_sample_fraction": round(fraction, 4)}
 
 
-def fit(ratings: DataFrame, params: transforms.ALSParams) -> ALSModel:
-    return transforms.fit_als(ratings, params)
+def fit(ratings: DataFrame, config: quality.QualityConfig) -> quality.FittedModels:
+    return quality.fit_models(ratings, config)
 
 
 def _pg_array(column: str):
@@ -97,7 +133,7 @@ def _write_csv(df: DataFrame, path: Path) -> list[Path]:
 
 def write_results(
     *,
-    model: ALSModel,
+    models: quality.FittedModels,
     ratings: DataFrame,
     run_id: int,
     out_dir: Path,
@@ -105,26 +141,34 @@ def write_results(
     similar_k: int,
     driver_max_cells: int = 0,
 ) -> ResultFiles:
-    """Compute every user's top-N unrated movies and every movie's K similar movies from the
-    fitted model, and write them with the factors as CSV files under `out_dir`.
+    """Compute every user's top-N unrated movies (ranked by the list model, scored in stars by the stars
+    model) and every movie's K similar movies (list model), and write them with both models' factors as
+    CSV files under `out_dir`.
 
     When users x movies is at most `driver_max_cells` the scoring runs on the driver (the same
     blocks as on the executors): for small data, starting Python workers costs more than the work.
     """
-    user_factors = model.userFactors.cache()
-    item_factors = model.itemFactors.cache()
+    user_factors = models.list_users.cache()
+    item_factors = models.list_items.cache()
     users, movies = user_factors.count(), item_factors.count()
     on_driver = users * movies <= driver_max_cells
     rated = ratings.select("user_id", "movie_id")
     run = F.lit(run_id)
 
     top = transforms.top_n_unrated(user_factors, item_factors, rated, top_n, on_driver=on_driver)
+    top_stars = quality.predict(models.stars, top.select("user_id", "movie_id", "rank"))
     similar = transforms.similar_items(item_factors, similar_k, on_driver=on_driver)
+    stars_items = quality.stars_item_terms(models.stars)
     files = {
-        "recommendations": _write_csv(top.select(run, "user_id", "movie_id", "rank", "score"), out_dir / "recs"),
+        "recommendations": _write_csv(
+            top_stars.select(run, "user_id", "movie_id", "rank", "prediction"), out_dir / "recs"
+        ),
         "similar": _write_csv(similar.select(run, "movie_id", "similar_id", "rank", "score"), out_dir / "similar"),
         "user_factors": _write_csv(user_factors.select(run, "id", _pg_array("features")), out_dir / "user_factors"),
         "item_factors": _write_csv(item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
+        "stars_items": _write_csv(
+            stars_items.select(run, "movie_id", "bias", _pg_array("features")), out_dir / "stars_items"
+        ),
     }
     user_factors.unpersist()
     item_factors.unpersist()

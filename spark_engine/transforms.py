@@ -353,66 +353,97 @@ def evaluate_holdout(
     """Hold out a random `fraction` of ratings, fit ALS on the rest and score it against a popularity baseline.
 
     In: `ratings` with columns (user_id, movie_id, rating). RMSE covers every held-out pair the model can
-    score. Ranking metrics cover users the model knows (present in training) who have a relevant held-out
-    rating, at most `max_users` of them drawn at random with `seed`: each gets the exact top k of the
-    movies they did not rate in training, from the model and from popularity (most ratings in training).
-    The ranking runs on the driver with numpy from the collected factors, the sampled users' training pairs
-    and per-movie counts: a handful of small Spark jobs instead of two distributed top-N passes.
+    score; the ranking metrics are `holdout_ranking_metrics` of the model's own factors.
     Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated",
     "popularity": {same ranking keys}, "holdout_fraction", "train_ratings", "test_ratings",
     "ranking_users_available"}.
     Raises ValueError on bad arguments or missing columns.
     """
     _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
-    if max_users < 1:
-        raise ValueError(f"max_users must be positive, got {max_users}")
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
     train, test = train.cache(), test.cache()
     try:
         train_count, test_count = train.count(), test.count()
         model = fit_als(train, params)
-        error = rmse(model, test)
-        user_ids, user_matrix = _collect_factors(model.userFactors, "user_factors")
-        item_ids, item_matrix = _collect_factors(model.itemFactors, "item_factors")
-
-        rel_users, rel_movies = _collect_int_columns(
-            test.where(F.col("rating") >= relevant_threshold).select("user_id", "movie_id")
-        )
-        known = np.isin(rel_users, user_ids)
-        rel_users, rel_movies = rel_users[known], rel_movies[known]
-        candidates = np.unique(rel_users)
-        sample = candidates
-        if candidates.size > max_users:
-            sample = np.sort(np.random.default_rng(seed).choice(candidates, max_users, replace=False))
-            chosen = np.isin(rel_users, sample)
-            rel_users, rel_movies = rel_users[chosen], rel_movies[chosen]
-        sampled_train = train if sample is candidates else train.where(F.col("user_id").isin(sample.tolist()))
-        train_users, train_movies = _collect_int_columns(sampled_train.select("user_id", "movie_id"))
-        pop_ids, pop_counts = _collect_int_columns(train.groupBy("movie_id").count().orderBy("movie_id"))
-
-        rows = np.searchsorted(user_ids, sample)
-        model_rec = _local_top_k(sample, user_matrix[rows], item_ids, item_matrix, train_users, train_movies, k)
-        popularity_rec = _local_top_k(
-            sample,
-            np.ones((sample.size, 1), np.float32),
-            pop_ids,
-            pop_counts.astype(np.float32)[:, None],
-            train_users,
-            train_movies,
+        ranking = holdout_ranking_metrics(
+            train,
+            test,
+            model.userFactors,
+            model.itemFactors,
             k,
+            seed=seed,
+            max_users=max_users,
+            relevant_threshold=relevant_threshold,
         )
         return {
-            "rmse": error,
-            **ranking_metrics_of_arrays(*model_rec, rel_users, rel_movies, k),
-            "popularity": ranking_metrics_of_arrays(*popularity_rec, rel_users, rel_movies, k),
+            "rmse": rmse(model, test),
+            **ranking,
             "holdout_fraction": fraction,
             "train_ratings": train_count,
             "test_ratings": test_count,
-            "ranking_users_available": int(candidates.size),
         }
     finally:
         train.unpersist()
         test.unpersist()
+
+
+def holdout_ranking_metrics(
+    train: DataFrame,
+    test: DataFrame,
+    user_factors: DataFrame,
+    item_factors: DataFrame,
+    k: int = 10,
+    *,
+    seed: int = 42,
+    max_users: int = 10_000,
+    relevant_threshold: float = 4.0,
+) -> dict[str, Any]:
+    """Ranking metrics of the lists `user_factors` · `item_factors` would serve, next to popularity's.
+
+    Users counted: those with factors and a relevant held-out rating (>= `relevant_threshold`), at most
+    `max_users` of them drawn at random with `seed`; each gets the exact top k of the movies they did not
+    rate in `train`, from the factors and from popularity (most ratings in `train`). The ranking runs on the
+    driver with numpy from the collected factors, the sampled users' training pairs and per-movie counts: a
+    handful of small Spark jobs instead of two distributed top-N passes.
+    Out: {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated",
+    "popularity": {same keys}, "ranking_users_available"}. Raises ValueError on max_users < 1.
+    """
+    if max_users < 1:
+        raise ValueError(f"max_users must be positive, got {max_users}")
+    user_ids, user_matrix = _collect_factors(user_factors, "user_factors")
+    item_ids, item_matrix = _collect_factors(item_factors, "item_factors")
+
+    rel_users, rel_movies = _collect_int_columns(
+        test.where(F.col("rating") >= relevant_threshold).select("user_id", "movie_id")
+    )
+    known = np.isin(rel_users, user_ids)
+    rel_users, rel_movies = rel_users[known], rel_movies[known]
+    candidates = np.unique(rel_users)
+    sample = candidates
+    if candidates.size > max_users:
+        sample = np.sort(np.random.default_rng(seed).choice(candidates, max_users, replace=False))
+        chosen = np.isin(rel_users, sample)
+        rel_users, rel_movies = rel_users[chosen], rel_movies[chosen]
+    sampled_train = train if sample is candidates else train.where(F.col("user_id").isin(sample.tolist()))
+    train_users, train_movies = _collect_int_columns(sampled_train.select("user_id", "movie_id"))
+    pop_ids, pop_counts = _collect_int_columns(train.groupBy("movie_id").count().orderBy("movie_id"))
+
+    rows = np.searchsorted(user_ids, sample)
+    model_rec = _local_top_k(sample, user_matrix[rows], item_ids, item_matrix, train_users, train_movies, k)
+    popularity_rec = _local_top_k(
+        sample,
+        np.ones((sample.size, 1), np.float32),
+        pop_ids,
+        pop_counts.astype(np.float32)[:, None],
+        train_users,
+        train_movies,
+        k,
+    )
+    return {
+        **ranking_metrics_of_arrays(*model_rec, rel_users, rel_movies, k),
+        "popularity": ranking_metrics_of_arrays(*popularity_rec, rel_users, rel_movies, k),
+        "ranking_users_available": int(candidates.size),
+    }
 
 
 # --------------------------------------------------------------------------------------------------

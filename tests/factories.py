@@ -6,7 +6,7 @@ import factory
 from accounts.models import User
 from catalog.models import Genre, Movie
 from ratings.models import Rating
-from recommendations.models import ItemFactor, SimilarMovie, TrainingRun
+from recommendations.models import ItemFactor, SimilarMovie, StarsItemFactor, TrainingRun
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -52,10 +52,42 @@ class RatingFactory(factory.django.DjangoModelFactory):
     rated_at = factory.LazyFunction(lambda: datetime(2024, 1, 1, tzinfo=UTC))
 
 
-def make_active_run(factors_by_movie: dict, *, reg_param: float = 0.1, similar: dict | None = None) -> TrainingRun:
-    """An active succeeded run with the given item factors {movie: [floats]} and similar lists {movie: [movies]}."""
+def make_active_run(
+    factors_by_movie: dict,
+    *,
+    reg_param: float = 0.1,
+    similar: dict | None = None,
+    stars: dict | None = None,
+    global_mean: float = 3.5,
+    list_alpha: float = 1.0,
+    list_center: float = 3.0,
+) -> TrainingRun:
+    """An active succeeded run with the given item factors {movie: [floats]} and similar lists {movie: [movies]}.
+
+    Without `stars`, a run of one explicit model (as published before the stars model). With `stars`
+    {movie: (bias, [floats])}, a two-model run: the item factors are the implicit list model's (alpha
+    `list_alpha`, centre `list_center`) and `stars` with `global_mean` the stars model's.
+    """
+    parameters = {"reg_param": reg_param, "rank": 2}
+    if stars is not None:
+        parameters |= {
+            "bias_reg_user": 5.0,
+            "list_rank": 2,
+            "list_reg_param": reg_param,
+            "list_alpha": list_alpha,
+            "list_center": list_center,
+        }
     run = TrainingRun.objects.create(
-        status=TrainingRun.Status.SUCCEEDED, is_active=True, parameters={"reg_param": reg_param, "rank": 2}
+        status=TrainingRun.Status.SUCCEEDED,
+        is_active=True,
+        parameters=parameters,
+        global_mean=global_mean if stars is not None else None,
+    )
+    StarsItemFactor.objects.bulk_create(
+        [
+            StarsItemFactor(run=run, movie=movie, bias=bias, factors=list(values))
+            for movie, (bias, values) in (stars or {}).items()
+        ]
     )
     ItemFactor.objects.bulk_create(
         [ItemFactor(run=run, movie=movie, factors=list(values)) for movie, values in factors_by_movie.items()]

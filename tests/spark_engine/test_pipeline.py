@@ -17,11 +17,13 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 from django.db import connection
+from django.db.models import Avg
 
 from accounts.models import User
 from catalog.models import Movie
 from ratings.models import Rating
-from recommendations.models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, UserFactor
+from recommendations import foldin
+from recommendations.models import ItemFactor, Recommendation, SimilarMovie, StarsItemFactor, TrainingRun, UserFactor
 from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
 from spark_engine import stages
 from spark_engine.pipeline import RetrainOptions, retrain
@@ -53,7 +55,16 @@ def _seed_ratings(n_users=24, n_movies=30, seed=7):
 
 def _options(**overrides):
     return RetrainOptions.from_settings(
-        rank=3, max_iter=5, top_n=TOP_N, similar_k=SIMILAR_K, holdout_fraction=0.25, **overrides
+        **{
+            "rank": 3,
+            "max_iter": 5,
+            "list_rank": 4,
+            "list_max_iter": 5,
+            "top_n": TOP_N,
+            "similar_k": SIMILAR_K,
+            "holdout_fraction": 0.25,
+            **overrides,
+        }
     )
 
 
@@ -83,20 +94,52 @@ def test_retrain_publishes_every_users_top_n_without_rated_movies(spark, tmp_pat
         assert len(recs) == min(TOP_N, unrated), user.username
         assert [r.rank for r in recs] == list(range(1, len(recs) + 1))
         assert not any((user.pk, r.movie_id) in rated for r in recs)
-        assert [r.score for r in recs] == sorted((r.score for r in recs), reverse=True)
+        assert all(0.5 <= r.score <= 5.0 for r in recs)  # predicted stars; the order is the list model's
     assert Recommendation.objects.filter(run=run, user=users[0]).count() == 3  # only three unrated
 
     assert SimilarMovie.objects.filter(run=run).count() == len(movies) * SIMILAR_K
     assert not SimilarMovie.objects.filter(run=run, movie_id=models_f("similar_id")).exists()
     assert UserFactor.objects.filter(run=run).count() == len(users)
     factors = ItemFactor.objects.filter(run=run).values_list("factors", flat=True)
-    assert len(factors) == len(movies) and all(len(f) == 3 for f in factors)
+    assert len(factors) == len(movies) and all(len(f) == 4 for f in factors)  # the list model's rank
+    stars = StarsItemFactor.objects.filter(run=run).values_list("factors", flat=True)
+    assert len(stars) == len(movies) and all(len(f) == 3 for f in stars)  # the stars model's rank
+    mean = float(Rating.objects.aggregate(mean=Avg("value"))["mean"])
+    assert run.global_mean == pytest.approx(mean, abs=1e-6)
     assert run.rows_written == (
         Recommendation.objects.filter(run=run).count()
         + SimilarMovie.objects.filter(run=run).count()
         + len(users)
-        + len(movies)
+        + 2 * len(movies)
     )
+
+
+def test_the_site_folds_users_in_exactly_as_the_retrain_fitted_them(spark):
+    """Fold-in of a user's training ratings reproduces the published models: the list model's user factors
+    and the stars the retrain stored with each recommendation (Spark's last ALS step solves each user given
+    the final item factors, and the bias passes end with the user biases)."""
+    users, _ = _seed_ratings()
+    run = retrain(options=_options(evaluate=False), on_stage=lambda stage, detail: None)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+
+    items = foldin.item_factors_for_run(run)
+    stars = foldin.stars_model_for_run(run)
+    assert items.implicit_prefs and items.center == 3.0 and stars is not None
+    checked = 0
+    for user in users:
+        ratings = {m: float(v) for m, v in Rating.objects.filter(user=user).values_list("movie_id", "value")}
+        published = UserFactor.objects.get(run=run, user=user).factors
+        vector = foldin.user_vector(factors=items, ratings=ratings)
+        if vector is None:  # nothing rated above the centre: Spark's factors are all zero
+            assert np.allclose(published, 0, atol=1e-6)
+            continue
+        np.testing.assert_allclose(vector.x, published, rtol=2e-3, atol=2e-4)
+        recs = list(Recommendation.objects.filter(run=run, user=user).order_by("rank"))
+        predicted = foldin.predict_stars(model=stars, ratings=ratings, movie_ids=[r.movie_id for r in recs])
+        np.testing.assert_allclose(predicted, [r.score for r in recs], atol=2e-3)
+        checked += 1
+    assert checked >= len(users) // 2
 
 
 def models_f(name):

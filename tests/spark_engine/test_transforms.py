@@ -2,6 +2,7 @@
 
 import math
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -318,13 +319,20 @@ def test_sample_users_keeps_whole_histories_of_about_the_fraction(spark):
 
 
 def test_stage_evaluate_samples_users_above_max_ratings(low_rank_ratings):
-    from spark_engine import stages
+    from spark_engine import quality, stages
 
     count = low_rank_ratings.count()
-    whole = stages.evaluate(low_rank_ratings, FAST_ALS, 0.25, ratings_count=count, max_ratings=0)
-    sampled = stages.evaluate(low_rank_ratings, FAST_ALS, 0.25, ratings_count=count, max_ratings=count // 2)
+    config = quality.QualityConfig(
+        ratings=FAST_ALS,
+        biased=True,
+        lists=quality.ListParams(als=replace(FAST_ALS, implicit_prefs=True, alpha=2.0, reg_param=0.1)),
+    )
+    whole = stages.evaluate(low_rank_ratings, config, 0.25, seed=42, ratings_count=count, max_ratings=0)
+    sampled = stages.evaluate(low_rank_ratings, config, 0.25, seed=42, ratings_count=count, max_ratings=count // 2)
 
     assert whole["user_sample_fraction"] == 1.0
     assert sampled["user_sample_fraction"] == pytest.approx(0.5, abs=0.01)
     assert sampled["train_ratings"] + sampled["test_ratings"] < 0.8 * count
     assert math.isfinite(sampled["rmse"])
+    # Both models are judged: the stars model's RMSE, the list model's lists against popularity.
+    assert whole["rmse"] < 0.9 and whole["ndcg_at_10"] > 0 and "popularity" in whole

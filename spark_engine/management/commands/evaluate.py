@@ -1,6 +1,7 @@
 """python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
 
-The tutorial's protocol on the ratings in the database, next to the current retrain defaults (settings ALS_*):
+The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
+models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
 random 60/20/20 split, validation RMSE per rank, test RMSE of the best, and list metrics for the top-k the site would
 serve, for the tutorial's approach and for popularity. The last line, for scripts, reads
 `test RMSE <x> NDCG@<k> <y> popularity NDCG@<k> <z>` for the current defaults (x: the defaults refitted on

@@ -5,15 +5,25 @@ from spark_engine.pipeline import RetrainOptions, retrain, retrain_enqueue
 
 
 class Command(BaseCommand):
-    help = "Retrain ALS on all ratings and publish every user's top-N (foreground, or --enqueue)."
+    help = (
+        "Retrain the stars model (biased ALS) and the list model (implicit ALS) on all ratings and publish every "
+        "user's top-N (foreground, or --enqueue)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--enqueue", action="store_true", help="Queue the retrain on django-q2 and return.")
-        parser.add_argument("--rank", type=int)
-        parser.add_argument("--max-iter", type=int, dest="max_iter")
-        parser.add_argument("--reg-param", type=float, dest="reg_param")
-        parser.add_argument("--implicit-prefs", action="store_true", default=None, dest="implicit_prefs")
-        parser.add_argument("--alpha", type=float)
+        stars = parser.add_argument_group("stars model (biased ALS)")
+        stars.add_argument("--rank", type=int)
+        stars.add_argument("--max-iter", type=int, dest="max_iter")
+        stars.add_argument("--reg-param", type=float, dest="reg_param")
+        stars.add_argument("--bias-reg-user", type=float, dest="bias_reg_user")
+        stars.add_argument("--bias-reg-item", type=float, dest="bias_reg_item")
+        lists = parser.add_argument_group("list model (implicit ALS on rating - center)")
+        lists.add_argument("--list-rank", type=int, dest="list_rank")
+        lists.add_argument("--list-max-iter", type=int, dest="list_max_iter")
+        lists.add_argument("--list-reg-param", type=float, dest="list_reg_param")
+        lists.add_argument("--list-alpha", type=float, dest="list_alpha")
+        lists.add_argument("--list-center", type=float, dest="list_center")
         parser.add_argument("--nonnegative", action="store_true", default=None)
         parser.add_argument("--seed", type=int)
         parser.add_argument("--top-n", type=int, dest="top_n", help="Recommendations stored per user.")
@@ -33,8 +43,13 @@ class Command(BaseCommand):
             "rank",
             "max_iter",
             "reg_param",
-            "implicit_prefs",
-            "alpha",
+            "bias_reg_user",
+            "bias_reg_item",
+            "list_rank",
+            "list_max_iter",
+            "list_reg_param",
+            "list_alpha",
+            "list_center",
             "nonnegative",
             "seed",
             "top_n",
