@@ -19,7 +19,7 @@ from catalog.models import Genre
 from ratings.selectors import wishlist_movie_ids
 
 from . import charts
-from .models import TrainingRun
+from .models import EvaluationReport, TrainingRun
 from .selectors import (
     evaluation_report_list,
     recommendation_list_for_user_fresh,
@@ -115,20 +115,81 @@ def _seconds(value: float | None) -> str:
     return "–" if value is None else f"{value:.1f} s"
 
 
-def _describe(name: str, values: list, runs: list[TrainingRun], when: list, fmt: Callable, better: str) -> str:
-    """A chart's text alternative: which runs, the latest value, the best value."""
-    known = [(v, r.pk, t) for v, r, t in zip(values, runs, when, strict=True) if v is not None]
+def _describe(
+    name: str,
+    values: list,
+    items: list,
+    when: list,
+    fmt: Callable,
+    better: str,
+    *,
+    noun: str = "successful run",
+    ref: str = "run",
+) -> str:
+    """A chart's text alternative: which runs (or reports), the latest value, the best value."""
+    known = [(v, item.pk, t) for v, item, t in zip(values, items, when, strict=True) if v is not None]
     if not known:
         return f"No {name} recorded yet."
     best = (min if better == "lower" else max)(known, key=lambda row: row[0])
     latest = known[-1]
     plural = "s" if len(known) != 1 else ""
     return (
-        f"{name} for {len(known)} successful run{plural}, "
+        f"{name} for {len(known)} {noun}{plural}, "
         f"{date_format(known[0][2], 'j M Y')} to {date_format(latest[2], 'j M Y')}. "
-        f"Latest {fmt(latest[0])} (run {latest[1]}); best {fmt(best[0])} (run {best[1]}). "
+        f"Latest {fmt(latest[0])} ({ref} {latest[1]}); best {fmt(best[0])} ({ref} {best[1]}). "
         f"{better.capitalize()} is better."
     )
+
+
+def _evaluation_charts(reports: list[EvaluationReport]) -> list[dict]:
+    """`manage.py evaluate` over time: the published models' test RMSE and NDCG@10 against popularity."""
+    reports = [r for r in reports if r.kind == EvaluationReport.Kind.EVALUATE]
+    reports.reverse()  # oldest first
+    when = [timezone.localtime(r.created_at) for r in reports]
+    labels = [f"Evaluation {r.pk}, {date_format(t, 'j M Y H:i')}" for r, t in zip(reports, when, strict=True)]
+    ticks = [date_format(t, "j M") for t in when]
+    four = _fixed(4)
+    rmse = [r.rmse for r in reports]
+    ndcg = [r.ndcg_at_10 for r in reports]
+    popular = [r.popularity_ndcg_at_10 for r in reports]
+    about = {"noun": "evaluation", "ref": "evaluation"}
+    return [
+        {
+            "id": "evaluation-rmse-chart",
+            "title": "Evaluations: test RMSE of predicted stars",
+            "note": "manage.py evaluate: the stars model fitted on 80% of the ratings (60/20/20 split, refitted on "
+            "train+validation), scored on the last 20%. Lower is better.",
+            "empty": "Nothing to chart yet: run manage.py evaluate.",
+            "desc": _describe("Test RMSE", rmse, reports, when, four, "lower", **about),
+            "chart": charts.line_chart(
+                x_labels=labels, tick_labels=ticks, series=[charts.Series("test RMSE", rmse)], value_format=four
+            ),
+            "columns": ["Evaluation", "When", "Test RMSE"],
+            "rows": [[f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", four(v)] for r, t, v in zip(reports, when, rmse, strict=True)],
+        },
+        {
+            "id": "evaluation-ndcg-chart",
+            "title": "Evaluations: NDCG@10 of the served lists against popularity",
+            "note": "manage.py evaluate: the list model's top-10 on the test split, next to the most popular movies. "
+            "Higher is better.",
+            "empty": "Nothing to chart yet: run manage.py evaluate.",
+            "desc": _describe("Lists NDCG@10", ndcg, reports, when, four, "higher", **about)
+            + " "
+            + _describe("Popularity NDCG@10", popular, reports, when, four, "higher", **about),
+            "chart": charts.line_chart(
+                x_labels=labels,
+                tick_labels=ticks,
+                series=[charts.Series("served lists", ndcg), charts.Series("popularity baseline", popular)],
+                include_zero=True,
+                value_format=four,
+            ),
+            "columns": ["Evaluation", "When", "Lists NDCG@10", "Popularity NDCG@10"],
+            "rows": [
+                [f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", four(n), four(p)]
+                for r, t, n, p in zip(reports, when, ndcg, popular, strict=True)
+            ],
+        },
+    ]
 
 
 def _run_charts(runs: list[TrainingRun]) -> list[dict]:
@@ -207,6 +268,7 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
 @require_GET
 def staff_runs(request):
     runs = training_run_history(limit=RUN_HISTORY_CHARTED)
+    evaluations = evaluation_report_list(limit=RUN_HISTORY_CHARTED)
     active = next((r for r in runs if r.is_active), None) or training_run_active()
     return render(
         request,
@@ -218,7 +280,8 @@ def staff_runs(request):
                 {"run": r, "rmse": _fixed(4)(_metric(r, "rmse")), "ndcg": _fixed(4)(_metric(r, "ndcg_at_10"))}
                 for r in reversed(runs[-RECENT_RUNS_LISTED:])
             ],
-            "evaluations": evaluation_report_list(limit=RECENT_RUNS_LISTED),
+            "evaluations": evaluations[:RECENT_RUNS_LISTED],
+            "evaluation_charts": _evaluation_charts(evaluations),
         },
     )
 

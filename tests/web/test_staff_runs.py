@@ -114,6 +114,35 @@ def test_charts_are_inline_svg_with_text_alternatives_and_data_tables(staff_clie
     assert [row["run"] for row in response.context["recent"]] == [serving, failed, first]
 
 
+def test_evaluations_are_charted_next_to_the_runs(staff_client, settings):
+    settings.TIME_ZONE = "UTC"
+    older = EvaluationReport.objects.create(
+        kind="evaluate", ratings_count=100, rmse=0.87, ndcg_at_10=0.25, popularity_ndcg_at_10=0.15, summary="a"
+    )
+    EvaluationReport.objects.create(kind="tune", ratings_count=100, rmse=0.86, summary="best: rank 8")
+    newer = EvaluationReport.objects.create(
+        kind="evaluate", ratings_count=120, rmse=0.85, ndcg_at_10=0.30, popularity_ndcg_at_10=0.16, summary="b"
+    )
+
+    response = staff_client.get(URL)
+
+    rmse, ndcg = response.context["evaluation_charts"]
+    # evaluate reports only (a tune's cross-validated RMSE is another measure), oldest first
+    assert [row[0] for row in rmse["rows"]] == [str(older.pk), str(newer.pk)]
+    assert [row[2] for row in rmse["rows"]] == ["0.8700", "0.8500"]
+    assert [line.name for line in ndcg["chart"].lines] == ["served lists", "popularity baseline"]
+    assert ndcg["rows"][-1][2:] == ["0.3000", "0.1600"]
+    body = response.content.decode()
+    assert f"Latest 0.8500 (evaluation {newer.pk}); best 0.8500 (evaluation {newer.pk}). Lower is better." in body
+    assert 'aria-labelledby="evaluation-ndcg-chart-title evaluation-ndcg-chart-desc"' in body
+
+
+def test_without_evaluations_the_charts_say_how_to_get_some(staff_client):
+    EvaluationReport.objects.create(kind="tune", ratings_count=100, rmse=0.86, summary="best: rank 8")
+    body = staff_client.get(URL).content.decode()
+    assert body.count("Nothing to chart yet: run manage.py evaluate.") == 2
+
+
 def test_page_query_count_is_pinned(staff_client, django_assert_max_num_queries):
     for day in range(1, 21):
         _run(day, rmse=0.9 - day / 1000, active=day == 20)
