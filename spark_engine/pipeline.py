@@ -267,6 +267,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         options = replace(options, list_rank=list_rank)
         services.training_run_update(run=run, parameters=asdict(options))
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
+    biases_on_driver = export.rows <= settings.BIASES_DRIVER_MAX_RATINGS
 
     if options.evaluate:
         started = time.perf_counter()
@@ -277,6 +278,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             seed=options.seed,
             ratings_count=export.rows,
             max_ratings=settings.EVALUATION_MAX_RATINGS,
+            biases_on_driver=biases_on_driver,
         )
         services.training_run_update(run=run, metrics=metrics, evaluate_seconds=time.perf_counter() - started)
         on_stage(
@@ -288,7 +290,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         )
 
     started = time.perf_counter()
-    models = stages.fit(ratings, config)
+    models = stages.fit(ratings, config, biases_on_driver=biases_on_driver)
     services.training_run_update(
         run=run, fit_seconds=time.perf_counter() - started, global_mean=models.stars.global_mean
     )

@@ -102,6 +102,7 @@ def evaluate(
     seed: int,
     ratings_count: int,
     max_ratings: int = 0,
+    biases_on_driver: bool = False,
 ) -> dict:
     """Holdout metrics of both models (stars RMSE, list ranking against popularity); above `max_ratings`
     (0: no limit) on the ratings of a random share of the users.
@@ -113,12 +114,14 @@ def evaluate(
     if max_ratings and ratings_count > max_ratings:
         fraction = max_ratings / ratings_count
         ratings = transforms.sample_users(ratings, fraction, seed=seed)
-    metrics = quality.evaluate_holdout_config(ratings, config, fraction=holdout_fraction, seed=seed, k=10)
+    metrics = quality.evaluate_holdout_config(
+        ratings, config, fraction=holdout_fraction, seed=seed, k=10, biases_on_driver=biases_on_driver
+    )
     return {**metrics, "user_sample_fraction": round(fraction, 4)}
 
 
-def fit(ratings: DataFrame, config: quality.QualityConfig) -> quality.FittedModels:
-    return quality.fit_models(ratings, config)
+def fit(ratings: DataFrame, config: quality.QualityConfig, *, biases_on_driver: bool = False) -> quality.FittedModels:
+    return quality.fit_models(ratings, config, biases_on_driver=biases_on_driver)
 
 
 def _pg_array(column: str):

@@ -93,6 +93,18 @@ def test_biases_recover_the_planted_global_user_and_movie_effects(planted_biases
     assert np.corrcoef([users[u + 1] for u in range(40)], planted_u)[0, 1] > 0.99
 
 
+def test_biases_fitted_on_the_driver_equal_sparks(planted_biases):
+    spark_fit = quality.fit_biases(planted_biases["ratings"], reg_user=5.0, reg_item=3.0, passes=3)
+    driver_fit = quality.fit_biases(planted_biases["ratings"], reg_user=5.0, reg_item=3.0, passes=3, on_driver=True)
+
+    assert driver_fit[0] == pytest.approx(spark_fit[0], abs=1e-12)
+    for spark_map, driver_map in zip(_bias_maps(spark_fit), _bias_maps(driver_fit), strict=True):
+        assert spark_map.keys() == driver_map.keys()
+        assert all(driver_map[key] == pytest.approx(value, abs=1e-12) for key, value in spark_map.items())
+    with pytest.raises(ValueError, match="no ratings"):
+        quality.fit_biases(planted_biases["ratings"].limit(0), on_driver=True)
+
+
 def test_bias_regularisation_shrinks_towards_zero(planted_biases):
     _, loose_users, loose_items = quality.fit_biases(planted_biases["ratings"], reg_user=0.0, reg_item=0.0)
     _, tight_users, tight_items = quality.fit_biases(planted_biases["ratings"], reg_user=500.0, reg_item=500.0)
@@ -259,3 +271,15 @@ def test_evaluate_command_ends_with_the_summary_line(spark, settings, tmp_path, 
     report = EvaluationReport.objects.get()  # recorded for the staff page
     assert report.kind == "evaluate" and report.summary == out[-1] and report.ratings_count == Rating.objects.count()
     assert report.rmse == pytest.approx(rmse_value, abs=1e-4) and report.ndcg_at_10 == pytest.approx(ndcg, abs=1e-4)
+
+
+@pytest.mark.django_db
+def test_the_proposed_configuration_is_what_a_retrain_publishes_with_the_default_settings():
+    from spark_engine import stages
+    from spark_engine.pipeline import RetrainOptions
+
+    options = RetrainOptions.from_settings()
+    published = stages.model_config(options, ratings_count=100_836, parallelism=2)
+    assert published == quality.with_run_options(
+        quality.PROPOSED, seed=options.seed, num_blocks=published.ratings.num_blocks
+    )
