@@ -60,7 +60,9 @@ def list_rank_for(requested: int, *, users: int, movies: int) -> int:
 
 
 def users_and_movies(ratings: DataFrame) -> tuple[int, int]:
-    row = ratings.agg(F.countDistinct("user_id"), F.countDistinct("movie_id")).first()
+    """About how many users and movies rated (HyperLogLog: one pass, no shuffle; exact for small counts, where
+    it matters). An exact count of distinct values took ~40 s of a 25M retrain."""
+    row = ratings.agg(F.approx_count_distinct("user_id", 0.01), F.approx_count_distinct("movie_id", 0.01)).first()
     return int(row[0]), int(row[1])
 
 
