@@ -205,7 +205,8 @@ ALS_NUM_BLOCKS = env.int("ALS_NUM_BLOCKS", default=0)  # 0: chosen from data siz
 TOPN_DRIVER_MAX_CELLS = env.int("TOPN_DRIVER_MAX_CELLS", default=50_000_000)
 # Up to this many ratings the stars model's biases are fitted with numpy on the driver (the same passes as in
 # Spark; on small data Spark's job overhead dwarfs the arithmetic). 0 always uses Spark.
-BIASES_DRIVER_MAX_RATINGS = env.int("BIASES_DRIVER_MAX_RATINGS", default=5_000_000)
+# 25M ratings: 16 s and ~1.5 GB on the driver against ~110 s in Spark.
+BIASES_DRIVER_MAX_RATINGS = env.int("BIASES_DRIVER_MAX_RATINGS", default=50_000_000)
 EVALUATION_HOLDOUT_FRACTION = env.float("EVALUATION_HOLDOUT_FRACTION", default=0.2)
 # Above this many ratings the retrain evaluates on the ratings of a random share of the users (whole
 # histories), so the holdout fit costs a fraction of the final one; 0 evaluates on everything.

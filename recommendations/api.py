@@ -6,12 +6,18 @@ Interfaces only: parse, call one selector or service, render.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
+from types import MappingProxyType
+
+import orjson
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -93,6 +99,39 @@ class RecommendationsSerializer(serializers.Serializer):
     results = ItemSerializer(many=True)
 
 
+class FastJSONRenderer(JSONRenderer):
+    """DRF's JSONRenderer, writing the same JSON with orjson: the busiest endpoint's encoding took
+    about a twentieth of its request time with the standard library's encoder.
+
+    Same bytes as DRF's compact output for this endpoint's bodies (U+2028/U+2029 escaped as DRF
+    does; a float may be spelt differently, 1e-05 as 0.00001, the same number). What orjson does not
+    take as it is (dates, Decimals, lazy strings, NumPy's floats) goes through DRF's encoder; what it
+    cannot write at all, `indent` in the Accept header, or non-default JSON settings go to DRF's
+    renderer itself. One difference: a NaN or infinite float is written as null, where DRF refuses
+    it (a 500).
+    """
+
+    # orjson writes subclasses of str, int, dict and list (DRF's ErrorDetail, ReturnDict) as the
+    # standard library does; dates and dataclasses are left to DRF's encoder.
+    _OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        if data is None or self.ensure_ascii or not self.compact:
+            return super().render(data, accepted_media_type, renderer_context)
+        if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
+            return super().render(data, accepted_media_type, renderer_context)
+        try:
+            body = orjson.dumps(data, default=self.encoder_class().default, option=self._OPTIONS)
+        except orjson.JSONEncodeError:  # something orjson will not write: DRF's renderer decides (or fails) as before
+            return super().render(data, accepted_media_type, renderer_context)
+        # As DRF: JSON that is also a strict JavaScript subset.
+        return body.replace(b"\xe2\x80\xa8", b"\\u2028").replace(b"\xe2\x80\xa9", b"\\u2029")
+
+
+# The recommendation views answer in JSON through FastJSONRenderer; browsers still get the browsable API.
+RECOMMENDATION_RENDERERS = [FastJSONRenderer, BrowsableAPIRenderer]
+
+
 def _explain(item, personal: bool) -> str:
     if not personal:
         mean = f", {item.movie.rating_mean:.1f} stars on average" if item.movie.rating_mean is not None else ""
@@ -102,10 +141,26 @@ def _explain(item, personal: bool) -> str:
     return "Matches the tastes your ratings show."
 
 
-def _recommendations_response(request, user) -> Response:
-    params = RecommendationFilterSerializer(data=query_params(request))
+@functools.cache
+def _default_filters() -> Mapping:
+    params = RecommendationFilterSerializer(data={})
     params.is_valid(raise_exception=True)
-    data = params.validated_data
+    return MappingProxyType(dict(params.validated_data))  # shared by every request: read-only
+
+
+def _recommendations_filters(request) -> Mapping:
+    query = query_params(request)
+    if not query:
+        # Most requests have no query string: what the serializer would validate {} to, without
+        # building its fields afresh (deep copies) on every request.
+        return _default_filters()
+    params = RecommendationFilterSerializer(data=query)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
+
+
+def _recommendations_response(request, user) -> Response:
+    data = _recommendations_filters(request)
     result = selectors.recommendation_list_for_user_fresh(
         user=user,
         limit=data["n"],
@@ -114,8 +169,6 @@ def _recommendations_response(request, user) -> Response:
         # `user` was read from the database for this request (authentication or user_get); GETs write nothing.
         taste_version=user.taste_version,
     )
-    # An implicit-preference run scores preferences, not stars: no predicted rating then.
-    stars = result.personal and not (result.run.parameters or {}).get("implicit_prefs", False)
     # Rendered by hand (the busiest endpoint): the shape is RecommendationsSerializer's, which
     # documents it, and tests/api check that both agree.
     body = {
@@ -126,7 +179,8 @@ def _recommendations_response(request, user) -> Response:
             {
                 "rank": rank,
                 "movie": movie_summary(item.movie),
-                "predicted_rating": item.score if stars else None,
+                # score: the predicted stars (None when the run predicts none); popular lists carry averages.
+                "predicted_rating": item.score if result.personal else None,
                 "because": {"id": item.because.pk, "title": item.because.title} if item.because else None,
                 "explanation": _explain(item, result.personal),
             }
@@ -137,6 +191,8 @@ def _recommendations_response(request, user) -> Response:
 
 
 class MyRecommendationsApi(APIView):
+    renderer_classes = RECOMMENDATION_RENDERERS
+
     @extend_schema(
         operation_id="my_recommendations",
         parameters=[RecommendationFilterSerializer],
@@ -153,6 +209,8 @@ class MyRecommendationsApi(APIView):
 
 
 class UserRecommendationsApi(APIView):
+    renderer_classes = RECOMMENDATION_RENDERERS
+
     @extend_schema(
         operation_id="user_recommendations",
         parameters=[RecommendationFilterSerializer],

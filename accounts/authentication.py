@@ -1,0 +1,89 @@
+"""API authentication: DRF's token authentication, with its one query compiled once per process."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models.query import get_related_populators
+from django.utils.translation import gettext_lazy as _
+from rest_framework import authentication, exceptions
+from rest_framework.authtoken.models import Token
+
+# Stands for the key while the query is compiled; never sent to the database.
+_KEY_PLACEHOLDER = "\x00token-key\x00"
+
+
+@dataclass(frozen=True)
+class _CompiledTokenQuery:
+    sql: str
+    model_start: int
+    model_end: int
+    init_list: list[str]
+    related_populators: list
+    converters: dict
+
+
+@functools.cache
+def _compiled_token_query(alias: str) -> _CompiledTokenQuery:
+    """`Token.objects.select_related("user").filter(key=...)`, compiled to SQL once.
+
+    The ORM compiles a query afresh every time: for this one, on every token-authenticated request,
+    ~0.2 ms of CPU (a fifth of the recommendations endpoint's), against ~0.05 ms to run it. The SQL
+    and the column map are the ORM's own, so the rows become the same Token and User objects as
+    DRF's `.get()` makes.
+    """
+    queryset = Token.objects.using(alias).select_related("user").filter(key=_KEY_PLACEHOLDER)
+    compiler = queryset.query.get_compiler(alias)
+    sql, params = compiler.as_sql()
+    if tuple(params) != (_KEY_PLACEHOLDER,):  # the ORM changed how it compiles this: fail loudly
+        raise RuntimeError(f"unexpected parameters for the token query: {params!r}")
+    select, klass_info = compiler.select, compiler.klass_info
+    start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+    return _CompiledTokenQuery(
+        sql=sql,
+        model_start=start,
+        model_end=end,
+        init_list=[column[0].target.attname for column in select[start:end]],
+        related_populators=get_related_populators(klass_info, select, alias),
+        converters=compiler.get_converters([column[0] for column in select]),
+    )
+
+
+def token_get_with_user(*, key: str, alias: str = DEFAULT_DB_ALIAS) -> Token | None:
+    """The token with this key and its user (loaded in the same query), or None."""
+    query = _compiled_token_query(alias)
+    connection = connections[alias]
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [key])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if query.converters:
+        row = list(row)
+        for position, (converters, expression) in query.converters.items():
+            for converter in converters:
+                row[position] = converter(row[position], expression, connection)
+    token = Token.from_db(alias, query.init_list, row[query.model_start : query.model_end])
+    for populator in query.related_populators:
+        populator.populate(row, token)
+    return token
+
+
+class TokenAuthentication(authentication.TokenAuthentication):
+    """`Authorization: Token <key>`, exactly as DRF's (same errors, same schema), with a precompiled query.
+
+    Only the query differs: DRF runs `Token.objects.select_related("user").get(key=key)`, which the
+    ORM compiles on every request; this runs the same SQL, compiled once (token_get_with_user).
+    """
+
+    def authenticate_credentials(self, key):
+        if self.get_model() is not Token:  # a subclass with another token model: DRF's own way
+            return super().authenticate_credentials(key)
+        token = token_get_with_user(key=key)
+        if token is None:
+            raise exceptions.AuthenticationFailed(_("Invalid token."))
+        if not token.user.is_active:
+            raise exceptions.AuthenticationFailed(_("User inactive or deleted."))
+        return (token.user, token)
