@@ -446,9 +446,9 @@ def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> f
     if not user.is_authenticated:
         return None
     if run is None:
-        from .selectors import training_run_active  # the selectors call into this module
+        from .selectors import training_run_serving  # the selectors call into this module
 
-        run = training_run_active()
+        run = training_run_serving()
     if run is None:
         return None
     ratings = _current_ratings(user)

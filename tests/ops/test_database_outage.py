@@ -18,7 +18,7 @@ def outage(monkeypatch):
     def fail(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr("recommendations.selectors.training_run_active", fail)
+    monkeypatch.setattr("recommendations.selectors.training_run_serving", fail)
 
 
 def test_the_api_answers_503_in_its_error_shape(outage):
@@ -51,12 +51,12 @@ def test_a_broken_connection_counts_as_an_outage_and_other_errors_stay_500(monke
     def broken(*args, **kwargs):
         raise InterfaceError("connection already closed")
 
-    monkeypatch.setattr("recommendations.selectors.training_run_active", broken)
+    monkeypatch.setattr("recommendations.selectors.training_run_serving", broken)
     assert client.get(PAGE).status_code == 503
 
     def bug(*args, **kwargs):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr("recommendations.selectors.training_run_active", bug)
+    monkeypatch.setattr("recommendations.selectors.training_run_serving", bug)
     response = client.get(PAGE)
     assert response.status_code == 500 and "Retry-After" not in response

@@ -93,3 +93,19 @@ def test_retrain_lock_is_exclusive_and_released():
     assert not retrain_lock_is_held()
     with retrain_lock() as again:
         assert again
+
+
+def test_the_serving_selector_reads_the_active_run_in_one_query(django_assert_num_queries):
+    from recommendations.selectors import training_run_active, training_run_serving
+
+    with django_assert_num_queries(1):
+        assert training_run_serving() is None
+    _succeeded_run(parameters={"list_rank": 4})
+    serving = _succeeded_run(parameters={"list_rank": 32, "list_center": 3.0}, global_mean=3.51)
+    training_run_activate(run=serving)
+
+    with django_assert_num_queries(1):
+        run = training_run_serving()
+        assert (run.pk, run.parameters, run.global_mean) == (serving.pk, serving.parameters, 3.51)
+    assert run.status == TrainingRun.Status.SUCCEEDED  # any other field is loaded when read
+    assert run == training_run_active()
