@@ -278,8 +278,9 @@ REST_FRAMEWORK.update(
     {
         # Token first: an unauthenticated request is answered 401 with `WWW-Authenticate: Token`
         # (with session auth first DRF would answer 403). Session auth serves the browsable API.
+        # accounts.authentication's token auth is DRF's with its query compiled once per process.
         "DEFAULT_AUTHENTICATION_CLASSES": [
-            "rest_framework.authentication.TokenAuthentication",
+            "accounts.authentication.TokenAuthentication",
             "rest_framework.authentication.SessionAuthentication",
         ],
         # JSON bodies only: one documented format, and no half-parsed form or multipart bodies.
