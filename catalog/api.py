@@ -188,7 +188,7 @@ def movie_summary(movie: Movie) -> dict:
         "id": movie.pk,
         "title": movie.title,
         "year": movie.year,
-        "genres": [genre.name for genre in movie.genres.all()],
+        "genres": list(movie.genre_names),
         "rating_count": movie.rating_count,
         "rating_mean": movie.rating_mean,
     }

@@ -1,3 +1,5 @@
+from functools import cached_property
+
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -49,6 +51,15 @@ class Movie(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @cached_property
+    def genre_names(self) -> tuple[str, ...]:
+        """The genres' names (the prefetched ones when prefetched), worked out once per object.
+
+        Movies in the per-process cache (catalog.selectors.movie_in_bulk_cached) serve many requests:
+        going through the related manager for every card cost ~5 µs a movie on the API's hot path.
+        """
+        return tuple(genre.name for genre in self.genres.all())
 
     @property
     def imdb_url(self) -> str:
