@@ -1,6 +1,6 @@
 """Fold-in latency: p50/p95 of one recommendation step over random factors of a two-model run.
 
-    .venv/bin/python bench/bench_foldin.py [--rank 32] [--stars-rank 20] [--repeat 300]
+    .venv/bin/python bench/bench_foldin.py [--rank 32] [--stars-rank 16] [--repeat 300]
 
 Times what a page request does after reading the user's ratings: the list model's implicit
 least-squares step (rating - 3 as feedback), scoring every movie, masking rated/hidden ones and
@@ -76,7 +76,7 @@ def bench(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rank", type=int, default=32, help="list model rank (LIST_ALS_RANK)")
-    parser.add_argument("--stars-rank", type=int, default=20, help="stars model rank (ALS_RANK)")
+    parser.add_argument("--stars-rank", type=int, default=16, help="stars model rank (ALS_RANK)")
     parser.add_argument("--repeat", type=int, default=300)
     args = parser.parse_args()
     rng = np.random.default_rng(42)

@@ -306,6 +306,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "movies_count",
             "rows_written",
             "metrics",
+            "global_mean",
             "export_seconds",
             "fit_seconds",
             "evaluate_seconds",
@@ -344,9 +345,21 @@ class TrainingRunListApi(ListAPIView):
         class Meta:
             ref_name = "RetrainInput"
 
-        rank = JsonIntegerField(required=False, min_value=1, max_value=100, help_text="ALS rank.")
-        max_iter = JsonIntegerField(required=False, min_value=1, max_value=50, help_text="ALS iterations.")
-        reg_param = JsonNumberField(required=False, min_value=0, max_value=10, help_text="ALS regularisation.")
+        rank = JsonIntegerField(required=False, min_value=1, max_value=100, help_text="Stars model (biased ALS) rank.")
+        max_iter = JsonIntegerField(required=False, min_value=1, max_value=50, help_text="Stars model iterations.")
+        reg_param = JsonNumberField(
+            required=False, min_value=0, max_value=10, help_text="Stars model ALS regularisation."
+        )
+        list_rank = JsonIntegerField(
+            required=False, min_value=1, max_value=200, help_text="List model (implicit ALS) rank."
+        )
+        list_max_iter = JsonIntegerField(required=False, min_value=1, max_value=50, help_text="List model iterations.")
+        list_reg_param = JsonNumberField(
+            required=False, min_value=0, max_value=10, help_text="List model ALS regularisation."
+        )
+        list_alpha = JsonNumberField(
+            required=False, min_value=0.01, max_value=100, help_text="List model confidence weight alpha."
+        )
         evaluate = JsonBooleanField(required=False, help_text="Measure RMSE and NDCG on a held-out split first.")
 
     class RetrainOutputSerializer(serializers.Serializer):

@@ -31,13 +31,14 @@ def test_staff_list_and_read_runs(staff_client, django_assert_num_queries):
 
 def test_posting_a_retrain_answers_202_with_the_run_to_poll(staff_client, enqueued, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
-        response = staff_client.post(LIST, {"rank": 4, "max_iter": 2}, format="json")
+        response = staff_client.post(LIST, {"rank": 4, "max_iter": 2, "list_rank": 8, "list_alpha": 5.0}, format="json")
     assert response.status_code == 202
     body = response.json()
     run = TrainingRun.objects.get(pk=body["id"])
     assert run.status == body["status"] == "queued"
     assert run.trigger == TrainingRun.Trigger.API
     assert run.parameters["rank"] == 4 and run.parameters["max_iter"] == 2
+    assert run.parameters["list_rank"] == 8 and run.parameters["list_alpha"] == 5.0
     assert response["Location"] == body["url"]
     assert body["url"].endswith(reverse("api:training_run_detail", args=[run.pk]))
     assert staff_client.get(body["url"]).json()["status"] == "queued"
@@ -52,7 +53,8 @@ def test_a_second_retrain_while_one_is_queued_is_recorded_as_skipped(staff_clien
 
 
 @pytest.mark.parametrize(
-    "payload", [{"rank": 0}, {"rank": 10**9}, {"max_iter": "many"}, {"reg_param": -1}, [1], "null"]
+    "payload",
+    [{"rank": 0}, {"rank": 10**9}, {"max_iter": "many"}, {"reg_param": -1}, {"list_alpha": 0}, [1], "null"],
 )
 def test_invalid_retrain_options_are_400_and_queue_nothing(staff_client, enqueued, payload):
     if payload == "null":
