@@ -565,7 +565,10 @@ def evaluate_holdout_config(
     """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
     `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
     the biases) and the list model's lists (`transforms.holdout_ranking_metrics`, next to popularity).
-    Out: the keys of `transforms.evaluate_holdout`. Raises ValueError on bad arguments or missing columns.
+    A configuration without biases and lists is one plain ALS model judged on both (its RMSE leaves out pairs it
+    cannot score). Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
+    "users_evaluated", "popularity": {same ranking keys}, "ranking_users_available", "holdout_fraction",
+    "train_ratings", "test_ratings"}. Raises ValueError on bad arguments or missing columns.
     """
     _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)

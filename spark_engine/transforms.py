@@ -340,53 +340,6 @@ def ranking_metrics_of_arrays(
 _METRIC_KEYS = {"precision": "precision", "recall": "recall", "ndcg": "ndcg", "ap": "map"}
 
 
-def evaluate_holdout(
-    ratings: DataFrame,
-    params: ALSParams,
-    fraction: float = 0.2,
-    seed: int = 42,
-    k: int = 10,
-    *,
-    max_users: int = 10_000,
-    relevant_threshold: float = 4.0,
-) -> dict[str, Any]:
-    """Hold out a random `fraction` of ratings, fit ALS on the rest and score it against a popularity baseline.
-
-    In: `ratings` with columns (user_id, movie_id, rating). RMSE covers every held-out pair the model can
-    score; the ranking metrics are `holdout_ranking_metrics` of the model's own factors.
-    Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated",
-    "popularity": {same ranking keys}, "holdout_fraction", "train_ratings", "test_ratings",
-    "ranking_users_available"}.
-    Raises ValueError on bad arguments or missing columns.
-    """
-    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
-    train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
-    train, test = train.cache(), test.cache()
-    try:
-        train_count, test_count = train.count(), test.count()
-        model = fit_als(train, params)
-        ranking = holdout_ranking_metrics(
-            train,
-            test,
-            model.userFactors,
-            model.itemFactors,
-            k,
-            seed=seed,
-            max_users=max_users,
-            relevant_threshold=relevant_threshold,
-        )
-        return {
-            "rmse": rmse(model, test),
-            **ranking,
-            "holdout_fraction": fraction,
-            "train_ratings": train_count,
-            "test_ratings": test_count,
-        }
-    finally:
-        train.unpersist()
-        test.unpersist()
-
-
 def holdout_ranking_metrics(
     train: DataFrame,
     test: DataFrame,

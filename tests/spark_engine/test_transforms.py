@@ -16,7 +16,6 @@ from spark_engine.schemas import FACTORS_SCHEMA, RECOMMENDATIONS_SCHEMA, SIMILAR
 from spark_engine.session import SparkConfig, get_spark
 from spark_engine.transforms import (
     ALSParams,
-    evaluate_holdout,
     fit_als,
     popularity_top_n,
     ranking_metrics,
@@ -233,8 +232,15 @@ def test_split_holdout_partitions_the_ratings(low_rank_ratings):
         split_holdout(low_rank_ratings, 1.0)
 
 
+def _evaluate_holdout(ratings, **kwargs):
+    """The retrain's holdout evaluation of one plain ALS model (FAST_ALS) for its stars and its own lists."""
+    from spark_engine import quality
+
+    return quality.evaluate_holdout_config(ratings, quality.QualityConfig(ratings=FAST_ALS), **kwargs)
+
+
 def test_evaluate_holdout_reports_finite_model_and_popularity_metrics(low_rank_ratings):
-    result = evaluate_holdout(low_rank_ratings, FAST_ALS, fraction=0.25, seed=2, k=10)
+    result = _evaluate_holdout(low_rank_ratings, fraction=0.25, seed=2, k=10)
 
     ranking = ["precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10"]
     assert all(math.isfinite(result[key]) for key in ["rmse", *ranking])
@@ -257,14 +263,14 @@ def test_invalid_arguments_raise_before_any_spark_job(spark):
 
 
 def test_driver_side_evaluation_matches_the_distributed_top_n_and_metrics(spark, low_rank_ratings):
-    """evaluate_holdout ranks on the driver; the same split scored through top_n_unrated + Spark gives the same."""
+    """The holdout evaluation ranks on the driver; top_n_unrated + Spark on the same split give the same."""
     train, test = split_holdout(low_rank_ratings, 0.25, seed=2)
     model = fit_als(train, FAST_ALS)
     known_test = test.join(model.userFactors.select(F.col("id").alias("user_id")), "user_id", "left_semi")
     expected = ranking_metrics(top_n_unrated(model.userFactors, model.itemFactors, train, 10), known_test, 10)
     expected_popularity = ranking_metrics(popularity_top_n(train, 10), known_test, 10)
 
-    result = evaluate_holdout(low_rank_ratings, FAST_ALS, fraction=0.25, seed=2, k=10)
+    result = _evaluate_holdout(low_rank_ratings, fraction=0.25, seed=2, k=10)
 
     for key in ["precision_at_10", "recall_at_10", "ndcg_at_10", "map_at_10", "users_evaluated"]:
         assert result[key] == pytest.approx(expected[key], rel=1e-5), key
@@ -272,13 +278,13 @@ def test_driver_side_evaluation_matches_the_distributed_top_n_and_metrics(spark,
 
 
 def test_evaluate_holdout_samples_at_most_max_users_for_ranking(low_rank_ratings):
-    result = evaluate_holdout(low_rank_ratings, FAST_ALS, fraction=0.25, seed=2, k=10, max_users=7)
+    result = _evaluate_holdout(low_rank_ratings, fraction=0.25, seed=2, k=10, max_users=7)
 
     assert result["users_evaluated"] == result["popularity"]["users_evaluated"] == 7
     assert result["ranking_users_available"] > 7
     assert math.isfinite(result["ndcg_at_10"]) and math.isfinite(result["rmse"])
     with pytest.raises(ValueError, match="max_users"):
-        evaluate_holdout(low_rank_ratings, FAST_ALS, max_users=0)
+        _evaluate_holdout(low_rank_ratings, max_users=0)
 
 
 def test_ranking_metrics_of_arrays_counts_users_without_recommendations_as_zero():
