@@ -15,9 +15,10 @@ Runs published before the stars model existed hold one explicit model that does 
 scores are stars). Spark's nonnegative option (NNLS) is not reproduced: the unconstrained
 solve is close enough to rank with.
 
-The factor matrix is loaded once per run and process (float32, ~2.4 MB for 59K movies at
-rank 10), so a call is a k×k solve and one matrix-vector product: well under a millisecond
-of NumPy work (bench/bench_foldin.py).
+Both models' per-movie terms are loaded once per run and process (float32: 7.6 MB of list
+factors and 3.8 MB of stars factors for 59K movies at ranks 32 and 16), so a call is two small
+solves and one matrix-vector product: about a millisecond of NumPy work (bench/bench_foldin.py;
+run the web workers with one BLAS thread, as `manage.py serve` does).
 """
 
 from __future__ import annotations

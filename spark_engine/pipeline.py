@@ -1,4 +1,4 @@
-"""The retrain: export ratings → evaluate → fit ALS → top-N and similar movies → publish.
+"""The retrain: export ratings → evaluate → fit the stars and list models → top-N and similar movies → publish.
 
 One function, `retrain`, shared by the management command, the django-q2 task, the admin
 action and the schedule. It is where Django and Spark meet: ratings leave PostgreSQL through
