@@ -90,7 +90,8 @@ class Series:
 
 
 WIDTH, HEIGHT = 640, 260
-MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 16, 14, 36
+# The right margin holds half of the last x label ("27 Nov"), which is centred on the last point.
+MARGIN_LEFT, MARGIN_RIGHT, MARGIN_TOP, MARGIN_BOTTOM = 56, 30, 14, 36
 MAX_X_LABELS = 8
 
 
