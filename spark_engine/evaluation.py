@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,13 @@ def list_tuning_run(
     from spark_engine import stages, tuning
 
     with exported_ratings(prefix="tune-lists-", notify=notify) as (spark, ratings, rows):
+        users, movies = stages.users_and_movies(ratings)
+        too_large = [rank for rank in ranks if stages.list_rank_for(rank, users=users, movies=movies) != rank]
+        if too_large:
+            raise ValueError(
+                f"list rank {max(too_large)} is too large for {users} users x {movies} movies: at most "
+                f"{stages.list_rank_for(max(too_large), users=users, movies=movies)} here (half the smaller side)"
+            )
         options = RetrainOptions.from_settings(seed=seed)
         base = stages.model_config(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
         grid = tuning.list_parameter_grid(
@@ -114,9 +122,13 @@ def evaluation_run(
 
     notify = on_step or (lambda message: None)
     with exported_ratings(prefix="evaluate-", notify=notify) as (spark, ratings, rows):
-        # "defaults": exactly the two models a retrain would publish now (settings, then tuned parameters).
+        # "defaults": exactly the two models a retrain would publish now (settings, then tuned parameters, and
+        # the retrain's cap on the list rank for tiny catalogues).
+        options = RetrainOptions.from_settings(seed=seed)
+        users, movies = stages.users_and_movies(ratings)
+        options = replace(options, list_rank=stages.list_rank_for(options.list_rank, users=users, movies=movies))
         defaults = stages.model_config(
-            RetrainOptions.from_settings(seed=seed),
+            options,
             ratings_count=rows,
             parallelism=spark.sparkContext.defaultParallelism,
         )

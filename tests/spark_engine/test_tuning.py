@@ -113,6 +113,16 @@ def test_tune_lists_saves_the_list_model_and_keeps_the_stars_part(spark, setting
 
 
 @pytest.mark.django_db(transaction=True)
+def test_tune_lists_refuses_ranks_the_catalogue_cannot_carry(spark, settings, tmp_path):
+    settings.TRAINING_RUNS_DIR = tmp_path
+    _seed_ratings()  # 24 users x 30 movies: implicit ALS can take rank 12 at most
+
+    with pytest.raises(CommandError, match="list rank 40 is too large for 24 users x 30 movies: at most 12"):
+        call_command("tune", "--lists", "--ranks", "4,40", "--no-progress", stdout=io.StringIO(), stderr=io.StringIO())
+    assert not TunedParameters.objects.exists() and not EvaluationReport.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_tune_saves_the_winner_as_the_retrain_defaults(spark, settings, tmp_path):
     settings.TRAINING_RUNS_DIR = tmp_path
     _seed_ratings()
