@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from recommendations.locks import retrain_lock, retrain_lock_is_held
-from recommendations.models import Recommendation, TrainingRun
+from recommendations.models import Recommendation, StarsItemFactor, TrainingRun
 from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
 from recommendations.services import (
     RunNotActivatable,
@@ -50,12 +50,14 @@ def test_prune_keeps_recent_and_active_runs_and_deletes_older_rows():
     for offset, run in enumerate(runs):
         TrainingRun.objects.filter(pk=run.pk).update(finished_at=timezone.now() - timedelta(hours=10 - offset))
         Recommendation.objects.create(run=run, user=user, movie=movie, rank=1, score=4.0)
+        StarsItemFactor.objects.create(run=run, movie=movie, bias=0.1, factors=[0.2, 0.3])
     training_run_activate(run=runs[0])  # an old run can be the one serving
 
     pruned = training_runs_prune(keep=1)  # at least two are always kept
 
     assert pruned == [runs[1].pk]
     assert set(Recommendation.objects.values_list("run_id", flat=True)) == {runs[0].pk, runs[2].pk, runs[3].pk}
+    assert set(StarsItemFactor.objects.values_list("run_id", flat=True)) == {runs[0].pk, runs[2].pk, runs[3].pk}
     with pytest.raises(RunNotActivatable):
         training_run_activate(run=runs[1])
 

@@ -19,7 +19,14 @@ import pytest
 
 from recommendations import services
 from recommendations.locks import retrain_lock_is_held
-from recommendations.models import ItemFactor, Recommendation, SimilarMovie, TrainingRun, UserFactor
+from recommendations.models import (
+    ItemFactor,
+    Recommendation,
+    SimilarMovie,
+    StarsItemFactor,
+    TrainingRun,
+    UserFactor,
+)
 from recommendations.selectors import recommendation_list_for_user
 from spark_engine import pipeline
 from spark_engine.pipeline import retrain
@@ -33,7 +40,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _published_rows(run) -> int:
     return sum(
-        model.objects.filter(run=run).count() for model in (Recommendation, SimilarMovie, UserFactor, ItemFactor)
+        model.objects.filter(run=run).count()
+        for model in (Recommendation, SimilarMovie, UserFactor, ItemFactor, StarsItemFactor)
     )
 
 
