@@ -92,6 +92,19 @@ class RetrainOptions:
             raise ValueError(f"Unknown retrain options: {', '.join(sorted(unknown))}")
         return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
 
+    @classmethod
+    def from_stored(cls, parameters: dict) -> RetrainOptions:
+        """The options of a queued run (its `parameters`), over today's defaults.
+
+        Keys no longer known are dropped: a run queued before an upgrade (say, with the single model's
+        implicit_prefs and alpha) still runs, with today's defaults for what it did not set.
+        """
+        known = {f.name for f in fields(cls)}
+        dropped = sorted(set(parameters) - known)
+        if dropped:
+            logger.warning("retrain: ignoring stored options this version does not know: %s", ", ".join(dropped))
+        return cls.from_settings(**{k: v for k, v in parameters.items() if k in known})
+
     def validate(self) -> None:
         problems = []
         for prefix in ("", "list_"):
@@ -190,7 +203,7 @@ def retrain(
     """
     if run_id is not None:
         run = TrainingRun.objects.get(pk=run_id)
-        options = options or RetrainOptions.from_settings(**run.parameters)
+        options = options or RetrainOptions.from_stored(run.parameters)
     else:
         options = options or RetrainOptions.from_settings()
         run = services.training_run_create(trigger=trigger, parameters=asdict(options))
