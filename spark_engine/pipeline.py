@@ -280,7 +280,8 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         options = replace(options, list_rank=list_rank)
         services.training_run_update(run=run, parameters=asdict(options))
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
-    biases_on_driver = export.rows <= settings.BIASES_DRIVER_MAX_RATINGS
+    # The evaluation fits a user sample of at most EVALUATION_MAX_RATINGS: it decides by that size.
+    evaluated_rows = min(export.rows, settings.EVALUATION_MAX_RATINGS or export.rows)
 
     if options.evaluate:
         started = time.perf_counter()
@@ -291,7 +292,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             seed=options.seed,
             ratings_count=export.rows,
             max_ratings=settings.EVALUATION_MAX_RATINGS,
-            biases_on_driver=biases_on_driver,
+            biases_on_driver=evaluated_rows <= settings.BIASES_DRIVER_MAX_RATINGS,
         )
         services.training_run_update(run=run, metrics=metrics, evaluate_seconds=time.perf_counter() - started)
         on_stage(
@@ -303,7 +304,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         )
 
     started = time.perf_counter()
-    models = stages.fit(ratings, config, biases_on_driver=biases_on_driver)
+    models = stages.fit(ratings, config, biases_on_driver=export.rows <= settings.BIASES_DRIVER_MAX_RATINGS)
     services.training_run_update(
         run=run, fit_seconds=time.perf_counter() - started, global_mean=models.stars.global_mean
     )
