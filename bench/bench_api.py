@@ -175,6 +175,17 @@ def _ensure_active_run(env: dict, use_spark: bool) -> None:
     print(f"run {run.pk}: numpy ALS item factors for {len(movie_ids):,} movies in {time.perf_counter() - started:.1f}s")
 
 
+def prepare_database(database_url: str, *, spark: bool = False) -> None:
+    """Create, migrate and load the bench database (once), set Django up on it in this process, and make
+    sure a run is active (`spark`: a real retrain; otherwise NumPy ALS)."""
+    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1"}
+    _ensure_database(database_url)
+    _manage("migrate", "--verbosity", "0", env=env)
+    _setup_django(database_url)
+    _ensure_catalogue(env)
+    _ensure_active_run(env, spark)
+
+
 def _tokens(count: int) -> list[str]:
     """Tokens of `count` MovieLens raters picked at random (seeded), so requests vary in ratings per user."""
     from rest_framework.authtoken.models import Token
@@ -362,13 +373,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed (Debian: apt-get install -y wrk).")
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1"}
-
-    _ensure_database(database_url)
-    _manage("migrate", "--verbosity", "0", env=env)
-    _setup_django(database_url)
-    _ensure_catalogue(env)
-    _ensure_active_run(env, args.spark)
+    prepare_database(database_url, spark=args.spark)
     tokens = _tokens(args.users)
     # Fresh bulk loads leave the planner without statistics; autovacuum would get there, eventually.
     from django.db import connection

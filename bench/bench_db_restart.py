@@ -30,14 +30,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_api import (  # noqa: E402
     DEFAULT_DB,
     PATH,
-    _ensure_active_run,
-    _ensure_catalogue,
-    _ensure_database,
     _free_port,
-    _manage,
-    _setup_django,
     _tokens,
     _wait_until_up,
+    prepare_database,
     serve_environment,
     start_gunicorn,
 )
@@ -84,12 +80,7 @@ def main() -> None:
     import os
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1"}
-    _ensure_database(database_url)
-    _manage("migrate", "--verbosity", "0", env=env)
-    _setup_django(database_url)
-    _ensure_catalogue(env)
-    _ensure_active_run(env, False)
+    prepare_database(database_url)
     tokens = _tokens(args.clients * 4)
     from django.db import connection
 

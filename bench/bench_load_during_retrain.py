@@ -48,16 +48,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import (  # noqa: E402
     ROOT,
-    _ensure_active_run,
-    _ensure_catalogue,
-    _ensure_database,
     _free_port,
-    _manage,
-    _setup_django,
     _to_ms,
     _tokens,
     _wait_until_up,
     _wrk,
+    prepare_database,
     serve_environment,
     start_gunicorn,
 )
@@ -244,12 +240,7 @@ def main() -> int:
     db_name = database_url.rsplit("/", 1)[1]
     secret = secrets.token_urlsafe(64)
     os.environ["SECRET_KEY"] = secret  # sessions made here must verify in gunicorn
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1"}
-    _ensure_database(database_url)
-    _manage("migrate", "--verbosity", "0", env=env)
-    _setup_django(database_url)
-    _ensure_catalogue(env)
-    _ensure_active_run(env, use_spark=False)
+    prepare_database(database_url)
     tokens = _tokens(args.users)
     cookies = _sessions(8)
     from django.db import connection

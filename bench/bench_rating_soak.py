@@ -40,13 +40,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_api import (  # noqa: E402
     ROOT,
-    _ensure_active_run,
-    _ensure_catalogue,
-    _ensure_database,
     _free_port,
-    _manage,
-    _setup_django,
     _wait_until_up,
+    prepare_database,
     serve_environment,
     start_gunicorn,
 )
@@ -129,12 +125,7 @@ def main() -> int:
 
     database_url = os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB)
     db_name = database_url.rsplit("/", 1)[1]
-    env = {**os.environ, "DATABASE_URL": database_url, "DEBUG": "1"}
-    _ensure_database(database_url)
-    _manage("migrate", "--verbosity", "0", env=env)
-    _setup_django(database_url)
-    _ensure_catalogue(env)
-    _ensure_active_run(env, use_spark=False)
+    prepare_database(database_url)
 
     from django.db import connection
     from django.db.models import Count

@@ -187,23 +187,19 @@ def _load_item_factors(run: TrainingRun) -> ItemFactors:
     movie_ids, _, matrix = _factor_rows(ItemFactor, run)
     parameters = run.parameters or {}
     if "list_rank" in parameters:  # a two-model run: these are the list model's (implicit) factors
-        return ItemFactors(
-            run_id=run.pk,
-            movie_ids=movie_ids,
-            matrix=matrix,
-            reg_param=float(parameters["list_reg_param"]),
-            implicit_prefs=True,
-            alpha=float(parameters["list_alpha"]),
-            center=float(parameters["list_center"]),
-        )
-    return ItemFactors(
-        run_id=run.pk,
-        movie_ids=movie_ids,
-        matrix=matrix,
-        reg_param=float(parameters.get("reg_param", 0.1)),
-        implicit_prefs=bool(parameters.get("implicit_prefs", False)),
-        alpha=float(parameters.get("alpha", 1.0)),
-    )
+        step = {
+            "reg_param": float(parameters["list_reg_param"]),
+            "implicit_prefs": True,
+            "alpha": float(parameters["list_alpha"]),
+            "center": float(parameters["list_center"]),
+        }
+    else:  # a run of one model, explicit unless it said otherwise
+        step = {
+            "reg_param": float(parameters.get("reg_param", 0.1)),
+            "implicit_prefs": bool(parameters.get("implicit_prefs", False)),
+            "alpha": float(parameters.get("alpha", 1.0)),
+        }
+    return ItemFactors(run_id=run.pk, movie_ids=movie_ids, matrix=matrix, **step)
 
 
 def _load_stars_model(run: TrainingRun) -> StarsModel | None:

@@ -9,7 +9,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -124,9 +123,7 @@ def evaluation_run(
     with exported_ratings(prefix="evaluate-", notify=notify) as (spark, ratings, rows):
         # "defaults": exactly the two models a retrain would publish now (settings, then tuned parameters, and
         # the retrain's cap on the list rank for tiny catalogues).
-        options = RetrainOptions.from_settings(seed=seed)
-        users, movies = stages.users_and_movies(ratings)
-        options = replace(options, list_rank=stages.list_rank_for(options.list_rank, users=users, movies=movies))
+        options, _ = stages.fit_list_rank_to_data(RetrainOptions.from_settings(seed=seed), ratings)
         defaults = stages.model_config(
             options,
             ratings_count=rows,

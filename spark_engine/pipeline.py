@@ -273,11 +273,9 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints", ratings_count=export.rows)
     )
     ratings = stages.read_ratings(spark, export.path)
-    users, movies = stages.users_and_movies(ratings)
-    list_rank = stages.list_rank_for(options.list_rank, users=users, movies=movies)
-    if list_rank != options.list_rank:
-        on_stage("export", f"list rank {options.list_rank} lowered to {list_rank} for {users} users x {movies} movies")
-        options = replace(options, list_rank=list_rank)
+    options, lowered = stages.fit_list_rank_to_data(options, ratings)
+    if lowered:
+        on_stage("export", lowered)
         services.training_run_update(run=run, parameters=asdict(options))
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
     # The evaluation fits a user sample of at most EVALUATION_MAX_RATINGS: it decides by that size.

@@ -7,7 +7,7 @@ in the layout `recommendations.services.training_run_results_load` COPYs into Po
 from __future__ import annotations
 
 import glob
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from pyspark.sql import DataFrame, SparkSession
@@ -57,6 +57,17 @@ def list_rank_for(requested: int, *, users: int, movies: int) -> int:
     Cholesky solve fails the retrain. Only toy catalogues are affected (rank 32 needs 64 movies and users).
     """
     return max(1, min(requested, min(users, movies) // 2))
+
+
+def fit_list_rank_to_data(options, ratings: DataFrame) -> tuple[object, str | None]:
+    """`options` with the list rank lowered as `list_rank_for` requires for `ratings`, and a note saying so
+    (None when the rank stands). Runs one Spark job (`users_and_movies`)."""
+    users, movies = users_and_movies(ratings)
+    list_rank = list_rank_for(options.list_rank, users=users, movies=movies)
+    if list_rank == options.list_rank:
+        return options, None
+    note = f"list rank {options.list_rank} lowered to {list_rank} for {users} users x {movies} movies"
+    return replace(options, list_rank=list_rank), note
 
 
 def users_and_movies(ratings: DataFrame) -> tuple[int, int]:
