@@ -215,6 +215,8 @@ EVALUATION_MAX_RATINGS = env.int("EVALUATION_MAX_RATINGS", default=5_000_000)
 RETRAIN_SCHEDULE_CRON = env.str("RETRAIN_SCHEDULE_CRON", default="30 3 * * *")
 RETRAIN_AFTER_NEW_RATINGS = env.int("RETRAIN_AFTER_NEW_RATINGS", default=1000)
 RETRAIN_CHECK_MINUTES = env.int("RETRAIN_CHECK_MINUTES", default=10)
+# The django-q2 task a queued retrain runs (recommendations queues it by name; only spark_engine imports Spark).
+RETRAIN_TASK = "spark_engine.tasks.retrain_task"
 
 # --- django-q2: the ORM broker by default, Redis when Q_REDIS_URL is set. ---
 Q_CLUSTER = {

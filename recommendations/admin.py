@@ -4,6 +4,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from .models import EvaluationReport, TrainingRun, TunedParameters
+from .retrain import retrain_enqueue
 from .services import RunNotActivatable, training_run_activate
 
 
@@ -111,8 +112,6 @@ class TrainingRunAdmin(admin.ModelAdmin):
         ]
 
     def retrain_view(self, request):
-        from spark_engine.pipeline import retrain_enqueue
-
         changelist = reverse("admin:recommendations_trainingrun_changelist")
         if request.method != "POST" or not request.user.is_staff:
             return HttpResponseRedirect(changelist)

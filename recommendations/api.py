@@ -40,6 +40,7 @@ from ratings.selectors import rating_get
 from . import selectors
 from .foldin import predicted_rating
 from .models import TrainingRun
+from .retrain import RetrainOptions, retrain_enqueue
 
 MAX_RECOMMENDATIONS = 100
 DEFAULT_RECOMMENDATIONS = 20
@@ -390,8 +391,6 @@ class TrainingRunListApi(ListAPIView):
         Options left out come from the server's settings. When a retrain is already running or
         queued the request is recorded as a `skipped` run.
         """
-        from spark_engine.pipeline import RetrainOptions, retrain_enqueue
-
         serializer = self.RetrainInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:

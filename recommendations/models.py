@@ -1,6 +1,6 @@
 """Training runs and what they publish.
 
-A run publishes two models (see spark_engine.quality): a list model (implicit-feedback ALS) that ranks
+A run publishes two models (fitted by the Spark retrain): a list model (implicit-feedback ALS) that ranks
 movies — Recommendation, SimilarMovie, UserFactor, ItemFactor — and a stars model (biased ALS) that
 predicts ratings — TrainingRun.global_mean and StarsItemFactor. Runs published before the stars model
 existed have no StarsItemFactor rows; their item factors then predict stars themselves.
@@ -219,7 +219,7 @@ class TunedParameters(models.Model):
         return "; ".join(parts) or "no tuned parameters"
 
     def as_options(self) -> dict:
-        """The retrain options (spark_engine.pipeline.RetrainOptions fields) this row sets."""
+        """The retrain options (recommendations.retrain.RetrainOptions fields) this row sets."""
         names = ("rank", "max_iter", "reg_param", "list_rank", "list_max_iter", "list_reg_param", "list_alpha")
         return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 

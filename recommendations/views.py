@@ -20,6 +20,7 @@ from ratings.selectors import wishlist_movie_ids
 
 from . import charts
 from .models import EvaluationReport, TrainingRun
+from .retrain import retrain_enqueue
 from .selectors import (
     evaluation_report_list,
     recommendation_list_for_user_fresh,
@@ -290,8 +291,6 @@ def staff_runs(request):
 @require_POST
 def staff_retrain(request):
     """Queue a retrain on the task worker; a retrain already running or queued makes this one skipped."""
-    from spark_engine.pipeline import retrain_enqueue  # the app never imports spark_engine at load time
-
     run = retrain_enqueue(trigger=TrainingRun.Trigger.ADMIN)
     if run.status == TrainingRun.Status.SKIPPED:
         messages.warning(request, f"Run {run.pk} skipped: a retrain is already running or queued.")

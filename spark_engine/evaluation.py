@@ -15,7 +15,8 @@ from typing import Any
 from django.conf import settings
 
 from ratings.export import ratings_export_to_parquet
-from spark_engine.pipeline import RetrainOptions, spark_config_from_settings
+from recommendations.retrain import RetrainOptions
+from spark_engine.pipeline import spark_config_from_settings
 
 
 @contextmanager

@@ -13,7 +13,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from django.conf import settings
@@ -24,112 +24,11 @@ from ratings.export import ratings_export_to_parquet
 from recommendations import services
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
+from recommendations.retrain import RetrainOptions
 
 logger = logging.getLogger(__name__)
 
 StageCallback = Callable[[str, str], None]
-
-
-@dataclass(frozen=True)
-class RetrainOptions:
-    """Everything a retrain can be told; defaults come from settings.
-
-    A retrain fits two models (spark_engine.quality): the stars model, biased ALS (rank, max_iter,
-    reg_param on the residuals of regularised user and movie biases, bias_reg_user / bias_reg_item),
-    predicts ratings; the list model, implicit-feedback ALS on rating - list_center (list_rank,
-    list_max_iter, list_reg_param, list_alpha), ranks the movies of top-N and similar movies.
-    """
-
-    rank: int
-    max_iter: int
-    reg_param: float
-    bias_reg_user: float
-    bias_reg_item: float
-    list_rank: int
-    list_max_iter: int
-    list_reg_param: float
-    list_alpha: float
-    list_center: float
-    nonnegative: bool
-    seed: int
-    top_n: int
-    similar_k: int
-    holdout_fraction: float
-    evaluate: bool = True
-    # ALS user/item blocks; 0 picks from the data size and cores (see stages.auto_num_blocks).
-    num_blocks: int = 0
-
-    @classmethod
-    def from_settings(cls, **overrides) -> RetrainOptions:
-        """Settings (ALS_*, LIST_ALS_* and the rest), then the parameters `manage.py tune --save` stored, then
-        `overrides`."""
-        from recommendations.selectors import tuned_parameters
-
-        defaults = cls(
-            rank=settings.ALS_RANK,
-            max_iter=settings.ALS_MAX_ITER,
-            reg_param=settings.ALS_REG_PARAM,
-            bias_reg_user=settings.ALS_BIAS_REG_USER,
-            bias_reg_item=settings.ALS_BIAS_REG_ITEM,
-            list_rank=settings.LIST_ALS_RANK,
-            list_max_iter=settings.LIST_ALS_MAX_ITER,
-            list_reg_param=settings.LIST_ALS_REG_PARAM,
-            list_alpha=settings.LIST_ALS_ALPHA,
-            list_center=settings.LIST_ALS_CENTER,
-            nonnegative=settings.ALS_NONNEGATIVE,
-            seed=settings.ALS_SEED,
-            top_n=settings.RECOMMENDATIONS_TOP_N,
-            similar_k=settings.SIMILAR_MOVIES_K,
-            holdout_fraction=settings.EVALUATION_HOLDOUT_FRACTION,
-            num_blocks=settings.ALS_NUM_BLOCKS,
-        )
-        tuned = tuned_parameters()
-        if tuned is not None:
-            defaults = replace(defaults, **tuned.as_options())
-        known = {f.name for f in fields(cls)}
-        unknown = set(overrides) - known
-        if unknown:
-            raise ValueError(f"Unknown retrain options: {', '.join(sorted(unknown))}")
-        return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
-
-    @classmethod
-    def from_stored(cls, parameters: dict) -> RetrainOptions:
-        """The options of a queued run (its `parameters`), over today's defaults.
-
-        Keys no longer known are dropped: a run queued before an upgrade (say, with the single model's
-        implicit_prefs and alpha) still runs, with today's defaults for what it did not set.
-        """
-        known = {f.name for f in fields(cls)}
-        dropped = sorted(set(parameters) - known)
-        if dropped:
-            logger.warning("retrain: ignoring stored options this version does not know: %s", ", ".join(dropped))
-        return cls.from_settings(**{k: v for k, v in parameters.items() if k in known})
-
-    def validate(self) -> None:
-        problems = []
-        for prefix in ("", "list_"):
-            if getattr(self, f"{prefix}rank") < 1:
-                problems.append(f"{prefix}rank must be at least 1")
-            if getattr(self, f"{prefix}max_iter") < 1:
-                problems.append(f"{prefix}max_iter must be at least 1")
-            if getattr(self, f"{prefix}reg_param") < 0:
-                problems.append(f"{prefix}reg_param must not be negative")
-        if self.bias_reg_user < 0 or self.bias_reg_item < 0:
-            problems.append("bias_reg_user and bias_reg_item must not be negative")
-        if self.list_alpha <= 0:
-            problems.append("list_alpha must be positive")
-        if not 0.5 <= self.list_center <= 5:
-            problems.append("list_center must be a rating between 0.5 and 5")
-        if self.top_n < 1 or self.top_n > 1000:
-            problems.append("top_n must be between 1 and 1000")
-        if self.similar_k < 1 or self.similar_k > 1000:
-            problems.append("similar_k must be between 1 and 1000")
-        if self.num_blocks < 0:
-            problems.append("num_blocks must be 0 (automatic) or positive")
-        if not 0 < self.holdout_fraction < 1:
-            problems.append("holdout_fraction must be between 0 and 1")
-        if problems:
-            raise ValueError("; ".join(problems))
 
 
 def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_count: int | None = None):
@@ -150,29 +49,6 @@ def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_co
 
 def _print_stage(stage: str, detail: str) -> None:
     logger.info("retrain %s: %s", stage, detail)
-
-
-def retrain_enqueue(*, trigger: str, options: RetrainOptions | None = None) -> TrainingRun:
-    """Record a queued run and hand it to the django-q2 cluster once the transaction commits.
-
-    If a retrain is already running the trigger is recorded as skipped instead.
-    """
-    from django.db import transaction
-    from django_q.tasks import async_task
-
-    from recommendations.locks import retrain_lock_is_held
-
-    options = options or RetrainOptions.from_settings()
-    options.validate()
-    if retrain_lock_is_held() or TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exists():
-        return services.training_run_create(
-            trigger=trigger,
-            parameters=asdict(options),
-            status=TrainingRun.Status.SKIPPED,
-        )
-    run = services.training_run_create(trigger=trigger, parameters=asdict(options))
-    transaction.on_commit(lambda: async_task("spark_engine.tasks.retrain_task", run.pk, task_name=f"retrain-{run.pk}"))
-    return run
 
 
 def training_runs_reap_interrupted() -> int:

@@ -25,8 +25,9 @@ def retrain_if_enough_new_ratings_task() -> int | None:
 
     First marks runs left 'running' by a dead worker as failed (see pipeline.training_runs_reap_interrupted).
     """
+    from recommendations.retrain import retrain_enqueue
     from recommendations.selectors import ratings_count_since_last_run
-    from spark_engine.pipeline import retrain_enqueue, training_runs_reap_interrupted
+    from spark_engine.pipeline import training_runs_reap_interrupted
 
     training_runs_reap_interrupted()
     threshold = settings.RETRAIN_AFTER_NEW_RATINGS

@@ -2,7 +2,7 @@
 
 import pytest
 
-from spark_engine.pipeline import RetrainOptions
+from recommendations.retrain import RetrainOptions
 
 pytestmark = pytest.mark.django_db
 

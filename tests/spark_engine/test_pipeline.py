@@ -24,9 +24,10 @@ from catalog.models import Movie
 from ratings.models import Rating
 from recommendations import foldin
 from recommendations.models import ItemFactor, Recommendation, SimilarMovie, StarsItemFactor, TrainingRun, UserFactor
+from recommendations.retrain import RetrainOptions
 from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
 from spark_engine import stages
-from spark_engine.pipeline import RetrainOptions, retrain
+from spark_engine.pipeline import retrain
 
 pytestmark = [pytest.mark.spark, pytest.mark.django_db(transaction=True)]
 

@@ -275,8 +275,8 @@ def test_evaluate_command_ends_with_the_summary_line(spark, settings, tmp_path, 
 
 @pytest.mark.django_db
 def test_the_proposed_configuration_is_what_a_retrain_publishes_with_the_default_settings():
+    from recommendations.retrain import RetrainOptions
     from spark_engine import stages
-    from spark_engine.pipeline import RetrainOptions
 
     options = RetrainOptions.from_settings()
     published = stages.model_config(options, ratings_count=100_836, parallelism=2)

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from recommendations.models import EvaluationReport, TunedParameters
+from recommendations.retrain import RetrainOptions
 from spark_engine import quality, tuning
-from spark_engine.pipeline import RetrainOptions
 from spark_engine.transforms import ALSParams
 from tests.spark_engine.test_pipeline import _seed_ratings
 

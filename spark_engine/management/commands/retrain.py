@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from recommendations.models import TrainingRun
-from spark_engine.pipeline import RetrainOptions, retrain, retrain_enqueue
+from recommendations.retrain import RetrainOptions, retrain_enqueue
+from spark_engine.pipeline import retrain
 
 
 class Command(BaseCommand):
