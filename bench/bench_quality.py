@@ -4,7 +4,7 @@
     .venv/bin/python bench/bench_quality.py --quick            # skip the grids, run the chosen settings only
     .venv/bin/python bench/bench_quality.py --surprise-python /tmp/surprise-venv/bin/python
 
-Reads ratings.csv directly (no database), splits it once (`quality.split_three`, seed --seed) and then:
+Reads ratings.csv directly (no database), splits it once (`metrics.split_three`, seed --seed) and then:
 
 1. Predicted ratings. Parameters are chosen on validation (models fitted on the 60% train part); the chosen model
    is refitted on train+validation and judged on test. Rows: the tutorial (plain ALS, ranks 4/8/12, 10 iterations,
@@ -16,7 +16,7 @@ Reads ratings.csv directly (no database), splits it once (`quality.split_three`,
    train) to choose, then precision/recall/NDCG/MAP@10 and catalogue coverage on test (fitted on
    train+validation), for popularity, the lists the site served before the two-model retrain (explicit ALS's own
    top-10), the tutorial's (explicit ALS among movies with >= 25 ratings), biased ALS's own top-10 and
-   implicit-feedback ALS variants. quality.PROPOSED is what a retrain publishes with the default settings.
+   implicit-feedback ALS variants. fitting.PROPOSED is what a retrain publishes with the default settings.
 
 Spark runs in local[2]; expect 5-10 minutes on 2 busy cores (SVD++ adds a few minutes).
 """
@@ -139,7 +139,7 @@ class Bench:
     def run(self) -> None:
         import pandas as pd
 
-        from spark_engine import quality
+        from spark_engine import metrics
         from spark_engine.session import SparkConfig, get_spark
 
         started = time.perf_counter()
@@ -160,7 +160,7 @@ class Bench:
                 pdf.astype({"user_id": "int32", "movie_id": "int32", "rating": "float32"}),
                 "user_id int, movie_id int, rating float",
             )
-            self.train, self.validation, self.test = (p.cache() for p in quality.split_three(ratings, self.args.seed))
+            self.train, self.validation, self.test = (p.cache() for p in metrics.split_three(ratings, self.args.seed))
             self.full = self.train.unionByName(self.validation).cache()
             counts = [self.train.count(), self.validation.count(), self.test.count()]
             self.known_validation = self._known(self.validation, self.train)
@@ -205,8 +205,9 @@ class Bench:
     # ---------------------------------------------------------------------------------------------
 
     def ratings_section(self) -> None:
-        from spark_engine import quality
-        from spark_engine.transforms import ALSParams, fit_als, rmse
+        from spark_engine import fitting, metrics
+        from spark_engine.fitting import ALSParams, fit_als
+        from spark_engine.metrics import rmse
 
         seed, blocks = self.args.seed, 2
 
@@ -221,15 +222,15 @@ class Bench:
             return row
 
         def biased(label: str, params: ALSParams | None, reg_user: float, reg_item: float, refit: bool = True):
-            model = quality.fit_biased_als(self.train, params, reg_user=reg_user, reg_item=reg_item)
-            validation_rmse = quality.rmse_of(model, self.validation)
-            test_rmse = quality.rmse_of(model, self.test)
+            model = fitting.fit_biased_als(self.train, params, reg_user=reg_user, reg_item=reg_item)
+            validation_rmse = metrics.rmse_of(model, self.validation)
+            test_rmse = metrics.rmse_of(model, self.test)
             refit_rmse = seconds = float("nan")
             if refit:
                 started = time.perf_counter()
-                final = quality.fit_biased_als(self.full, params, reg_user=reg_user, reg_item=reg_item)
+                final = fitting.fit_biased_als(self.full, params, reg_user=reg_user, reg_item=reg_item)
                 seconds = time.perf_counter() - started
-                refit_rmse = quality.rmse_of(final, self.test)
+                refit_rmse = metrics.rmse_of(final, self.test)
             row = (label, validation_rmse, test_rmse, refit_rmse, seconds)
             log(f"{label}: {row[1:]}")
             return row
@@ -238,7 +239,7 @@ class Bench:
             plain(
                 f"tutorial ALS rank {rank}, reg 0.1", ALSParams(rank=rank, reg_param=0.1, seed=seed, num_blocks=blocks)
             )
-            for rank in quality.TUTORIAL_RANKS
+            for rank in metrics.TUTORIAL_RANKS
         ]
         best = min(tutorial, key=lambda row: row[1])
         self.tutorial_rank = int(best[0].split("rank ")[1].split(",")[0])
@@ -253,7 +254,7 @@ class Bench:
             )
         )
 
-        proposed = quality.PROPOSED
+        proposed = fitting.PROPOSED
         reg_user, reg_item = proposed.reg_user, proposed.reg_item
         if not self.args.quick:
             grid = [
@@ -263,7 +264,7 @@ class Bench:
             reg_user, reg_item = (float(x) for x in best[0].split("reg ")[1].split("/"))
         self.rating_rows.append(biased(f"biases only, reg {reg_user:g}/{reg_item:g}", None, reg_user, reg_item))
 
-        params = quality.with_run_options(proposed, seed=seed, num_blocks=blocks).ratings
+        params = fitting.with_run_options(proposed, seed=seed, num_blocks=blocks).ratings
         if not self.args.quick:
             grid = []
             for rank in (10, 20, 50):
@@ -284,7 +285,7 @@ class Bench:
             self.rating_rows.append(
                 biased(
                     f"biased ALS, PROPOSED (rank {proposed.ratings.rank}, reg {proposed.ratings.reg_param:g})",
-                    quality.with_run_options(proposed, seed=seed, num_blocks=blocks).ratings,
+                    fitting.with_run_options(proposed, seed=seed, num_blocks=blocks).ratings,
                     proposed.reg_user,
                     proposed.reg_item,
                 )
@@ -293,16 +294,18 @@ class Bench:
     # ---------------------------------------------------------------------------------------------
 
     def lists_section(self) -> None:
-        from spark_engine import quality
-        from spark_engine.transforms import ALSParams, fit_als, popularity_top_n, top_n_unrated
+        from spark_engine import fitting, metrics
+        from spark_engine.fitting import ALSParams, fit_als
+        from spark_engine.metrics import popularity_top_n
+        from spark_engine.topk import top_n_unrated
 
         seed, blocks, k = self.args.seed, 2, self.k
 
         def judge(label: str, recommend) -> None:
             """`recommend(train)` -> recommended DataFrame; validation (fitted on train) and test (train+val)."""
-            validation = quality.list_metrics(recommend(self.train), self.train, self.known_validation, k)
+            validation = metrics.list_metrics(recommend(self.train), self.train, self.known_validation, k)
             started = time.perf_counter()
-            test = quality.list_metrics(recommend(self.full), self.full, self.known_test, k)
+            test = metrics.list_metrics(recommend(self.full), self.full, self.known_test, k)
             seconds = time.perf_counter() - started
             self.list_rows.append((label, validation, test, seconds))
             log(f"{label}: validation NDCG {validation[f'ndcg_at_{k}']:.4f}, test {test}")
@@ -312,23 +315,23 @@ class Bench:
                 model = fit_als(train, params)
                 items = model.itemFactors
                 if min_ratings:
-                    items = quality.restrict_items(items, train, min_ratings)
+                    items = metrics.restrict_items(items, train, min_ratings)
                 return top_n_unrated(model.userFactors, items, train, k)
 
             return recommend
 
-        def biased(config: quality.QualityConfig):
+        def biased(config: fitting.QualityConfig):
             def recommend(train):
-                model = quality.fit_biased_als(
+                model = fitting.fit_biased_als(
                     train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item
                 )
-                return top_n_unrated(*quality.biased_factors(model), train, k)
+                return top_n_unrated(*fitting.biased_factors(model), train, k)
 
             return recommend
 
-        def implicit(params: quality.ListParams):
+        def implicit(params: fitting.ListParams):
             def recommend(train):
-                return top_n_unrated(*quality.fit_list_model(train, params), train, k)
+                return top_n_unrated(*fitting.fit_list_model(train, params), train, k)
 
             return recommend
 
@@ -339,11 +342,11 @@ class Bench:
         )
         tutorial = ALSParams(rank=self.tutorial_rank, reg_param=0.1, seed=seed, num_blocks=blocks)
         judge(f"tutorial: explicit ALS rank {self.tutorial_rank}, >= 25 ratings", explicit(tutorial, 25))
-        proposed = quality.with_run_options(quality.PROPOSED, seed=seed, num_blocks=blocks)
+        proposed = fitting.with_run_options(fitting.PROPOSED, seed=seed, num_blocks=blocks)
         judge(f"biased ALS own top-10 (rank {proposed.ratings.rank})", biased(proposed))
 
         def variant(rank, reg, alpha, confidence, weight=0.0):
-            return quality.ListParams(
+            return fitting.ListParams(
                 als=ALSParams(rank=rank, reg_param=reg, implicit_prefs=True, alpha=alpha, seed=seed, num_blocks=blocks),
                 confidence=confidence,
                 popularity_weight=weight,

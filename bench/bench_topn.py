@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from spark_engine.session import SparkConfig, get_spark  # noqa: E402
-from spark_engine.transforms import similar_items, top_n_unrated  # noqa: E402
+from spark_engine.topk import similar_items, top_n_unrated  # noqa: E402
 
 
 class PeakRss:

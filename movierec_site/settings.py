@@ -182,7 +182,7 @@ TRAINING_RUNS_DIR = Path(env.str("TRAINING_RUNS_DIR", default=str(BASE_DIR / "va
 TRAINING_RUNS_KEEP = env.int("TRAINING_RUNS_KEEP", default=3)
 RECOMMENDATIONS_TOP_N = env.int("RECOMMENDATIONS_TOP_N", default=50)
 SIMILAR_MOVIES_K = env.int("SIMILAR_MOVIES_K", default=20)
-# A retrain fits two models (spark_engine.quality.PROPOSED; chosen with bench/bench_quality.py on ml-latest-small
+# A retrain fits two models (spark_engine.fitting.PROPOSED; chosen with bench/bench_quality.py on ml-latest-small
 # and held to the 25M retrain's time budget). Stars: biased ALS, i.e. regularised user and movie biases, then ALS
 # with these settings on the residuals (rank 20 gained 0.0005 RMSE for 1.5x the fit time).
 ALS_RANK = env.int("ALS_RANK", default=16)

@@ -13,7 +13,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from spark_engine import quality, transforms
+from spark_engine import fitting, metrics, topk
 from spark_engine.schemas import RATINGS_SCHEMA
 from spark_engine.session import SparkConfig, get_spark
 
@@ -37,9 +37,9 @@ def read_ratings(spark: SparkSession, path: Path) -> DataFrame:
     return spark.read.schema(RATINGS_SCHEMA).parquet(str(path))
 
 
-def als_params(options, *, ratings_count: int, parallelism: int) -> transforms.ALSParams:
+def als_params(options, *, ratings_count: int, parallelism: int) -> fitting.ALSParams:
     """The stars model's ALS (on the residuals of the biases)."""
-    return transforms.ALSParams(
+    return fitting.ALSParams(
         rank=options.rank,
         max_iter=options.max_iter,
         reg_param=options.reg_param,
@@ -77,11 +77,11 @@ def users_and_movies(ratings: DataFrame) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def model_config(options, *, ratings_count: int, parallelism: int) -> quality.QualityConfig:
+def model_config(options, *, ratings_count: int, parallelism: int) -> fitting.QualityConfig:
     """Both models of a retrain from its options: biased ALS for stars, implicit ALS on rating - center for lists."""
     stars = als_params(options, ratings_count=ratings_count, parallelism=parallelism)
-    lists = quality.ListParams(
-        als=transforms.ALSParams(
+    lists = fitting.ListParams(
+        als=fitting.ALSParams(
             rank=options.list_rank,
             max_iter=options.list_max_iter,
             reg_param=options.list_reg_param,
@@ -93,7 +93,7 @@ def model_config(options, *, ratings_count: int, parallelism: int) -> quality.Qu
         confidence="centered",
         center=options.list_center,
     )
-    return quality.QualityConfig(
+    return fitting.QualityConfig(
         ratings=stars, biased=True, reg_user=options.bias_reg_user, reg_item=options.bias_reg_item, lists=lists
     )
 
@@ -109,7 +109,7 @@ def auto_num_blocks(ratings_count: int, parallelism: int) -> int:
 
 def evaluate(
     ratings: DataFrame,
-    config: quality.QualityConfig,
+    config: fitting.QualityConfig,
     holdout_fraction: float,
     *,
     seed: int,
@@ -126,15 +126,15 @@ def evaluate(
     fraction = 1.0
     if max_ratings and ratings_count > max_ratings:
         fraction = max_ratings / ratings_count
-        ratings = transforms.sample_users(ratings, fraction, seed=seed)
-    metrics = quality.evaluate_holdout_config(
+        ratings = metrics.sample_users(ratings, fraction, seed=seed)
+    result = metrics.evaluate_holdout_config(
         ratings, config, fraction=holdout_fraction, seed=seed, k=10, biases_on_driver=biases_on_driver
     )
-    return {**metrics, "user_sample_fraction": round(fraction, 4)}
+    return {**result, "user_sample_fraction": round(fraction, 4)}
 
 
-def fit(ratings: DataFrame, config: quality.QualityConfig, *, biases_on_driver: bool = False) -> quality.FittedModels:
-    return quality.fit_models(ratings, config, biases_on_driver=biases_on_driver)
+def fit(ratings: DataFrame, config: fitting.QualityConfig, *, biases_on_driver: bool = False) -> fitting.FittedModels:
+    return fitting.fit_models(ratings, config, biases_on_driver=biases_on_driver)
 
 
 def _pg_array(column: str):
@@ -149,7 +149,7 @@ def _write_csv(df: DataFrame, path: Path) -> list[Path]:
 
 def write_results(
     *,
-    models: quality.FittedModels,
+    models: fitting.FittedModels,
     ratings: DataFrame,
     run_id: int,
     out_dir: Path,
@@ -171,10 +171,10 @@ def write_results(
     rated = ratings.select("user_id", "movie_id")
     run = F.lit(run_id)
 
-    top = transforms.top_n_unrated(user_factors, item_factors, rated, top_n, on_driver=on_driver)
-    top_stars = quality.predict(models.stars, top.select("user_id", "movie_id", "rank"))
-    similar = transforms.similar_items(item_factors, similar_k, on_driver=on_driver)
-    stars_items = quality.stars_item_terms(models.stars)
+    top = topk.top_n_unrated(user_factors, item_factors, rated, top_n, on_driver=on_driver)
+    top_stars = fitting.predict(models.stars, top.select("user_id", "movie_id", "rank"))
+    similar = topk.similar_items(item_factors, similar_k, on_driver=on_driver)
+    stars_items = fitting.stars_item_terms(models.stars)
     files = {
         "recommendations": _write_csv(
             top_stars.select(run, "user_id", "movie_id", "rank", "prediction"), out_dir / "recs"

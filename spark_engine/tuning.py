@@ -1,4 +1,4 @@
-"""Cross-validated grid searches for both published models: pure Spark, no Django (see spark_engine.evaluation).
+"""Cross-validated grid searches for both published models: pure Spark, no Django (run by spark_engine.experiments).
 
 - `cross_validate`: the stars model, scored by RMSE (biased ALS when `biases` are given, as the retrain fits it).
 - `cross_validate_lists`: the list model (implicit ALS), scored by NDCG@k of the lists it would serve.
@@ -16,8 +16,9 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
-from spark_engine import quality
-from spark_engine.transforms import ALSParams, _require_columns, fit_als, holdout_ranking_metrics, rmse
+from spark_engine.fitting import ALSParams, ListParams, fit_als, fit_biased_als, fit_list_model
+from spark_engine.frames import require_columns
+from spark_engine.metrics import holdout_ranking_metrics, rmse, rmse_of
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ def cross_validate(
 
     In: `ratings` (user_id, movie_id, rating). The ratings are split at random into `folds` parts (seeded);
     each part is held out once while ALS fits the rest. With `biases` (reg_user, reg_item) each fit is the
-    stars model, `quality.fit_biased_als`, and every held-out pair counts (cold ones fall back to the
+    stars model, `fitting.fit_biased_als`, and every held-out pair counts (cold ones fall back to the
     biases); without, plain ALS leaves pairs with a user or movie unseen in training out of the RMSE.
     `on_fit(params, fold, rmse)` is called after every fit, for progress. Raises ValueError on folds < 2 or
     a missing column.
@@ -75,8 +76,8 @@ def cross_validate(
                 if biases is None:
                     error = rmse(fit_als(train, params), held_out)
                 else:
-                    model = quality.fit_biased_als(train, params, reg_user=biases[0], reg_item=biases[1])
-                    error = quality.rmse_of(model, held_out)
+                    model = fit_biased_als(train, params, reg_user=biases[0], reg_item=biases[1])
+                    error = rmse_of(model, held_out)
                 scores.append(error)
                 if on_fit is not None:
                     on_fit(params, fold, error)
@@ -112,13 +113,13 @@ class ListTuneResult:
 
 
 def list_parameter_grid(
-    base: quality.ListParams,
+    base: ListParams,
     *,
     ranks: Iterable[int],
     reg_params: Iterable[float],
     alphas: Iterable[float],
     max_iters: Iterable[int],
-) -> list[quality.ListParams]:
+) -> list[ListParams]:
     """Every combination for the list model, the rest (confidence, centre, seed, blocks) from `base`. Raises
     ValueError on an empty axis."""
     axes = [tuple(ranks), tuple(reg_params), tuple(alphas), tuple(max_iters)]
@@ -132,18 +133,18 @@ def list_parameter_grid(
 
 def cross_validate_lists(
     ratings: DataFrame,
-    grid: Iterable[quality.ListParams],
+    grid: Iterable[ListParams],
     *,
     folds: int = 3,
     seed: int = 42,
     k: int = 10,
     max_users: int = 10_000,
-    on_fit: Callable[[quality.ListParams, int, float], None] | None = None,
+    on_fit: Callable[[ListParams, int, float], None] | None = None,
 ) -> list[ListTuneResult]:
     """k-fold cross-validated NDCG@k of the list model for each parameter set, best (highest) first.
 
     Folds as in `cross_validate`; each fit's lists are judged on the held-out part with
-    `transforms.holdout_ranking_metrics` (held-out ratings >= 4 are relevant; at most `max_users` users per
+    `metrics.holdout_ranking_metrics` (held-out ratings >= 4 are relevant; at most `max_users` users per
     fold). `on_fit(params, fold, ndcg)` after every fit. Raises ValueError on folds < 2 or a missing column.
     """
     parts = _folds(ratings, folds, seed)
@@ -155,7 +156,7 @@ def cross_validate_lists(
             scores, popular = [], []
             for fold, held_out in enumerate(parts):
                 train = _union(part for i, part in enumerate(parts) if i != fold)
-                users, items = quality.fit_list_model(train, params)
+                users, items = fit_list_model(train, params)
                 metrics = holdout_ranking_metrics(train, held_out, users, items, k, seed=seed, max_users=max_users)
                 scores.append(metrics[key])
                 popular.append(metrics["popularity"][key])
@@ -182,7 +183,7 @@ def cross_validate_lists(
 def _folds(ratings: DataFrame, folds: int, seed: int) -> list[DataFrame]:
     if folds < 2:
         raise ValueError(f"folds must be at least 2, got {folds}")
-    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     return [part.cache() for part in ratings.select("user_id", "movie_id", "rating").randomSplit([1.0] * folds, seed)]
 
 

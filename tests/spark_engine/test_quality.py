@@ -13,9 +13,10 @@ from pyspark.sql import functions as F
 
 from ratings.models import Rating
 from recommendations.models import EvaluationReport
-from spark_engine import quality
+from spark_engine import fitting, metrics
+from spark_engine.fitting import ALSParams, fit_als
+from spark_engine.metrics import rmse
 from spark_engine.schemas import FACTORS_SCHEMA
-from spark_engine.transforms import ALSParams, fit_als, rmse
 from tests.factories import MovieFactory, RatingFactory, UserFactory
 
 pytestmark = pytest.mark.spark
@@ -81,7 +82,7 @@ def _bias_maps(model_or_tuple):
 
 
 def test_biases_recover_the_planted_global_user_and_movie_effects(planted_biases):
-    mu, user_bias, item_bias = quality.fit_biases(planted_biases["ratings"], reg_user=0.01, reg_item=0.01, passes=10)
+    mu, user_bias, item_bias = fitting.fit_biases(planted_biases["ratings"], reg_user=0.01, reg_item=0.01, passes=10)
     users, items = _bias_maps((mu, user_bias, item_bias))
 
     # Only mu + b_u + b_i is identifiable (a constant can move between the terms): compare that on every cell.
@@ -94,20 +95,20 @@ def test_biases_recover_the_planted_global_user_and_movie_effects(planted_biases
 
 
 def test_biases_fitted_on_the_driver_equal_sparks(planted_biases):
-    spark_fit = quality.fit_biases(planted_biases["ratings"], reg_user=5.0, reg_item=3.0, passes=3)
-    driver_fit = quality.fit_biases(planted_biases["ratings"], reg_user=5.0, reg_item=3.0, passes=3, on_driver=True)
+    spark_fit = fitting.fit_biases(planted_biases["ratings"], reg_user=5.0, reg_item=3.0, passes=3)
+    driver_fit = fitting.fit_biases(planted_biases["ratings"], reg_user=5.0, reg_item=3.0, passes=3, on_driver=True)
 
     assert driver_fit[0] == pytest.approx(spark_fit[0], abs=1e-12)
     for spark_map, driver_map in zip(_bias_maps(spark_fit), _bias_maps(driver_fit), strict=True):
         assert spark_map.keys() == driver_map.keys()
         assert all(driver_map[key] == pytest.approx(value, abs=1e-12) for key, value in spark_map.items())
     with pytest.raises(ValueError, match="no ratings"):
-        quality.fit_biases(planted_biases["ratings"].limit(0), on_driver=True)
+        fitting.fit_biases(planted_biases["ratings"].limit(0), on_driver=True)
 
 
 def test_bias_regularisation_shrinks_towards_zero(planted_biases):
-    _, loose_users, loose_items = quality.fit_biases(planted_biases["ratings"], reg_user=0.0, reg_item=0.0)
-    _, tight_users, tight_items = quality.fit_biases(planted_biases["ratings"], reg_user=500.0, reg_item=500.0)
+    _, loose_users, loose_items = fitting.fit_biases(planted_biases["ratings"], reg_user=0.0, reg_item=0.0)
+    _, tight_users, tight_items = fitting.fit_biases(planted_biases["ratings"], reg_user=500.0, reg_item=500.0)
 
     def spread(df, column):
         return df.agg(F.stddev(column)).first()[0]
@@ -121,9 +122,9 @@ def test_biased_als_beats_plain_als_when_biases_are_strong(biased_low_rank):
     params = ALSParams(rank=2, reg_param=0.1, **FAST)
 
     plain = rmse(fit_als(train, params), test)
-    biased = quality.fit_biased_als(train, params, reg_user=2.0, reg_item=2.0)
-    biased_rmse = quality.rmse_of(biased, test)
-    biases_only_rmse = quality.rmse_of(quality.fit_biased_als(train, None, reg_user=2.0, reg_item=2.0), test)
+    biased = fitting.fit_biased_als(train, params, reg_user=2.0, reg_item=2.0)
+    biased_rmse = metrics.rmse_of(biased, test)
+    biases_only_rmse = metrics.rmse_of(fitting.fit_biased_als(train, None, reg_user=2.0, reg_item=2.0), test)
 
     assert biased_rmse < 0.85 * plain, (biased_rmse, plain)
     assert biased_rmse < biases_only_rmse  # the factors on the residuals add something
@@ -131,7 +132,7 @@ def test_biased_als_beats_plain_als_when_biases_are_strong(biased_low_rank):
 
 def test_predict_falls_back_to_biases_for_cold_users_and_movies_and_clips(spark, biased_low_rank):
     train, _ = biased_low_rank
-    model = quality.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
+    model = fitting.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
     users, items = _bias_maps((model.global_mean, model.user_bias, model.item_bias))
     known_user, known_movie = 1, 101
     pairs = spark.createDataFrame(
@@ -139,24 +140,24 @@ def test_predict_falls_back_to_biases_for_cold_users_and_movies_and_clips(spark,
         "user_id int, movie_id int, note string",
     )
 
-    rows = {r["note"]: r for r in quality.predict(model, pairs).collect()}
+    rows = {r["note"]: r for r in fitting.predict(model, pairs).collect()}
 
     assert rows["cold movie"]["prediction"] == pytest.approx(model.global_mean + users[known_user])
     assert rows["cold user"]["prediction"] == pytest.approx(model.global_mean + items[known_movie])
     assert rows["both cold"]["prediction"] == pytest.approx(model.global_mean)
-    predictions = quality.predict(model, train).select("prediction").toPandas()["prediction"]
+    predictions = fitting.predict(model, train).select("prediction").toPandas()["prediction"]
     assert predictions.notna().all() and predictions.between(0.5, 5.0).all()
 
 
 def test_biased_factors_score_like_predict_before_clipping(spark, biased_low_rank):
     train, _ = biased_low_rank
-    model = quality.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
-    user_factors, item_factors = quality.biased_factors(model)
+    model = fitting.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
+    user_factors, item_factors = fitting.biased_factors(model)
     u = {r["id"]: np.array(r["features"]) for r in user_factors.collect()}
     v = {r["id"]: np.array(r["features"]) for r in item_factors.collect()}
     users, _ = _bias_maps((model.global_mean, model.user_bias, model.item_bias))
 
-    for row in quality.predict(model, train.limit(30)).collect():
+    for row in fitting.predict(model, train.limit(30)).collect():
         unclipped = model.global_mean + users[row["user_id"]] + u[row["user_id"]] @ v[row["movie_id"]]
         if 0.5 < unclipped < 5.0:
             assert row["prediction"] == pytest.approx(unclipped, abs=1e-4)
@@ -169,54 +170,54 @@ def test_catalogue_coverage_counts_distinct_movies_in_top_k(spark):
     )
     train = spark.createDataFrame([(1, m) for m in range(10, 20)], "user_id int, movie_id int")
 
-    assert quality.catalogue_coverage(recommended, train, k=2) == pytest.approx(3 / 10)  # 10, 11, 13
-    assert quality.catalogue_coverage(recommended, train, k=10) == pytest.approx(4 / 10)
-    assert quality.catalogue_coverage(recommended.limit(0), train, k=10) == 0.0
+    assert metrics.catalogue_coverage(recommended, train, k=2) == pytest.approx(3 / 10)  # 10, 11, 13
+    assert metrics.catalogue_coverage(recommended, train, k=10) == pytest.approx(4 / 10)
+    assert metrics.catalogue_coverage(recommended.limit(0), train, k=10) == 0.0
     with pytest.raises(ValueError):
-        quality.catalogue_coverage(recommended, train, k=0)
+        metrics.catalogue_coverage(recommended, train, k=0)
 
 
 def test_implicit_feedback_centres_ratings_and_the_blend_adds_popularity(spark, biased_low_rank):
     train, _ = biased_low_rank
-    centred = quality.ListParams(
+    centred = fitting.ListParams(
         als=ALSParams(rank=3, reg_param=0.1, implicit_prefs=True, alpha=2.0, **FAST), confidence="centered"
     )
-    values = quality.implicit_feedback(train, centred).join(
+    values = fitting.implicit_feedback(train, centred).join(
         train.withColumnRenamed("rating", "stars"), ["user_id", "movie_id"]
     )
     assert values.where(F.abs(F.col("rating") - (F.col("stars") - 3.0)) > 1e-6).count() == 0
 
-    blended = quality.ListParams(als=centred.als, confidence="centered", popularity_weight=0.25)
-    users, items = quality.fit_list_model(train, blended)
+    blended = fitting.ListParams(als=centred.als, confidence="centered", popularity_weight=0.25)
+    users, items = fitting.fit_list_model(train, blended)
     assert {len(r["features"]) for r in users.collect()} == {4}
     assert all(r["features"][-1] == pytest.approx(0.25) for r in users.collect())
     counts = {r["movie_id"]: r["count"] for r in train.groupBy("movie_id").count().collect()}
     for row in items.collect():
         assert row["features"][-1] == pytest.approx(math.log1p(counts[row["id"]]), rel=1e-5)
     with pytest.raises(ValueError):
-        quality.ListParams(als=ALSParams(rank=3))  # not implicit
+        fitting.ListParams(als=ALSParams(rank=3))  # not implicit
 
 
 def test_restrict_items_keeps_movies_with_enough_ratings(spark):
     factors = spark.createDataFrame([(10, [1.0]), (11, [2.0])], FACTORS_SCHEMA)
     train = spark.createDataFrame([(u, 10) for u in range(3)] + [(0, 11)], "user_id int, movie_id int")
 
-    assert [r["id"] for r in quality.restrict_items(factors, train, 3).collect()] == [10]
+    assert [r["id"] for r in metrics.restrict_items(factors, train, 3).collect()] == [10]
 
 
 @pytest.mark.slow
 def test_evaluate_protocol_reports_tutorial_configs_and_popularity_on_one_split(biased_low_rank):
     train, test = biased_low_rank
-    small = quality.QualityConfig(
+    small = fitting.QualityConfig(
         ratings=ALSParams(rank=2, reg_param=0.1, **FAST),
         biased=True,
         reg_user=2.0,
         reg_item=2.0,
-        lists=quality.ListParams(als=ALSParams(rank=2, reg_param=0.1, implicit_prefs=True, alpha=2.0, **FAST)),
+        lists=fitting.ListParams(als=ALSParams(rank=2, reg_param=0.1, implicit_prefs=True, alpha=2.0, **FAST)),
     )
     steps = []
 
-    result = quality.evaluate_protocol(
+    result = metrics.evaluate_protocol(
         train.unionByName(test), {"small": small}, seed=4, ranks=(2,), k=5, num_blocks=2, on_step=steps.append
     )
 
@@ -280,6 +281,6 @@ def test_the_proposed_configuration_is_what_a_retrain_publishes_with_the_default
 
     options = RetrainOptions.from_settings()
     published = stages.model_config(options, ratings_count=100_836, parallelism=2)
-    assert published == quality.with_run_options(
-        quality.PROPOSED, seed=options.seed, num_blocks=published.ratings.num_blocks
+    assert published == fitting.with_run_options(
+        fitting.PROPOSED, seed=options.seed, num_blocks=published.ratings.num_blocks
     )

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spark_engine.transforms import _top_k_per_row
+from spark_engine.topk import _top_k_per_row
 
 
 def _brute_force(scores, k):

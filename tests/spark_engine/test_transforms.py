@@ -11,19 +11,12 @@ from pyspark.ml.evaluation import RankingEvaluator
 from pyspark.sql import functions as F
 from pyspark.testing import assertDataFrameEqual
 
-from spark_engine import transforms
+from spark_engine import fitting, metrics, topk
+from spark_engine.fitting import ALSParams, fit_als
+from spark_engine.metrics import popularity_top_n, ranking_metrics, ranking_metrics_of_arrays, rmse, split_holdout
 from spark_engine.schemas import FACTORS_SCHEMA, RECOMMENDATIONS_SCHEMA, SIMILAR_SCHEMA
 from spark_engine.session import SparkConfig, get_spark
-from spark_engine.transforms import (
-    ALSParams,
-    fit_als,
-    popularity_top_n,
-    ranking_metrics,
-    rmse,
-    similar_items,
-    split_holdout,
-    top_n_unrated,
-)
+from spark_engine.topk import similar_items, top_n_unrated
 
 pytestmark = pytest.mark.spark
 
@@ -78,7 +71,7 @@ def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spa
     rated[9] = set()  # rated nothing
     pairs = [(u, m) for u, ms in rated.items() for m in ms]
     pairs += [(3, 7), (12, 99_999), (424_242, 7)]  # duplicate, movie without factors, user without factors
-    monkeypatch.setattr(transforms, "BLOCK_BYTES", 4 * len(movie_ids) * 7)  # 8 blocks of 7 users, 3 tasks
+    monkeypatch.setattr(topk, "BLOCK_BYTES", 4 * len(movie_ids) * 7)  # 8 blocks of 7 users, 3 tasks
 
     actual = top_n_unrated(
         _factors(spark, user_ids, users),
@@ -234,9 +227,7 @@ def test_split_holdout_partitions_the_ratings(low_rank_ratings):
 
 def _evaluate_holdout(ratings, **kwargs):
     """The retrain's holdout evaluation of one plain ALS model (FAST_ALS) for its stars and its own lists."""
-    from spark_engine import quality
-
-    return quality.evaluate_holdout_config(ratings, quality.QualityConfig(ratings=FAST_ALS), **kwargs)
+    return metrics.evaluate_holdout_config(ratings, fitting.QualityConfig(ratings=FAST_ALS), **kwargs)
 
 
 def test_evaluate_holdout_reports_finite_model_and_popularity_metrics(low_rank_ratings):
@@ -288,7 +279,7 @@ def test_evaluate_holdout_samples_at_most_max_users_for_ranking(low_rank_ratings
 
 
 def test_ranking_metrics_of_arrays_counts_users_without_recommendations_as_zero():
-    metrics = transforms.ranking_metrics_of_arrays(
+    metrics = ranking_metrics_of_arrays(
         rec_users=np.array([1, 1]),
         rec_movies=np.array([5, 6]),
         rec_ranks=np.array([2, 1]),
@@ -302,7 +293,7 @@ def test_ranking_metrics_of_arrays_counts_users_without_recommendations_as_zero(
     assert metrics["recall_at_2"] == pytest.approx(0.5)
     assert metrics["ndcg_at_2"] == pytest.approx((1 / math.log2(3)) / 2)
     assert metrics["map_at_2"] == pytest.approx(0.25)
-    empty = transforms.ranking_metrics_of_arrays(*(np.array([], np.int64),) * 5, k=2)
+    empty = ranking_metrics_of_arrays(*(np.array([], np.int64),) * 5, k=2)
     assert empty["users_evaluated"] == 0 and math.isnan(empty["ndcg_at_2"])
 
 
@@ -312,26 +303,26 @@ def test_sample_users_keeps_whole_histories_of_about_the_fraction(spark):
     )
     ratings = spark.createDataFrame(pdf, "user_id int, movie_id int")
 
-    sample = transforms.sample_users(ratings, 0.3, seed=1).toPandas()
+    sample = metrics.sample_users(ratings, 0.3, seed=1).toPandas()
 
     per_user = sample.groupby("user_id").size()
     assert (per_user == 3).all()
     assert 230 < per_user.size < 370
-    again = transforms.sample_users(ratings, 0.3, seed=1).toPandas()
+    again = metrics.sample_users(ratings, 0.3, seed=1).toPandas()
     assert sorted(again.user_id.unique()) == sorted(per_user.index)
-    assert transforms.sample_users(ratings, 1.0) is ratings
+    assert metrics.sample_users(ratings, 1.0) is ratings
     with pytest.raises(ValueError, match="fraction"):
-        transforms.sample_users(ratings, 0.0)
+        metrics.sample_users(ratings, 0.0)
 
 
 def test_stage_evaluate_samples_users_above_max_ratings(low_rank_ratings):
-    from spark_engine import quality, stages
+    from spark_engine import stages
 
     count = low_rank_ratings.count()
-    config = quality.QualityConfig(
+    config = fitting.QualityConfig(
         ratings=FAST_ALS,
         biased=True,
-        lists=quality.ListParams(als=replace(FAST_ALS, implicit_prefs=True, alpha=2.0, reg_param=0.1)),
+        lists=fitting.ListParams(als=replace(FAST_ALS, implicit_prefs=True, alpha=2.0, reg_param=0.1)),
     )
     whole = stages.evaluate(low_rank_ratings, config, 0.25, seed=42, ratings_count=count, max_ratings=0)
     sampled = stages.evaluate(low_rank_ratings, config, 0.25, seed=42, ratings_count=count, max_ratings=count // 2)

@@ -10,8 +10,8 @@ from django.core.management import CommandError, call_command
 
 from recommendations.models import EvaluationReport, TunedParameters
 from recommendations.retrain import RetrainOptions
-from spark_engine import quality, tuning
-from spark_engine.transforms import ALSParams
+from spark_engine import fitting, tuning
+from spark_engine.fitting import ALSParams
 from tests.spark_engine.test_pipeline import _seed_ratings
 
 pytestmark = pytest.mark.spark
@@ -74,7 +74,7 @@ def test_stars_model_cross_validation_scores_biased_als(spark):
 
 def test_list_model_cross_validation_ranks_by_ndcg_best_first(spark):
     ratings = _taste_ratings(spark)
-    base = quality.ListParams(als=ALSParams(rank=2, max_iter=5, implicit_prefs=True, alpha=2.0, num_blocks=2))
+    base = fitting.ListParams(als=ALSParams(rank=2, max_iter=5, implicit_prefs=True, alpha=2.0, num_blocks=2))
     grid = tuning.list_parameter_grid(base, ranks=[2], reg_params=[0.1, 1e6], alphas=[2.0], max_iters=[5])
     fits = []
 

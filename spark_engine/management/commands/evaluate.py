@@ -18,7 +18,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recommendations.models import EvaluationReport
 from recommendations.services import evaluation_report_create
-from spark_engine.evaluation import evaluation_run
+from spark_engine.experiments import evaluation_run
 
 
 class Command(BaseCommand):

@@ -16,7 +16,7 @@ from tqdm import tqdm
 
 from recommendations.models import EvaluationReport
 from recommendations.services import evaluation_report_create, tuned_list_parameters_save, tuned_parameters_save
-from spark_engine.evaluation import list_tuning_run, tuning_run
+from spark_engine.experiments import list_tuning_run, tuning_run
 
 # Grids searched when none is given: the stars model, then the list model.
 STARS_GRID = {"ranks": "8,12,16,20", "reg_params": "0.05,0.1,0.15,0.2", "max_iters": "10"}

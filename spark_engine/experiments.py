@@ -1,6 +1,8 @@
-"""The evaluation protocol of `manage.py evaluate`: export the ratings, run spark_engine.quality on them.
+"""What `manage.py evaluate` and `manage.py tune` run: a fresh export of every rating, then
+`metrics.evaluate_protocol` or `tuning.cross_validate[_lists]` on it in Spark; plain dicts back, nothing stored.
 
-Kept apart from the command so the pipeline, a task or a bench can run it too.
+The Django side of those commands (settings, the export); the measuring itself is pure Spark. Kept apart from
+the commands so a task or a bench can run it too.
 """
 
 from __future__ import annotations
@@ -112,13 +114,13 @@ def list_tuning_run(
 def evaluation_run(
     *, seed: int = 0, ranks: tuple[int, ...] = (4, 8, 12), k: int = 10, compare_proposed: bool = False, on_step=None
 ) -> dict[str, Any]:
-    """Export every rating, run `quality.evaluate_protocol` on it in Spark and return its plain dict.
+    """Export every rating, run `metrics.evaluate_protocol` on it in Spark and return its plain dict.
 
     Configurations: "defaults" (what a retrain trains with today's settings) and, with `compare_proposed`,
-    "proposed" (`quality.PROPOSED`). The export lives in a temporary folder under TRAINING_RUNS_DIR, removed
+    "proposed" (`fitting.PROPOSED`). The export lives in a temporary folder under TRAINING_RUNS_DIR, removed
     afterwards. Nothing is stored. Raises ValueError when there are too few ratings to split.
     """
-    from spark_engine import quality, stages
+    from spark_engine import fitting, metrics, stages
 
     notify = on_step or (lambda message: None)
     with exported_ratings(prefix="evaluate-", notify=notify) as (spark, ratings, rows):
@@ -133,8 +135,8 @@ def evaluation_run(
         blocks = defaults.ratings.num_blocks
         configs = {"defaults": defaults}
         if compare_proposed:
-            configs["proposed"] = quality.with_run_options(quality.PROPOSED, seed=seed, num_blocks=blocks)
-        result = quality.evaluate_protocol(
+            configs["proposed"] = fitting.with_run_options(fitting.PROPOSED, seed=seed, num_blocks=blocks)
+        result = metrics.evaluate_protocol(
             ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify
         )
     result["ratings"] = rows

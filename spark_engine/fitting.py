@@ -1,57 +1,95 @@
-"""Recommendation quality: biased ALS for predicted stars, implicit ALS for lists, and the evaluation protocol.
+"""Fitting the published models and predicting with them: biased ALS for stars, implicit ALS for lists.
 
 A good predicted rating and a good list are different problems (issue 6):
 
 - Predicted stars: plain ALS on raw ratings must spend its factors on "this user rates high" and "this movie is
   liked". `fit_biased_als` first fits a global mean and regularised user and movie biases (a few alternating passes
-  of Spark SQL aggregations), then plain ALS (`transforms.fit_als`) on the residuals:
+  of Spark SQL aggregations), then plain ALS (`fit_als`) on the residuals:
   prediction = mu + b_u + b_i + u.v, clipped to [0.5, 5]; a cold user or movie falls back to the biases.
 - Lists: explicit ALS's own top-N favours obscure movies with a handful of high ratings (NDCG@10 0.004 on
   ml-latest-small, against 0.157 for plain popularity). Implicit-feedback ALS (`fit_list_model`: who rated what,
   with rating - 3 as a signed confidence, so disliked movies count as negative feedback) ranks movies people actually
   watch and like: 0.298.
 
-Everything here is pure Spark (DataFrames in, DataFrames, models or numbers out; no Django, no files).
-`evaluate_protocol` runs the tutorial's protocol (random 60/20/20 split, ranks 4/8/12) next to any number of named
-configurations and returns a plain dict; `manage.py evaluate` prints it.
+`QualityConfig` names both models; `fit_models` fits them. Everything here is pure Spark (DataFrames in, DataFrames
+or models out; no Django, no files). Ranking with the factors is spark_engine.topk; judging them, spark_engine.metrics.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import time
-from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pyspark.ml.recommendation import ALSModel
+from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_engine.transforms import (
-    ALSParams,
-    _require_columns,
-    fit_als,
-    holdout_ranking_metrics,
-    popularity_scores,
-    popularity_top_n,
-    ranking_metrics,
-    rmse,
-    split_holdout,
-    top_n_unrated,
-)
+from spark_engine.frames import require_columns
 
+# Predicted stars are clipped to the rating scale.
 MIN_RATING, MAX_RATING = 0.5, 5.0
-# The tutorial's protocol (the Spark ALS lab on MovieLens): 60/20/20 split, these ranks, 10 iterations, regParam 0.1,
-# and for lists only movies with at least 25 ratings.
-TUTORIAL_RANKS = (4, 8, 12)
-TUTORIAL_MAX_ITER = 10
-TUTORIAL_REG_PARAM = 0.1
-TUTORIAL_MIN_RATINGS = 25
-SPLIT_WEIGHTS = (0.6, 0.2, 0.2)
+
+
+# --------------------------------------------------------------------------------------------------
+# Plain ALS
+
+
+@dataclass(frozen=True)
+class ALSParams:
+    rank: int = 10
+    max_iter: int = 10
+    reg_param: float = 0.1
+    implicit_prefs: bool = False
+    alpha: float = 1.0
+    nonnegative: bool = False
+    seed: int = 42
+    checkpoint_interval: int = 5
+    # User and item blocks for ALS; None keeps Spark's default (10). Small data fits much faster with 1–2.
+    num_blocks: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.max_iter < 1:
+            raise ValueError(f"rank and max_iter must be positive, got rank={self.rank} max_iter={self.max_iter}")
+        if self.num_blocks is not None and self.num_blocks < 1:
+            raise ValueError(f"num_blocks must be positive or None, got {self.num_blocks}")
+        if self.reg_param < 0 or self.alpha < 0:
+            raise ValueError(f"reg_param and alpha must be >= 0, got {self.reg_param} and {self.alpha}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def fit_als(ratings: DataFrame, params: ALSParams) -> ALSModel:
+    """Fit matrix-factorisation ALS.
+
+    In: `ratings` with columns user_id (int), movie_id (int), rating (float); other columns are ignored.
+    Out: the fitted `ALSModel`; its `userFactors` / `itemFactors` have columns (id int, features array<float>).
+    The model uses coldStartStrategy "drop", so `transform` omits pairs with an unknown user or movie.
+    Raises ValueError if a column is missing; Spark raises if ids do not fit in an int.
+    """
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    blocks = {}
+    if params.num_blocks is not None:
+        blocks = {"numUserBlocks": params.num_blocks, "numItemBlocks": params.num_blocks}
+    als = ALS(
+        rank=params.rank,
+        maxIter=params.max_iter,
+        regParam=params.reg_param,
+        implicitPrefs=params.implicit_prefs,
+        alpha=params.alpha,
+        nonnegative=params.nonnegative,
+        seed=params.seed,
+        checkpointInterval=params.checkpoint_interval,
+        userCol="user_id",
+        itemCol="movie_id",
+        ratingCol="rating",
+        coldStartStrategy="drop",
+        **blocks,
+    )
+    return als.fit(ratings.select("user_id", "movie_id", "rating"))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -89,7 +127,7 @@ def fit_biases(
     Spark jobs per pass cost far more than the arithmetic (2 s against 0.3 s on ml-latest-small).
     Raises ValueError on an empty `train`, negative regularisation, passes < 1 or a missing column.
     """
-    _require_columns(train, "train", ("user_id", "movie_id", "rating"))
+    require_columns(train, "train", ("user_id", "movie_id", "rating"))
     if reg_user < 0 or reg_item < 0:
         raise ValueError(f"reg_user and reg_item must be >= 0, got {reg_user} and {reg_item}")
     if passes < 1:
@@ -195,7 +233,7 @@ def predict(model: BiasedALSModel, pairs: DataFrame) -> DataFrame:
     `prediction` (double) = mu + b_u + b_i + u.v clipped to [0.5, 5]; a user or movie unseen in training has bias 0
     and no factor term, so every pair gets a prediction (never NaN). Lazy. Raises ValueError if a column is missing.
     """
-    _require_columns(pairs, "pairs", ("user_id", "movie_id"))
+    require_columns(pairs, "pairs", ("user_id", "movie_id"))
     scored = pairs.join(F.broadcast(model.user_bias), "user_id", "left").join(
         F.broadcast(model.item_bias), "movie_id", "left"
     )
@@ -213,20 +251,11 @@ def predict(model: BiasedALSModel, pairs: DataFrame) -> DataFrame:
     return scored.withColumn("prediction", clipped.cast("double")).select(*pairs.columns, "prediction")
 
 
-def rmse_of(model: BiasedALSModel, test: DataFrame) -> float:
-    """Root-mean-square error of `predict(model, test)` against test.rating; every pair counts (cold ones fall back
-    to the biases). NaN for an empty `test`. Raises ValueError if a column is missing."""
-    _require_columns(test, "test", ("user_id", "movie_id", "rating"))
-    predictions = predict(model, test.select("user_id", "movie_id", "rating"))
-    error = predictions.agg(F.sqrt(F.avg((F.col("prediction") - F.col("rating")) ** 2))).first()[0]
-    return math.nan if error is None else float(error)
-
-
 def biased_factors(model: BiasedALSModel) -> tuple[DataFrame, DataFrame]:
     """(user_factors, item_factors) whose dot product ranks a user's movies exactly as `predict` before clipping.
 
     mu and b_u are constant per user, so appending 1 to every user vector and b_i to every movie vector gives
-    u.v + b_i; `transforms.top_n_unrated` can then serve the biased model's lists. Columns (id int,
+    u.v + b_i; `topk.top_n_unrated` can then serve the biased model's lists. Columns (id int,
     features array<float>). Requires `model.als`; raises ValueError without it.
     """
     if model.als is None:
@@ -277,7 +306,7 @@ class ListParams:
 
 def implicit_feedback(train: DataFrame, params: ListParams) -> DataFrame:
     """(user_id, movie_id, rating) rewritten as implicit feedback per `params.confidence`. Lazy."""
-    _require_columns(train, "train", ("user_id", "movie_id", "rating"))
+    require_columns(train, "train", ("user_id", "movie_id", "rating"))
     value = {
         "binary": F.lit(1.0),
         "rating": F.col("rating"),
@@ -287,7 +316,7 @@ def implicit_feedback(train: DataFrame, params: ListParams) -> DataFrame:
 
 
 def fit_list_model(train: DataFrame, params: ListParams) -> tuple[DataFrame, DataFrame]:
-    """Fit implicit ALS for lists; return (user_factors, item_factors) for `transforms.top_n_unrated`.
+    """Fit implicit ALS for lists; return (user_factors, item_factors) for `topk.top_n_unrated`.
 
     In: `train` with (user_id, movie_id, rating). Out: factor tables (id int, features array<float>); with a
     popularity weight w, users get an extra component w and movies log(1 + ratings), so the dot product is the
@@ -306,41 +335,26 @@ def fit_list_model(train: DataFrame, params: ListParams) -> tuple[DataFrame, Dat
     return users, items
 
 
-def restrict_items(item_factors: DataFrame, train: DataFrame, min_ratings: int) -> DataFrame:
-    """Only movies with at least `min_ratings` ratings in `train` (the tutorial's filter for its lists)."""
-    popular = train.groupBy("movie_id").count().where(F.col("count") >= min_ratings)
-    return item_factors.join(popular.select(F.col("movie_id").alias("id")), "id", "left_semi")
+def popularity_scores(train: DataFrame) -> DataFrame:
+    """Popularity as one-dimensional "item factors".
 
-
-def catalogue_coverage(recommended: DataFrame, train: DataFrame, k: int = 10) -> float:
-    """Share of the catalogue that appears in anybody's top-k.
-
-    In: `recommended` with (movie_id, rank), rank 1 best; `train` with movie_id. Out: distinct movies at rank <= k
-    divided by distinct movies in `train` (0.0 when `train` is empty). Raises ValueError on k < 1 or a missing
-    column.
+    In: `train` with column movie_id. Out: (id int, features array<float>) with features = [number of
+    ratings], so `top_n_unrated` with user vectors [1.0] ranks movies by popularity (see
+    `popularity_top_n`). Raises ValueError if movie_id is missing.
     """
-    if k < 1:
-        raise ValueError(f"k must be positive, got {k}")
-    _require_columns(recommended, "recommended", ("movie_id", "rank"))
-    _require_columns(train, "train", ("movie_id",))
-    shown = recommended.where(F.col("rank") <= k).select("movie_id").distinct().count()
-    catalogue = train.select("movie_id").distinct().count()
-    return shown / catalogue if catalogue else 0.0
-
-
-def list_metrics(recommended: DataFrame, train: DataFrame, test: DataFrame, k: int = 10) -> dict[str, float]:
-    """`transforms.ranking_metrics` of `recommended` on `test`, plus "coverage_at_<k>" (`catalogue_coverage`)."""
-    recommended = recommended.cache()
-    try:
-        metrics = dict(ranking_metrics(recommended, test, k))
-        metrics[f"coverage_at_{k}"] = catalogue_coverage(recommended, train, k)
-    finally:
-        recommended.unpersist()
-    return metrics
+    require_columns(train, "train", ("movie_id",))
+    return (
+        train.groupBy("movie_id")
+        .count()
+        .select(
+            F.col("movie_id").cast("int").alias("id"),
+            F.array(F.col("count").cast("float")).alias("features"),
+        )
+    )
 
 
 # --------------------------------------------------------------------------------------------------
-# The evaluation protocol
+# Both models of a run
 
 
 @dataclass(frozen=True)
@@ -362,153 +376,6 @@ class QualityConfig:
         return dataclasses.asdict(self)
 
 
-def split_three(ratings: DataFrame, seed: int = 0, weights: Iterable[float] = SPLIT_WEIGHTS) -> list[DataFrame]:
-    """Random train/validation/test split (`DataFrame.randomSplit`, deterministic for the same input partitioning
-    and seed). Columns unchanged; the parts are lazy, cache them if used more than once."""
-    return ratings.randomSplit(list(weights), seed=seed)
-
-
-def evaluate_protocol(
-    ratings: DataFrame,
-    configs: Mapping[str, QualityConfig],
-    *,
-    seed: int = 0,
-    ranks: Iterable[int] = TUTORIAL_RANKS,
-    k: int = 10,
-    num_blocks: int | None = None,
-    on_step: Callable[[str], None] | None = None,
-) -> dict[str, Any]:
-    """The tutorial's protocol next to named configurations, on one random 60/20/20 split.
-
-    In: `ratings` (user_id, movie_id, rating); `configs` {name: QualityConfig}, e.g. {"defaults": ...}.
-    Tutorial: plain ALS with each rank in `ranks` (10 iterations, regParam 0.1) fitted on train; validation RMSE
-    per rank; test RMSE of the best rank; its list is its top-k unrated among movies with >= 25 ratings.
-    Each configuration: validation and test RMSE of the ratings model fitted on train, and test RMSE of the same
-    model refitted on train+validation (the final model). Lists are judged on test for every approach (each
-    configuration's, the tutorial's, popularity), all fitted on train+validation, excluding train+validation
-    movies, on the test ratings of users seen in train+validation (held-out rating >= 4 is relevant).
-    `on_step(message)` is called as each step finishes (for progress output).
-    Out: a plain, JSON-serialisable dict:
-      "split": {"seed", "train", "validation", "test"} (rating counts);
-      "tutorial": {"max_iter", "reg_param", "validation_rmse": {"<rank>": rmse}, "best_rank", "test_rmse",
-                   "test_rmse_refit", "lists", "seconds"};
-      "configs": {name: {"config": QualityConfig.to_dict(), "validation_rmse", "test_rmse", "test_rmse_refit",
-                         "lists", "seconds"}};
-      "popularity": lists;
-    where lists = `list_metrics` ({"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
-    "users_evaluated", "coverage_at_<k>"}). Plain ALS RMSE leaves out pairs it cannot score (as the tutorial);
-    biased ALS scores every pair. Runs many Spark jobs; caches and unpersists the split.
-    Raises ValueError on a missing column or an empty split part.
-    """
-    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
-    ranks = tuple(ranks)
-    if not ranks:
-        raise ValueError("ranks must not be empty")
-    notify = on_step or (lambda message: None)
-    base = ratings.select("user_id", "movie_id", F.col("rating").cast("float").alias("rating"))
-    train, validation, test = (part.cache() for part in split_three(base, seed))
-    full_train = train.unionByName(validation).cache()
-    try:
-        counts = {"train": train.count(), "validation": validation.count(), "test": test.count()}
-        if min(counts.values()) == 0:
-            raise ValueError(f"a split part is empty: {counts}; there are too few ratings to evaluate")
-        known_test = test.join(full_train.select("user_id").distinct(), "user_id", "left_semi").cache()
-        result: dict[str, Any] = {"split": {"seed": seed, **counts}}
-
-        tutorial: dict[str, Any] = {
-            "max_iter": TUTORIAL_MAX_ITER,
-            "reg_param": TUTORIAL_REG_PARAM,
-            "validation_rmse": {},
-        }
-        best_rank, best_model, best_rmse = None, None, math.inf
-        for rank in ranks:
-            params = ALSParams(
-                rank=rank, max_iter=TUTORIAL_MAX_ITER, reg_param=TUTORIAL_REG_PARAM, seed=seed, num_blocks=num_blocks
-            )
-            started = time.perf_counter()
-            model = fit_als(train, params)
-            error = rmse(model, validation)
-            tutorial["validation_rmse"][str(rank)] = error
-            notify(f"tutorial rank {rank}: validation RMSE {error:.4f} ({time.perf_counter() - started:.1f}s)")
-            if error < best_rmse:
-                best_rank, best_model, best_rmse = rank, model, error
-        tutorial["best_rank"] = best_rank
-        tutorial["test_rmse"] = rmse(best_model, test)
-        started = time.perf_counter()
-        refit = fit_als(
-            full_train,
-            ALSParams(
-                rank=best_rank,
-                max_iter=TUTORIAL_MAX_ITER,
-                reg_param=TUTORIAL_REG_PARAM,
-                seed=seed,
-                num_blocks=num_blocks,
-            ),
-        )
-        tutorial["test_rmse_refit"] = rmse(refit, test)
-        items = restrict_items(refit.itemFactors, full_train, TUTORIAL_MIN_RATINGS)
-        tutorial["lists"] = list_metrics(
-            top_n_unrated(refit.userFactors, items, full_train, k), full_train, known_test, k
-        )
-        tutorial["seconds"] = time.perf_counter() - started
-        result["tutorial"] = tutorial
-        notify(
-            f"tutorial best rank {best_rank}: test RMSE {tutorial['test_rmse']:.4f}, "
-            f"NDCG@{k} {tutorial['lists'][f'ndcg_at_{k}']:.4f}"
-        )
-
-        result["configs"] = {}
-        for name, config in configs.items():
-            started = time.perf_counter()
-            entry = _evaluate_config(config, train, validation, test, full_train, known_test, k)
-            entry["seconds"] = time.perf_counter() - started
-            result["configs"][name] = entry
-            notify(
-                f"{name}: test RMSE {entry['test_rmse_refit']:.4f}, NDCG@{k} {entry['lists'][f'ndcg_at_{k}']:.4f} "
-                f"({entry['seconds']:.1f}s)"
-            )
-
-        started = time.perf_counter()
-        result["popularity"] = list_metrics(popularity_top_n(full_train, k), full_train, known_test, k)
-        result["popularity"]["seconds"] = time.perf_counter() - started
-        notify(f"popularity: NDCG@{k} {result['popularity'][f'ndcg_at_{k}']:.4f}")
-        known_test.unpersist()
-        return result
-    finally:
-        for part in (train, validation, test, full_train):
-            part.unpersist()
-
-
-def _evaluate_config(
-    config: QualityConfig,
-    train: DataFrame,
-    validation: DataFrame,
-    test: DataFrame,
-    full_train: DataFrame,
-    known_test: DataFrame,
-    k: int,
-) -> dict[str, Any]:
-    entry: dict[str, Any] = {"config": config.to_dict()}
-    if config.biased:
-        model = fit_biased_als(train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
-        entry["validation_rmse"], entry["test_rmse"] = rmse_of(model, validation), rmse_of(model, test)
-        final = fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
-        entry["test_rmse_refit"] = rmse_of(final, test)
-        own_users, own_items = biased_factors(final)
-    else:
-        model = fit_als(train, config.ratings)
-        entry["validation_rmse"], entry["test_rmse"] = rmse(model, validation), rmse(model, test)
-        final = fit_als(full_train, config.ratings)
-        entry["test_rmse_refit"] = rmse(final, test)
-        own_users, own_items = final.userFactors, final.itemFactors
-    if config.lists is None:
-        users, items = own_users, own_items
-    else:
-        users, items = fit_list_model(full_train, config.lists)
-    entry["lists"] = list_metrics(top_n_unrated(users, items, full_train, k), full_train, known_test, k)
-    return entry
-
-
 @dataclass(frozen=True)
 class FittedModels:
     """What a retrain publishes: the stars model and the list model's factor tables.
@@ -526,7 +393,7 @@ class FittedModels:
 def fit_models(ratings: DataFrame, config: QualityConfig, *, biases_on_driver: bool = False) -> FittedModels:
     """Fit the configuration's ratings model and list model on `ratings` (user_id, movie_id, rating). Runs the fits
     now; `biases_on_driver` as `fit_biases(on_driver=...)`. Raises ValueError like `fit_biased_als` / `fit_als`."""
-    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     if config.biased:
         stars = fit_biased_als(
             ratings,
@@ -550,46 +417,6 @@ def fit_models(ratings: DataFrame, config: QualityConfig, *, biases_on_driver: b
         return FittedModels(stars=stars, list_users=own_users, list_items=own_items)
     users, items = fit_list_model(ratings, config.lists)
     return FittedModels(stars=stars, list_users=users, list_items=items)
-
-
-def evaluate_holdout_config(
-    ratings: DataFrame,
-    config: QualityConfig,
-    fraction: float = 0.2,
-    seed: int = 42,
-    k: int = 10,
-    *,
-    max_users: int = 10_000,
-    biases_on_driver: bool = False,
-) -> dict[str, Any]:
-    """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
-    `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
-    the biases) and the list model's lists (`transforms.holdout_ranking_metrics`, next to popularity).
-    A configuration without biases and lists is one plain ALS model judged on both (its RMSE leaves out pairs it
-    cannot score). Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
-    "users_evaluated", "popularity": {same ranking keys}, "ranking_users_available", "holdout_fraction",
-    "train_ratings", "test_ratings"}. Raises ValueError on bad arguments or missing columns.
-    """
-    _require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
-    train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
-    train, test = train.cache(), test.cache()
-    try:
-        train_count, test_count = train.count(), test.count()
-        models = fit_models(train, config, biases_on_driver=biases_on_driver)
-        error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
-        ranking = holdout_ranking_metrics(
-            train, test, models.list_users, models.list_items, k, seed=seed, max_users=max_users
-        )
-        return {
-            "rmse": error,
-            **ranking,
-            "holdout_fraction": fraction,
-            "train_ratings": train_count,
-            "test_ratings": test_count,
-        }
-    finally:
-        train.unpersist()
-        test.unpersist()
 
 
 def stars_item_terms(model: BiasedALSModel) -> DataFrame:

@@ -1,0 +1,511 @@
+"""Judging the models: splits, RMSE, ranking metrics, catalogue coverage, the popularity baseline, and the
+two holdout protocols (the retrain's `evaluate_holdout_config` and `manage.py evaluate`'s `evaluate_protocol`).
+
+Pure Spark and numpy (DataFrames in, numbers or plain dicts out; no Django, no files).
+`evaluate_protocol` runs the tutorial's protocol (random 60/20/20 split, ranks 4/8/12) next to any number of named
+configurations and returns a plain dict; `manage.py evaluate` prints it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import numpy as np
+from pyspark.ml.recommendation import ALSModel
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from spark_engine.fitting import (
+    ALSParams,
+    BiasedALSModel,
+    QualityConfig,
+    biased_factors,
+    fit_als,
+    fit_biased_als,
+    fit_list_model,
+    fit_models,
+    popularity_scores,
+    predict,
+)
+from spark_engine.frames import collect_factors, require_columns
+from spark_engine.topk import local_top_k, top_n_unrated
+
+# The tutorial's protocol (the Spark ALS lab on MovieLens): 60/20/20 split, these ranks, 10 iterations, regParam 0.1,
+# and for lists only movies with at least 25 ratings.
+TUTORIAL_RANKS = (4, 8, 12)
+
+
+TUTORIAL_MAX_ITER = 10
+
+
+TUTORIAL_REG_PARAM = 0.1
+
+
+TUTORIAL_MIN_RATINGS = 25
+
+
+SPLIT_WEIGHTS = (0.6, 0.2, 0.2)
+
+
+# --------------------------------------------------------------------------------------------------
+# Splits
+
+
+def split_holdout(ratings: DataFrame, fraction: float = 0.2, seed: int = 42) -> tuple[DataFrame, DataFrame]:
+    """Randomly split ratings into (train, test), with about `fraction` of the rows in test.
+
+    Columns are unchanged. Deterministic for the same input partitioning and seed. Cache both halves if
+    they are used more than once. Raises ValueError unless 0 < fraction < 1.
+    """
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
+    train, test = ratings.randomSplit([1.0 - fraction, fraction], seed=seed)
+    return train, test
+
+
+def split_three(ratings: DataFrame, seed: int = 0, weights: Iterable[float] = SPLIT_WEIGHTS) -> list[DataFrame]:
+    """Random train/validation/test split (`DataFrame.randomSplit`, deterministic for the same input partitioning
+    and seed). Columns unchanged; the parts are lazy, cache them if used more than once."""
+    return ratings.randomSplit(list(weights), seed=seed)
+
+
+def sample_users(ratings: DataFrame, fraction: float, seed: int = 42) -> DataFrame:
+    """All ratings of about `fraction` of the users, chosen by a seeded hash of user_id (deterministic).
+
+    Keeps each sampled user's whole history, so per-user ranking metrics stay meaningful. Raises
+    ValueError unless 0 < fraction <= 1 or if user_id is missing.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    require_columns(ratings, "ratings", ("user_id",))
+    if fraction == 1.0:
+        return ratings
+    buckets = 1_000_000
+    return ratings.where(F.pmod(F.xxhash64(F.col("user_id"), F.lit(seed)), F.lit(buckets)) < int(fraction * buckets))
+
+
+# --------------------------------------------------------------------------------------------------
+# Predicted stars
+
+
+def rmse(model: ALSModel, test: DataFrame) -> float:
+    """Root-mean-square error of `model` on `test` (columns user_id, movie_id, rating).
+
+    Pairs whose user or movie has no factors are left out (cold start), so the result is NaN only if no
+    pair can be scored. Raises ValueError if a column is missing.
+    """
+    require_columns(test, "test", ("user_id", "movie_id", "rating"))
+    predictions = model.transform(test.select("user_id", "movie_id", "rating")).where(~F.isnan("prediction"))
+    error = predictions.agg(F.sqrt(F.avg((F.col("prediction") - F.col("rating")) ** 2))).first()[0]
+    return math.nan if error is None else float(error)
+
+
+def rmse_of(model: BiasedALSModel, test: DataFrame) -> float:
+    """Root-mean-square error of `predict(model, test)` against test.rating; every pair counts (cold ones fall back
+    to the biases). NaN for an empty `test`. Raises ValueError if a column is missing."""
+    require_columns(test, "test", ("user_id", "movie_id", "rating"))
+    predictions = predict(model, test.select("user_id", "movie_id", "rating"))
+    error = predictions.agg(F.sqrt(F.avg((F.col("prediction") - F.col("rating")) ** 2))).first()[0]
+    return math.nan if error is None else float(error)
+
+
+# --------------------------------------------------------------------------------------------------
+# Lists
+
+
+def ranking_metrics(
+    recommended: DataFrame, test: DataFrame, k: int = 10, relevant_threshold: float = 4.0
+) -> dict[str, float]:
+    """Precision, recall, NDCG and MAP at k with binary relevance.
+
+    In: `recommended` with columns (user_id, movie_id, rank), rank 1 best, already excluding each user's
+    training movies; `test` with columns (user_id, movie_id, rating). A held-out rating >= relevant_threshold
+    is relevant. Users with no relevant held-out movie are excluded; a user with relevant movies but no
+    recommendations counts as all zeros, so restrict `test` to users the model knows.
+    Collects the top-k rows and the relevant pairs to the driver (Arrow, 8 bytes a pair) and computes the
+    metrics with numpy: see `ranking_metrics_of_arrays` for the definitions.
+    Raises ValueError on k < 1 or a missing column.
+    """
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    require_columns(recommended, "recommended", ("user_id", "movie_id", "rank"))
+    require_columns(test, "test", ("user_id", "movie_id", "rating"))
+    rec_users, rec_movies, rec_ranks = _collect_int_columns(
+        recommended.where(F.col("rank") <= k).select("user_id", "movie_id", "rank")
+    )
+    rel_users, rel_movies = _collect_int_columns(
+        test.where(F.col("rating") >= relevant_threshold).select("user_id", "movie_id").distinct()
+    )
+    return ranking_metrics_of_arrays(rec_users, rec_movies, rec_ranks, rel_users, rel_movies, k)
+
+
+def ranking_metrics_of_arrays(
+    rec_users: np.ndarray,
+    rec_movies: np.ndarray,
+    rec_ranks: np.ndarray,
+    rel_users: np.ndarray,
+    rel_movies: np.ndarray,
+    k: int,
+) -> dict[str, float]:
+    """Ranking metrics at k from flat arrays, as Spark's RankingMetrics (RankingEvaluator) defines them.
+
+    In: recommendations as parallel arrays (user, movie, rank; rank 1 best); relevant held-out pairs as
+    parallel arrays (user, movie), without duplicates. Only users with a relevant pair are evaluated.
+    Per user with top-k list R (ordered by rank) and relevant set G: precision = |R∩G| / k;
+    recall = |R∩G| / |G|; NDCG = DCG / IDCG with gain 1/log2(i+2) at 0-based position i and the ideal
+    list filling min(|G|, k) positions; AP = (sum of precision@(i+1) over hit positions i) / min(|G|, k).
+    Out: means over evaluated users as {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>"}
+    (NaN if no user qualifies) and "users_evaluated".
+    """
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    users, rel_index = np.unique(np.asarray(rel_users, np.int64), return_inverse=True)
+    names = ("precision", "recall", "ndcg", "ap")
+    if users.size == 0:
+        return {**{f"{_METRIC_KEYS[n]}_at_{k}": math.nan for n in names}, "users_evaluated": 0}
+    relevant_count = np.bincount(rel_index, minlength=users.size)
+
+    rec_users, rec_movies, rec_ranks = (np.asarray(a, np.int64) for a in (rec_users, rec_movies, rec_ranks))
+    position = np.minimum(np.searchsorted(users, rec_users), users.size - 1)
+    keep = (users[position] == rec_users) & (rec_ranks <= k)
+    position, movies, ranks = position[keep], rec_movies[keep], rec_ranks[keep]
+    order = np.lexsort((ranks, position))
+    position, movies = position[order], movies[order]
+    # 0-based place of each recommendation in its user's list
+    counts = np.bincount(position, minlength=users.size)
+    starts = np.cumsum(counts) - counts
+    place = np.arange(position.size) - starts[position]
+    keep = place < k
+    position, movies, place = position[keep], movies[keep], place[keep]
+
+    width = int(max(movies.max(initial=0), np.max(rel_movies, initial=0))) + 1
+    relevant_codes = np.sort(rel_index.astype(np.int64) * width + np.asarray(rel_movies, np.int64))
+    codes = position * width + movies
+    found = np.minimum(np.searchsorted(relevant_codes, codes), max(relevant_codes.size - 1, 0))
+    hit = (relevant_codes[found] == codes).astype(np.float64)
+
+    hits = np.bincount(position, weights=hit, minlength=users.size)
+    cumulative = np.cumsum(hit)
+    before = np.concatenate(([0.0], cumulative))[starts[position]]
+    hits_so_far = cumulative - before
+    discount = 1.0 / np.log2(np.arange(k) + 2.0)
+    ideal_positions = np.minimum(relevant_count, k)
+    ideal = np.concatenate(([0.0], np.cumsum(discount)))[ideal_positions]
+    per_user = {
+        "precision": hits / k,
+        "recall": hits / relevant_count,
+        "ndcg": np.bincount(position, weights=hit * discount[place], minlength=users.size) / ideal,
+        "ap": np.bincount(position, weights=hit * hits_so_far / (place + 1), minlength=users.size) / ideal_positions,
+    }
+    return {
+        **{f"{_METRIC_KEYS[n]}_at_{k}": float(per_user[n].mean()) for n in names},
+        "users_evaluated": int(users.size),
+    }
+
+
+_METRIC_KEYS = {"precision": "precision", "recall": "recall", "ndcg": "ndcg", "ap": "map"}
+
+
+def holdout_ranking_metrics(
+    train: DataFrame,
+    test: DataFrame,
+    user_factors: DataFrame,
+    item_factors: DataFrame,
+    k: int = 10,
+    *,
+    seed: int = 42,
+    max_users: int = 10_000,
+    relevant_threshold: float = 4.0,
+) -> dict[str, Any]:
+    """Ranking metrics of the lists `user_factors` · `item_factors` would serve, next to popularity's.
+
+    Users counted: those with factors and a relevant held-out rating (>= `relevant_threshold`), at most
+    `max_users` of them drawn at random with `seed`; each gets the exact top k of the movies they did not
+    rate in `train`, from the factors and from popularity (most ratings in `train`). The ranking runs on the
+    driver with numpy from the collected factors, the sampled users' training pairs and per-movie counts: a
+    handful of small Spark jobs instead of two distributed top-N passes.
+    Out: {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated",
+    "popularity": {same keys}, "ranking_users_available"}. Raises ValueError on max_users < 1.
+    """
+    if max_users < 1:
+        raise ValueError(f"max_users must be positive, got {max_users}")
+    user_ids, user_matrix = collect_factors(user_factors, "user_factors")
+    item_ids, item_matrix = collect_factors(item_factors, "item_factors")
+
+    rel_users, rel_movies = _collect_int_columns(
+        test.where(F.col("rating") >= relevant_threshold).select("user_id", "movie_id")
+    )
+    known = np.isin(rel_users, user_ids)
+    rel_users, rel_movies = rel_users[known], rel_movies[known]
+    candidates = np.unique(rel_users)
+    sample = candidates
+    if candidates.size > max_users:
+        sample = np.sort(np.random.default_rng(seed).choice(candidates, max_users, replace=False))
+        chosen = np.isin(rel_users, sample)
+        rel_users, rel_movies = rel_users[chosen], rel_movies[chosen]
+    sampled_train = train if sample is candidates else train.where(F.col("user_id").isin(sample.tolist()))
+    train_users, train_movies = _collect_int_columns(sampled_train.select("user_id", "movie_id"))
+    pop_ids, pop_counts = _collect_int_columns(train.groupBy("movie_id").count().orderBy("movie_id"))
+
+    rows = np.searchsorted(user_ids, sample)
+    model_rec = local_top_k(sample, user_matrix[rows], item_ids, item_matrix, train_users, train_movies, k)
+    popularity_rec = local_top_k(
+        sample,
+        np.ones((sample.size, 1), np.float32),
+        pop_ids,
+        pop_counts.astype(np.float32)[:, None],
+        train_users,
+        train_movies,
+        k,
+    )
+    return {
+        **ranking_metrics_of_arrays(*model_rec, rel_users, rel_movies, k),
+        "popularity": ranking_metrics_of_arrays(*popularity_rec, rel_users, rel_movies, k),
+        "ranking_users_available": int(candidates.size),
+    }
+
+
+def catalogue_coverage(recommended: DataFrame, train: DataFrame, k: int = 10) -> float:
+    """Share of the catalogue that appears in anybody's top-k.
+
+    In: `recommended` with (movie_id, rank), rank 1 best; `train` with movie_id. Out: distinct movies at rank <= k
+    divided by distinct movies in `train` (0.0 when `train` is empty). Raises ValueError on k < 1 or a missing
+    column.
+    """
+    if k < 1:
+        raise ValueError(f"k must be positive, got {k}")
+    require_columns(recommended, "recommended", ("movie_id", "rank"))
+    require_columns(train, "train", ("movie_id",))
+    shown = recommended.where(F.col("rank") <= k).select("movie_id").distinct().count()
+    catalogue = train.select("movie_id").distinct().count()
+    return shown / catalogue if catalogue else 0.0
+
+
+def list_metrics(recommended: DataFrame, train: DataFrame, test: DataFrame, k: int = 10) -> dict[str, float]:
+    """`ranking_metrics` of `recommended` on `test`, plus "coverage_at_<k>" (`catalogue_coverage`)."""
+    recommended = recommended.cache()
+    try:
+        metrics = dict(ranking_metrics(recommended, test, k))
+        metrics[f"coverage_at_{k}"] = catalogue_coverage(recommended, train, k)
+    finally:
+        recommended.unpersist()
+    return metrics
+
+
+def restrict_items(item_factors: DataFrame, train: DataFrame, min_ratings: int) -> DataFrame:
+    """Only movies with at least `min_ratings` ratings in `train` (the tutorial's filter for its lists)."""
+    popular = train.groupBy("movie_id").count().where(F.col("count") >= min_ratings)
+    return item_factors.join(popular.select(F.col("movie_id").alias("id")), "id", "left_semi")
+
+
+def popularity_top_n(train: DataFrame, n: int, *, num_partitions: int | None = None) -> DataFrame:
+    """Popularity baseline: for every user in `train`, the n most-rated movies they have not rated.
+
+    In: `train` with columns (user_id, movie_id). Out: RECOMMENDATIONS_SCHEMA with score = number of
+    ratings, ties by movie_id, same guarantees as `top_n_unrated`. Raises ValueError like `top_n_unrated`.
+    """
+    require_columns(train, "train", ("user_id", "movie_id"))
+    users = (
+        train.select(F.col("user_id").cast("int").alias("id"))
+        .distinct()
+        .withColumn("features", F.array(F.lit(1.0).cast("float")))
+    )
+    return top_n_unrated(users, popularity_scores(train), train, n, num_partitions=num_partitions)
+
+
+# --------------------------------------------------------------------------------------------------
+# Holdout protocols
+
+
+def evaluate_holdout_config(
+    ratings: DataFrame,
+    config: QualityConfig,
+    fraction: float = 0.2,
+    seed: int = 42,
+    k: int = 10,
+    *,
+    max_users: int = 10_000,
+    biases_on_driver: bool = False,
+) -> dict[str, Any]:
+    """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
+    `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
+    the biases) and the list model's lists (`holdout_ranking_metrics`, next to popularity).
+    A configuration without biases and lists is one plain ALS model judged on both (its RMSE leaves out pairs it
+    cannot score). Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
+    "users_evaluated", "popularity": {same ranking keys}, "ranking_users_available", "holdout_fraction",
+    "train_ratings", "test_ratings"}. Raises ValueError on bad arguments or missing columns.
+    """
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
+    train, test = train.cache(), test.cache()
+    try:
+        train_count, test_count = train.count(), test.count()
+        models = fit_models(train, config, biases_on_driver=biases_on_driver)
+        error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
+        ranking = holdout_ranking_metrics(
+            train, test, models.list_users, models.list_items, k, seed=seed, max_users=max_users
+        )
+        return {
+            "rmse": error,
+            **ranking,
+            "holdout_fraction": fraction,
+            "train_ratings": train_count,
+            "test_ratings": test_count,
+        }
+    finally:
+        train.unpersist()
+        test.unpersist()
+
+
+def evaluate_protocol(
+    ratings: DataFrame,
+    configs: Mapping[str, QualityConfig],
+    *,
+    seed: int = 0,
+    ranks: Iterable[int] = TUTORIAL_RANKS,
+    k: int = 10,
+    num_blocks: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """The tutorial's protocol next to named configurations, on one random 60/20/20 split.
+
+    In: `ratings` (user_id, movie_id, rating); `configs` {name: QualityConfig}, e.g. {"defaults": ...}.
+    Tutorial: plain ALS with each rank in `ranks` (10 iterations, regParam 0.1) fitted on train; validation RMSE
+    per rank; test RMSE of the best rank; its list is its top-k unrated among movies with >= 25 ratings.
+    Each configuration: validation and test RMSE of the ratings model fitted on train, and test RMSE of the same
+    model refitted on train+validation (the final model). Lists are judged on test for every approach (each
+    configuration's, the tutorial's, popularity), all fitted on train+validation, excluding train+validation
+    movies, on the test ratings of users seen in train+validation (held-out rating >= 4 is relevant).
+    `on_step(message)` is called as each step finishes (for progress output).
+    Out: a plain, JSON-serialisable dict:
+      "split": {"seed", "train", "validation", "test"} (rating counts);
+      "tutorial": {"max_iter", "reg_param", "validation_rmse": {"<rank>": rmse}, "best_rank", "test_rmse",
+                   "test_rmse_refit", "lists", "seconds"};
+      "configs": {name: {"config": QualityConfig.to_dict(), "validation_rmse", "test_rmse", "test_rmse_refit",
+                         "lists", "seconds"}};
+      "popularity": lists;
+    where lists = `list_metrics` ({"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
+    "users_evaluated", "coverage_at_<k>"}). Plain ALS RMSE leaves out pairs it cannot score (as the tutorial);
+    biased ALS scores every pair. Runs many Spark jobs; caches and unpersists the split.
+    Raises ValueError on a missing column or an empty split part.
+    """
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    ranks = tuple(ranks)
+    if not ranks:
+        raise ValueError("ranks must not be empty")
+    notify = on_step or (lambda message: None)
+    base = ratings.select("user_id", "movie_id", F.col("rating").cast("float").alias("rating"))
+    train, validation, test = (part.cache() for part in split_three(base, seed))
+    full_train = train.unionByName(validation).cache()
+    try:
+        counts = {"train": train.count(), "validation": validation.count(), "test": test.count()}
+        if min(counts.values()) == 0:
+            raise ValueError(f"a split part is empty: {counts}; there are too few ratings to evaluate")
+        known_test = test.join(full_train.select("user_id").distinct(), "user_id", "left_semi").cache()
+        result: dict[str, Any] = {"split": {"seed": seed, **counts}}
+
+        tutorial: dict[str, Any] = {
+            "max_iter": TUTORIAL_MAX_ITER,
+            "reg_param": TUTORIAL_REG_PARAM,
+            "validation_rmse": {},
+        }
+        best_rank, best_model, best_rmse = None, None, math.inf
+        for rank in ranks:
+            params = ALSParams(
+                rank=rank, max_iter=TUTORIAL_MAX_ITER, reg_param=TUTORIAL_REG_PARAM, seed=seed, num_blocks=num_blocks
+            )
+            started = time.perf_counter()
+            model = fit_als(train, params)
+            error = rmse(model, validation)
+            tutorial["validation_rmse"][str(rank)] = error
+            notify(f"tutorial rank {rank}: validation RMSE {error:.4f} ({time.perf_counter() - started:.1f}s)")
+            if error < best_rmse:
+                best_rank, best_model, best_rmse = rank, model, error
+        tutorial["best_rank"] = best_rank
+        tutorial["test_rmse"] = rmse(best_model, test)
+        started = time.perf_counter()
+        refit = fit_als(
+            full_train,
+            ALSParams(
+                rank=best_rank,
+                max_iter=TUTORIAL_MAX_ITER,
+                reg_param=TUTORIAL_REG_PARAM,
+                seed=seed,
+                num_blocks=num_blocks,
+            ),
+        )
+        tutorial["test_rmse_refit"] = rmse(refit, test)
+        items = restrict_items(refit.itemFactors, full_train, TUTORIAL_MIN_RATINGS)
+        tutorial["lists"] = list_metrics(
+            top_n_unrated(refit.userFactors, items, full_train, k), full_train, known_test, k
+        )
+        tutorial["seconds"] = time.perf_counter() - started
+        result["tutorial"] = tutorial
+        notify(
+            f"tutorial best rank {best_rank}: test RMSE {tutorial['test_rmse']:.4f}, "
+            f"NDCG@{k} {tutorial['lists'][f'ndcg_at_{k}']:.4f}"
+        )
+
+        result["configs"] = {}
+        for name, config in configs.items():
+            started = time.perf_counter()
+            entry = _evaluate_config(config, train, validation, test, full_train, known_test, k)
+            entry["seconds"] = time.perf_counter() - started
+            result["configs"][name] = entry
+            notify(
+                f"{name}: test RMSE {entry['test_rmse_refit']:.4f}, NDCG@{k} {entry['lists'][f'ndcg_at_{k}']:.4f} "
+                f"({entry['seconds']:.1f}s)"
+            )
+
+        started = time.perf_counter()
+        result["popularity"] = list_metrics(popularity_top_n(full_train, k), full_train, known_test, k)
+        result["popularity"]["seconds"] = time.perf_counter() - started
+        notify(f"popularity: NDCG@{k} {result['popularity'][f'ndcg_at_{k}']:.4f}")
+        known_test.unpersist()
+        return result
+    finally:
+        for part in (train, validation, test, full_train):
+            part.unpersist()
+
+
+def _evaluate_config(
+    config: QualityConfig,
+    train: DataFrame,
+    validation: DataFrame,
+    test: DataFrame,
+    full_train: DataFrame,
+    known_test: DataFrame,
+    k: int,
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {"config": config.to_dict()}
+    if config.biased:
+        model = fit_biased_als(train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
+        entry["validation_rmse"], entry["test_rmse"] = rmse_of(model, validation), rmse_of(model, test)
+        final = fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
+        entry["test_rmse_refit"] = rmse_of(final, test)
+        own_users, own_items = biased_factors(final)
+    else:
+        model = fit_als(train, config.ratings)
+        entry["validation_rmse"], entry["test_rmse"] = rmse(model, validation), rmse(model, test)
+        final = fit_als(full_train, config.ratings)
+        entry["test_rmse_refit"] = rmse(final, test)
+        own_users, own_items = final.userFactors, final.itemFactors
+    if config.lists is None:
+        users, items = own_users, own_items
+    else:
+        users, items = fit_list_model(full_train, config.lists)
+    entry["lists"] = list_metrics(top_n_unrated(users, items, full_train, k), full_train, known_test, k)
+    return entry
+
+
+# --------------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _collect_int_columns(df: DataFrame) -> list[np.ndarray]:
+    """Every column of `df` as an int64 numpy array, through Arrow (no Python objects per row)."""
+    table = df.toArrow()
+    return [table.column(i).to_numpy().astype(np.int64) for i in range(table.num_columns)]
