@@ -65,8 +65,6 @@ def observe_request(*, view: str, method: str, status: int, seconds: float) -> N
 
 # --- Read at scrape time ---
 
-STAGES = ("export", "evaluate", "fit", "topn", "publish")  # TrainingRun.<stage>_seconds, in pipeline order
-
 
 class TrainingRunCollector(Collector):
     """Retrain outcomes and stage durations, from the TrainingRun table (five small queries)."""
@@ -75,6 +73,7 @@ class TrainingRunCollector(Collector):
         from django.db.models import Count
 
         from recommendations.models import TrainingRun
+        from recommendations.retrain import RETRAIN_STAGES
 
         now = timezone.now()
         Status = TrainingRun.Status
@@ -122,10 +121,10 @@ class TrainingRunCollector(Collector):
             run = TrainingRun.objects.filter(status=status, finished_at__isnull=False).order_by("-finished_at").first()
             if run is None:
                 continue
-            for stage in STAGES:
-                seconds = getattr(run, f"{stage}_seconds")
+            for stage in RETRAIN_STAGES:
+                seconds = getattr(run, stage.field)
                 if seconds is not None:
-                    stage_seconds.add_metric([status, stage], seconds)
+                    stage_seconds.add_metric([status, stage.name], seconds)
             if run.duration_seconds is not None:
                 duration.add_metric([status], run.duration_seconds)
             last_finished.add_metric([status], run.finished_at.timestamp())

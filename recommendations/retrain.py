@@ -21,6 +21,30 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class RetrainStage:
+    """One timed stage of a retrain: `name` prefixes its TrainingRun field (`<name>_seconds`) and labels its
+    Prometheus series; `label` is what progress lines and the staff page call it."""
+
+    name: str
+    label: str
+
+    @property
+    def field(self) -> str:
+        return f"{self.name}_seconds"
+
+
+# In pipeline order: the retrain times each, the staff page charts them, /metrics exports them. What a run's
+# duration holds beyond these (Spark start-up, bookkeeping) is "other".
+RETRAIN_STAGES = (
+    RetrainStage("export", "export"),
+    RetrainStage("evaluate", "evaluate"),
+    RetrainStage("fit", "fit"),
+    RetrainStage("topn", "top-N"),
+    RetrainStage("publish", "publish"),
+)
+
+
+@dataclass(frozen=True)
 class RetrainOptions:
     """Everything a retrain can be told; defaults come from settings.
 

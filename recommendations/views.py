@@ -20,7 +20,7 @@ from ratings.selectors import wishlist_movie_ids
 
 from . import charts
 from .models import EvaluationReport, TrainingRun
-from .retrain import retrain_enqueue
+from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
     evaluation_report_list,
     recommendation_list_for_user_fresh,
@@ -76,14 +76,6 @@ def recommendations(request):
 
 RUN_HISTORY_CHARTED = 60
 RECENT_RUNS_LISTED = 15
-# Pipeline order; the rest of a run's wall time (Spark start, bookkeeping) is shown as "other".
-STAGES = [
-    ("export_seconds", "export"),
-    ("evaluate_seconds", "evaluate"),
-    ("fit_seconds", "fit"),
-    ("topn_seconds", "top-N"),
-    ("publish_seconds", "publish"),
-]
 
 
 def staff_required(view: Callable) -> Callable:
@@ -203,7 +195,7 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
     rmse = [_metric(r, "rmse") for r in succeeded]
     ndcg = [_metric(r, "ndcg_at_10") for r in succeeded]
     popular = [_metric(r, "popularity", "ndcg_at_10") for r in succeeded]
-    stages = [[getattr(r, field) for r in succeeded] for field, _ in STAGES]
+    stages = [[getattr(r, stage.field) for r in succeeded] for stage in RETRAIN_STAGES]
     totals = [r.duration_seconds for r in succeeded]
     other = [
         None if total is None else max(total - sum(s[i] or 0 for s in stages), 0) for i, total in enumerate(totals)
@@ -252,11 +244,11 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
             "chart": charts.stacked_bar_chart(
                 x_labels=labels,
                 tick_labels=ticks,
-                series=[charts.Series(name, values) for (_, name), values in zip(STAGES, stages, strict=True)]
+                series=[charts.Series(s.label, values) for s, values in zip(RETRAIN_STAGES, stages, strict=True)]
                 + [charts.Series("other", other)],
                 value_format=_seconds,
             ),
-            "columns": ["Run", "Finished", *(name for _, name in STAGES), "total"],
+            "columns": ["Run", "Finished", *(stage.label for stage in RETRAIN_STAGES), "total"],
             "rows": [
                 [f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", *(_seconds(s[i]) for s in stages), _seconds(totals[i])]
                 for i, (r, t) in enumerate(zip(succeeded, when, strict=True))

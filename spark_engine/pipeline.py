@@ -12,8 +12,9 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from collections.abc import Callable
-from dataclasses import asdict
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -24,11 +25,12 @@ from ratings.export import ratings_export_to_parquet
 from recommendations import services
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
-from recommendations.retrain import RetrainOptions
+from recommendations.retrain import RETRAIN_STAGES, RetrainOptions
 
 logger = logging.getLogger(__name__)
 
 StageCallback = Callable[[str, str], None]
+_STAGES = {stage.name: stage for stage in RETRAIN_STAGES}
 
 
 def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_count: int | None = None):
@@ -47,8 +49,35 @@ def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_co
     )
 
 
-def _print_stage(stage: str, detail: str) -> None:
+def _report(on_stage: StageCallback | None, stage: str, detail: str) -> None:
+    """Log one line of a run's progress and hand it to the caller's `on_stage` (the command prints it)."""
     logger.info("retrain %s: %s", stage, detail)
+    if on_stage is not None:
+        on_stage(stage, detail)
+
+
+@dataclass
+class _StageOutcome:
+    """What a stage body hands back to `_stage`: run fields to save with its duration, and its progress line
+    ("<summary> in <seconds>s<note>")."""
+
+    fields: dict = field(default_factory=dict)
+    summary: str = ""
+    note: str = ""
+
+
+@contextmanager
+def _stage(run: TrainingRun, name: str, on_stage: StageCallback | None) -> Iterator[_StageOutcome]:
+    """Time one of RETRAIN_STAGES. When the body finishes, save `<name>_seconds` on the run together with the
+    fields the body set, then log and report its progress line under the stage's label. A body that raises
+    records nothing: the exception propagates and fails the run."""
+    stage = _STAGES[name]
+    outcome = _StageOutcome()
+    started = time.perf_counter()
+    yield outcome
+    seconds = time.perf_counter() - started
+    services.training_run_update(run=run, **outcome.fields, **{stage.field: seconds})
+    _report(on_stage, stage.label, f"{outcome.summary} in {seconds:.1f}s{outcome.note}")
 
 
 def training_runs_reap_interrupted() -> int:
@@ -69,9 +98,10 @@ def retrain(
     trigger: str = TrainingRun.Trigger.COMMAND,
     options: RetrainOptions | None = None,
     run_id: int | None = None,
-    on_stage: StageCallback = _print_stage,
+    on_stage: StageCallback | None = None,
 ) -> TrainingRun:
-    """Run one retrain to the end and return its TrainingRun.
+    """Run one retrain to the end and return its TrainingRun; `on_stage(stage, detail)` is called with each
+    progress line, which is also logged.
 
     Never raises for a failed pipeline: the run comes back `failed` with the error recorded
     and the previously active run untouched. If another retrain holds the lock, the run is
@@ -88,10 +118,10 @@ def retrain(
         return _retrain_locked(run, options, on_stage)
 
 
-def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback) -> TrainingRun:
+def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback | None) -> TrainingRun:
     with retrain_lock() as acquired:
         if not acquired:
-            on_stage("skipped", "another retrain is running")
+            _report(on_stage, "skipped", "another retrain is running")
             return services.training_run_update(
                 run=run,
                 status=TrainingRun.Status.SKIPPED,
@@ -109,7 +139,7 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
             _run_stages(run, options, on_stage)
         except Exception as exc:
             logger.exception("retrain %s failed", run.pk)
-            on_stage("failed", f"{type(exc).__name__}: {exc}")
+            _report(on_stage, "failed", f"{type(exc).__name__}: {exc}")
             services.training_run_delete_rows(run_ids=[run.pk])
             services.training_run_update(
                 run=run,
@@ -121,27 +151,22 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
     try:
         pruned = services.training_runs_prune()
         if pruned:
-            on_stage("prune", f"removed rows of runs {', '.join(map(str, pruned))}")
+            _report(on_stage, "prune", f"removed rows of runs {', '.join(map(str, pruned))}")
     except Exception:  # pruning is housekeeping; a failure must not fail a published run
         logger.exception("pruning old runs failed")
     return run
 
 
-def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback) -> None:
+def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback | None) -> None:
     from spark_engine import stages
 
     run_dir = services.training_run_dir(run_id=run.pk)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    started = time.perf_counter()
-    export = ratings_export_to_parquet(path=run_dir / "ratings.parquet")
-    services.training_run_update(
-        run=run,
-        export_seconds=time.perf_counter() - started,
-        ratings_count=export.rows,
-        ratings_snapshot_at=export.snapshot_at,
-    )
-    on_stage("export", f"{export.rows:,} ratings in {run.export_seconds:.1f}s")
+    with _stage(run, "export", on_stage) as outcome:
+        export = ratings_export_to_parquet(path=run_dir / "ratings.parquet")
+        outcome.fields = {"ratings_count": export.rows, "ratings_snapshot_at": export.snapshot_at}
+        outcome.summary = f"{export.rows:,} ratings"
     if export.rows == 0:
         raise ValueError("There are no ratings to train on; import MovieLens data first.")
 
@@ -151,73 +176,62 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
     ratings = stages.read_ratings(spark, export.path)
     options, lowered = stages.fit_list_rank_to_data(options, ratings)
     if lowered:
-        on_stage("export", lowered)
+        _report(on_stage, "export", lowered)
         services.training_run_update(run=run, parameters=asdict(options))
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
     # The evaluation fits a user sample of at most EVALUATION_MAX_RATINGS: it decides by that size.
     evaluated_rows = min(export.rows, settings.EVALUATION_MAX_RATINGS or export.rows)
 
     if options.evaluate:
-        started = time.perf_counter()
-        metrics = stages.evaluate(
-            ratings,
-            config,
-            options.holdout_fraction,
-            seed=options.seed,
-            ratings_count=export.rows,
-            max_ratings=settings.EVALUATION_MAX_RATINGS,
-            biases_on_driver=evaluated_rows <= settings.BIASES_DRIVER_MAX_RATINGS,
+        with _stage(run, "evaluate", on_stage) as outcome:
+            metrics = stages.evaluate(
+                ratings,
+                config,
+                options.holdout_fraction,
+                seed=options.seed,
+                ratings_count=export.rows,
+                max_ratings=settings.EVALUATION_MAX_RATINGS,
+                biases_on_driver=evaluated_rows <= settings.BIASES_DRIVER_MAX_RATINGS,
+            )
+            outcome.fields = {"metrics": metrics}
+            outcome.summary = (
+                f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
+                f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
+                f"(popularity {metrics.get('popularity', {}).get('ndcg_at_10', float('nan')):.4f})"
+            )
+
+    with _stage(run, "fit", on_stage) as outcome:
+        models = stages.fit(ratings, config, biases_on_driver=export.rows <= settings.BIASES_DRIVER_MAX_RATINGS)
+        outcome.fields = {"global_mean": models.stars.global_mean}
+        outcome.summary = (
+            f"stars: biased ALS rank {options.rank}, {options.max_iter} iterations; lists: implicit ALS rank "
+            f"{options.list_rank}, {options.list_max_iter} iterations;"
         )
-        services.training_run_update(run=run, metrics=metrics, evaluate_seconds=time.perf_counter() - started)
-        on_stage(
-            "evaluate",
-            f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
-            f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
-            f"(popularity {metrics.get('popularity', {}).get('ndcg_at_10', float('nan')):.4f}) "
-            f"in {run.evaluate_seconds:.1f}s",
+
+    with _stage(run, "topn", on_stage) as outcome:
+        outputs = stages.write_results(
+            models=models,
+            ratings=ratings,
+            run_id=run.pk,
+            out_dir=run_dir / "results",
+            top_n=options.top_n,
+            similar_k=options.similar_k,
+            driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
         )
+        outcome.fields = {"users_count": outputs.users, "movies_count": outputs.movies}
+        outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"
 
-    started = time.perf_counter()
-    models = stages.fit(ratings, config, biases_on_driver=export.rows <= settings.BIASES_DRIVER_MAX_RATINGS)
-    services.training_run_update(
-        run=run, fit_seconds=time.perf_counter() - started, global_mean=models.stars.global_mean
-    )
-    on_stage(
-        "fit",
-        f"stars: biased ALS rank {options.rank}, {options.max_iter} iterations; lists: implicit ALS rank "
-        f"{options.list_rank}, {options.list_max_iter} iterations; in {run.fit_seconds:.1f}s",
-    )
-
-    started = time.perf_counter()
-    outputs = stages.write_results(
-        models=models,
-        ratings=ratings,
-        run_id=run.pk,
-        out_dir=run_dir / "results",
-        top_n=options.top_n,
-        similar_k=options.similar_k,
-        driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
-    )
-    services.training_run_update(
-        run=run,
-        topn_seconds=time.perf_counter() - started,
-        users_count=outputs.users,
-        movies_count=outputs.movies,
-    )
-    on_stage("top-N", f"{outputs.users:,} users × {outputs.movies:,} movies in {run.topn_seconds:.1f}s")
-
-    started = time.perf_counter()
-    counts = services.training_run_results_load(run=run, files=outputs.files)
-    services.training_run_update(
-        run=run,
-        rows_written=sum(counts.values()),
-        status=TrainingRun.Status.SUCCEEDED,
-        finished_at=timezone.now(),
-    )
-    services.training_run_activate(run=run)
-    services.training_run_update(run=run, publish_seconds=time.perf_counter() - started, is_active=True)
-    on_stage(
-        "publish",
-        f"{counts.get('recommendations', 0):,} recommendations, {counts.get('similar', 0):,} similar pairs "
-        f"in {run.publish_seconds:.1f}s; run {run.pk} is active",
-    )
+    with _stage(run, "publish", on_stage) as outcome:
+        counts = services.training_run_results_load(run=run, files=outputs.files)
+        services.training_run_update(
+            run=run,
+            rows_written=sum(counts.values()),
+            status=TrainingRun.Status.SUCCEEDED,
+            finished_at=timezone.now(),
+        )
+        services.training_run_activate(run=run)
+        outcome.fields = {"is_active": True}
+        outcome.summary = (
+            f"{counts.get('recommendations', 0):,} recommendations, {counts.get('similar', 0):,} similar pairs"
+        )
+        outcome.note = f"; run {run.pk} is active"
