@@ -51,7 +51,9 @@ class RetrainOptions:
     A retrain fits two models: the stars model, biased ALS (rank, max_iter, reg_param on the residuals of
     regularised user and movie biases, bias_reg_user / bias_reg_item), predicts ratings; the list model,
     implicit-feedback ALS on rating - list_center (list_rank, list_max_iter, list_reg_param, list_alpha),
-    ranks the movies of top-N and similar movies.
+    ranks the movies of top-N and similar movies. The size thresholds (EVALUATION_MAX_RATINGS,
+    BIASES_DRIVER_MAX_RATINGS, TOPN_DRIVER_MAX_CELLS) are options too, so a run's stored parameters say
+    everything it did.
     """
 
     rank: int
@@ -69,6 +71,12 @@ class RetrainOptions:
     top_n: int
     similar_k: int
     holdout_fraction: float
+    # Above this many ratings the evaluation fits the ratings of a share of the users; 0: all ratings.
+    evaluation_max_ratings: int
+    # Up to this many ratings (per fit) the stars model's biases are fitted on the driver; 0: always in Spark.
+    biases_driver_max_ratings: int
+    # Up to this many users x movies top-N and similar movies are scored on the driver; 0: always distributed.
+    topn_driver_max_cells: int
     evaluate: bool = True
     # ALS user/item blocks; 0 picks from the data size and cores.
     num_blocks: int = 0
@@ -93,6 +101,9 @@ class RetrainOptions:
             top_n=settings.RECOMMENDATIONS_TOP_N,
             similar_k=settings.SIMILAR_MOVIES_K,
             holdout_fraction=settings.EVALUATION_HOLDOUT_FRACTION,
+            evaluation_max_ratings=settings.EVALUATION_MAX_RATINGS,
+            biases_driver_max_ratings=settings.BIASES_DRIVER_MAX_RATINGS,
+            topn_driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
             num_blocks=settings.ALS_NUM_BLOCKS,
         )
         tuned = tuned_parameters()
@@ -109,7 +120,8 @@ class RetrainOptions:
         """The options of a queued run (its `parameters`), over today's defaults.
 
         Keys no longer known are dropped: a run queued before an upgrade (say, with the single model's
-        implicit_prefs and alpha) still runs, with today's defaults for what it did not set.
+        implicit_prefs and alpha) still runs, with today's defaults for what it did not set (as the size
+        thresholds, for a run queued before they were options).
         """
         known = {f.name for f in fields(cls)}
         dropped = sorted(set(parameters) - known)
@@ -140,6 +152,9 @@ class RetrainOptions:
             problems.append("num_blocks must be 0 (automatic) or positive")
         if not 0 < self.holdout_fraction < 1:
             problems.append("holdout_fraction must be between 0 and 1")
+        for name in ("evaluation_max_ratings", "biases_driver_max_ratings", "topn_driver_max_cells"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} must not be negative")
         if problems:
             raise ValueError("; ".join(problems))
 

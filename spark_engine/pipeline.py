@@ -114,6 +114,9 @@ def retrain(
         options = options or RetrainOptions.from_settings()
         run = services.training_run_create(trigger=trigger, parameters=asdict(options))
     options.validate()
+    parameters = asdict(options)
+    if run.parameters != parameters:  # queued by another version: store what this run goes by
+        services.training_run_update(run=run, parameters=parameters)
     with log_context(run_id=run.pk):
         return _retrain_locked(run, options, on_stage)
 
@@ -179,8 +182,8 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         _report(on_stage, "export", lowered)
         services.training_run_update(run=run, parameters=asdict(options))
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
-    # The evaluation fits a user sample of at most EVALUATION_MAX_RATINGS: it decides by that size.
-    evaluated_rows = min(export.rows, settings.EVALUATION_MAX_RATINGS or export.rows)
+    # The evaluation fits a user sample of at most evaluation_max_ratings: it decides by that size.
+    evaluated_rows = min(export.rows, options.evaluation_max_ratings or export.rows)
 
     if options.evaluate:
         with _stage(run, "evaluate", on_stage) as outcome:
@@ -190,8 +193,8 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 options.holdout_fraction,
                 seed=options.seed,
                 ratings_count=export.rows,
-                max_ratings=settings.EVALUATION_MAX_RATINGS,
-                biases_on_driver=evaluated_rows <= settings.BIASES_DRIVER_MAX_RATINGS,
+                max_ratings=options.evaluation_max_ratings,
+                biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
             )
             outcome.fields = {"metrics": metrics}
             outcome.summary = (
@@ -201,7 +204,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             )
 
     with _stage(run, "fit", on_stage) as outcome:
-        models = stages.fit(ratings, config, biases_on_driver=export.rows <= settings.BIASES_DRIVER_MAX_RATINGS)
+        models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
         outcome.fields = {"global_mean": models.stars.global_mean}
         outcome.summary = (
             f"stars: biased ALS rank {options.rank}, {options.max_iter} iterations; lists: implicit ALS rank "
@@ -216,7 +219,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             out_dir=run_dir / "results",
             top_n=options.top_n,
             similar_k=options.similar_k,
-            driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
+            driver_max_cells=options.topn_driver_max_cells,
         )
         outcome.fields = {"users_count": outputs.users, "movies_count": outputs.movies}
         outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"
