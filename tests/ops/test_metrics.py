@@ -4,7 +4,6 @@ import subprocess
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import REGISTRY
@@ -202,11 +201,9 @@ def test_a_failing_source_is_reported_and_the_rest_still_served(client, monkeypa
 @pytest.mark.slow
 def test_multiprocess_mode_adds_up_every_worker(tmp_path):
     """With PROMETHEUS_MULTIPROC_DIR, what two worker processes observed is in one scrape."""
-    db = connection.settings_dict
     env = subprocess_env(
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path),
         DJANGO_SETTINGS_MODULE="movierec_site.test_settings",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     )
     worker = "from ops.metrics import observe_foldin, observe_request\n" + (
         "observe_foldin(0.001); observe_request(view='healthz', method='GET', status=200, seconds=0.01)"

@@ -7,6 +7,8 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from movierec_site.database import child_environ
+
 
 def gunicorn_command(bind: str) -> list[str]:
     """gunicorn for this 2-core class of machine: one process per core, threads to overlap I/O.
@@ -51,7 +53,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         bind = f"{opts['host']}:{opts['port']}"
-        web_env = dict(os.environ)
+        # Both children reach exactly this process's database (the embedded server's socket included).
+        web_env = child_environ()
         if settings.DEBUG and not opts["gunicorn"]:
             web = [*manage, "runserver", "--noreload", bind]
         else:
@@ -69,7 +72,7 @@ class Command(BaseCommand):
             )
         processes = {
             "web": subprocess.Popen(web, env=web_env),
-            "qcluster": subprocess.Popen([*manage, "qcluster"]),
+            "qcluster": subprocess.Popen([*manage, "qcluster"], env=child_environ()),
         }
         self.stdout.write(self.style.SUCCESS(f"\nMovieRec is up: http://{bind}/   (admin: http://{bind}/admin/)"))
         self.stdout.write("Create an admin account with:  .venv/bin/python manage.py createsuperuser")
