@@ -455,3 +455,18 @@ SILENCED_SYSTEM_CHECKS = [
 ]
 # The API token endpoint: this many token requests per client address (or user), on top of anon/user.
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth_token"] = _throttle_rate("API_THROTTLE_AUTH_TOKEN", "20/hour")
+
+# --- TMDB: posters, overviews and credits (catalog.tmdb, catalog.enrichment); off unless a credential is set. ---
+TMDB_API_KEY = env.str("TMDB_API_KEY", default="")  # v3 API key (sent as ?api_key=)
+TMDB_READ_TOKEN = env.str("TMDB_READ_TOKEN", default="")  # v4 read access token (Bearer), preferred when both are set
+TMDB_API_URL = env.str("TMDB_API_URL", default="https://api.themoviedb.org/3")
+TMDB_REFRESH_DAYS = env.int("TMDB_REFRESH_DAYS", default=30)
+TMDB_NOT_FOUND_RETRY_DAYS = env.int("TMDB_NOT_FOUND_RETRY_DAYS", default=7)
+TMDB_MAX_REQUESTS_PER_SECOND = env.float("TMDB_MAX_REQUESTS_PER_SECOND", default=20.0)
+if not 0 < TMDB_MAX_REQUESTS_PER_SECOND <= 50:
+    raise ImproperlyConfigured("TMDB_MAX_REQUESTS_PER_SECOND must be above 0 and at most 50 (TMDB's limit)")
+if not TMDB_API_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured(f"TMDB_API_URL must be an http(s) URL, not {TMDB_API_URL!r}")
+if TMDB_API_KEY or TMDB_READ_TOKEN:
+    # Posters are shown only when TMDB is on; their host is allowed only then.
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["img-src"] = [*_CSP_SELF, "https://image.tmdb.org"]
