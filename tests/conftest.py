@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# fake_tmdb (a local stand-in for TMDB's API) and tmdb_on (settings pointing at it).
+pytest_plugins = ["tests.fake_tmdb"]
 
 
 @pytest.fixture

@@ -3,14 +3,7 @@
 import pytest
 
 from catalog.tmdb import RateLimiter, TmdbAuthError, TmdbClient, TmdbError, TmdbNotFound
-from tests.fake_tmdb import (  # noqa: F401 - fixture
-    NOT_FOUND,
-    RATE_LIMITED,
-    SERVER_ERROR,
-    UNAUTHORIZED,
-    fake_tmdb,
-    ok,
-)
+from tests.fake_tmdb import NOT_FOUND, RATE_LIMITED, SERVER_ERROR, UNAUTHORIZED, ok
 
 
 class FakeClock:

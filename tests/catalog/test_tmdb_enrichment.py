@@ -11,7 +11,7 @@ from catalog.models import MovieDetails
 from catalog.tasks import tmdb_enrich_task
 from catalog.tmdb import RateLimiter, TmdbClient
 from tests.factories import MovieFactory
-from tests.fake_tmdb import NOT_FOUND, SERVER_ERROR, UNAUTHORIZED, fake_tmdb, ok, tmdb_on  # noqa: F401
+from tests.fake_tmdb import NOT_FOUND, SERVER_ERROR, UNAUTHORIZED, ok
 
 pytestmark = pytest.mark.django_db
 OK, NOT_FOUND_STATUS, ERROR = MovieDetails.Status.OK, MovieDetails.Status.NOT_FOUND, MovieDetails.Status.ERROR
