@@ -18,6 +18,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from recommendations.selectors import movie_filter_new_arrivals
+
 from .models import Genre, Movie
 from .selectors import (
     FIRST_DECADE,
@@ -230,6 +232,14 @@ class MovieListApi(ListAPIView):
         min_ratings = QueryIntegerField(
             required=False, min_value=0, max_value=MAX_MIN_RATINGS, help_text="Only movies with this many ratings."
         )
+        new = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "true: only new arrivals, movies the serving recommender model has not learned yet (added or first "
+                "rated since it was trained); none while no model is serving."
+            ),
+        )
 
         def validate_decade(self, value: int) -> int:
             if value % 10:
@@ -254,7 +264,8 @@ class MovieListApi(ListAPIView):
             sort=data["sort"],
             min_ratings=data.get("min_ratings"),
         )
-        return movie_search(filters=filters)
+        movies = movie_search(filters=filters)
+        return movie_filter_new_arrivals(movies=movies) if data["new"] else movies
 
 
 class MovieDetailApi(APIView):

@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ratings.selectors import not_interested_movie_ids, rating_get, rating_values_for_movies, wishlist_movie_ids
 from recommendations.foldin import predicted_rating
-from recommendations.selectors import similar_movie_list
+from recommendations.selectors import movie_list_new_arrivals, similar_movie_list
 
 from .models import Genre
 from .selectors import (
@@ -24,6 +24,7 @@ from .selectors import (
 )
 
 MOVIES_PER_PAGE = 24
+NEW_ARRIVALS_SHOWN = 8
 SORT_LABELS = {
     "popular": "Most rated",
     "rating": "Highest average",
@@ -62,7 +63,11 @@ class MovieFilterForm(forms.Form):
 def home(request):
     if request.user.is_authenticated:
         return redirect("recommendations")
-    return render(request, "catalog/home.html", {"popular": movie_list_popular(limit=12)})
+    return render(
+        request,
+        "catalog/home.html",
+        {"popular": movie_list_popular(limit=12), "new_arrivals": movie_list_new_arrivals(limit=NEW_ARRIVALS_SHOWN)},
+    )
 
 
 def movie_list(request):

@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ops.metrics import observe_foldin
 from ratings.models import Rating
 
-from .models import EvaluationReport, Recommendation, SimilarMovie, TrainingRun, TunedParameters
+from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters
 
 
 def training_run_active() -> TrainingRun | None:
@@ -219,3 +219,24 @@ def tuned_parameters() -> TunedParameters | None:
 def evaluation_report_list(*, limit: int = 20) -> list[EvaluationReport]:
     """The most recent evaluate/tune reports, newest first."""
     return list(EvaluationReport.objects.order_by("-created_at", "-pk")[:limit])
+
+
+# --- New arrivals: movies the serving run has not learned (added, or first rated, after it was trained). ---
+
+
+def movie_filter_new_arrivals(*, movies: QuerySet[Movie], run: TrainingRun | None = None) -> QuerySet[Movie]:
+    """`movies` narrowed to those without an ItemFactor in `run` (the serving run by default).
+
+    No serving run: nothing is new (there is no model to be new to), so the result is empty.
+    """
+    run = run or training_run_serving()
+    if run is None:
+        return movies.none()
+    return movies.exclude(Exists(ItemFactor.objects.filter(run_id=run.pk, movie_id=OuterRef("pk"))))
+
+
+def movie_list_new_arrivals(*, limit: int = 12, run: TrainingRun | None = None) -> list[Movie]:
+    """Up to `limit` movies the serving run has not trained on, most recently added (highest id) first,
+    genres and TMDB details loaded for cards. Empty without a serving run."""
+    movies = movie_filter_new_arrivals(movies=Movie.objects.with_genres(), run=run)
+    return list(movies.order_by("-pk")[:limit])
