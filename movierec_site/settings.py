@@ -373,6 +373,13 @@ Q_CLUSTER = {
     "cache": "django_q",
 }
 
+# --- Serving: `manage.py serve` (gunicorn with DEBUG off; README, Running in production) ---
+HOST = env.str("HOST", default="127.0.0.1")
+PORT = env.int("PORT", default=8000)
+# gunicorn workers x threads: one process per core of a 2-core machine, threads to overlap database waits.
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
+WEB_THREADS = env.int("WEB_THREADS", default=4)
+
 # --- Health and metrics ---
 # /readyz: seconds to wait for the database (libpq's minimum is 2); how recently a cluster must have reported.
 READYZ_DB_TIMEOUT = env.int("READYZ_DB_TIMEOUT", default=2)
