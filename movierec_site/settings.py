@@ -1,6 +1,6 @@
 """MovieRec settings, read from the environment in one place, top to bottom.
 
-Every variable is documented in `.env.example`.
+Every variable is documented in `.env.example` (tests/ops/test_settings_documented.py checks).
 Defaults suit a laptop: embedded PostgreSQL, local Spark, the django-q2 ORM broker. A malformed value stops
 the start; with DEBUG off the site refuses to start without a real SECRET_KEY.
 """
