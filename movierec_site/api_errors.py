@@ -156,7 +156,7 @@ ERROR_COMPONENT = {
 }
 
 ERROR_RESPONSES = {
-    "400": "Invalid input: malformed JSON, a wrong type, a value out of range, an unknown movie or genre.",
+    "400": "Invalid input: malformed JSON, a wrong type, a value out of range, an unknown movie.",
     "401": "No or invalid credentials where they are needed (send `Authorization: Token <key>`).",
     "403": "Authenticated, but not allowed (staff-only endpoints, or a missing CSRF token with session auth).",
     "404": "No such object, or an object that belongs to another user.",
