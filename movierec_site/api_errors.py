@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from django.core import signals
+from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
@@ -40,6 +41,11 @@ def api_exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         # Services raise Django's ValidationError with messages meant for the user.
         exc = exceptions.ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, SuspiciousOperation):
+        # Over DATA_UPLOAD_MAX_NUMBER_FIELDS query parameters, say: a 400 as Django answers it, logged where
+        # Django logs it, but in the error shape (not a 500).
+        logging.getLogger(f"django.security.{exc.__class__.__name__}").warning(str(exc))
+        exc = exceptions.ParseError(str(exc))
     response = drf_exception_handler(exc, context)
     if response is None and is_database_unavailable(exc):
         request = context.get("request")

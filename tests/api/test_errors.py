@@ -83,3 +83,10 @@ def test_an_over_long_query_string_is_a_json_414(alice_client):
 def test_site_pages_leave_long_query_strings_to_the_page(client):
     response = client.get("/movies/", {"q": "x" * (MAX_QUERY_STRING_BYTES + 1)})
     assert response.status_code == 200
+
+
+def test_too_many_query_parameters_are_a_400_in_the_error_shape(anon):
+    # Django's DATA_UPLOAD_MAX_NUMBER_FIELDS (1000) refuses them; that was an unhandled error (a 500).
+    response = anon.get(reverse("api:movie_list") + "?" + "&".join(["a=1"] * 1001))
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "parse_error"
