@@ -67,7 +67,11 @@ class RecommendationFilterSerializer(serializers.Serializer):
         required=False, default=DEFAULT_RECOMMENDATIONS, min_value=1, max_value=MAX_RECOMMENDATIONS,
         help_text="How many movies (1 to 100).",
     )  # fmt: skip
-    genre = GenreField(required=False, allow_blank=True, help_text="Only movies of this genre, e.g. Comedy.")
+    genre = GenreField(
+        required=False,
+        allow_blank=True,
+        help_text="Only movies of this genre, e.g. Comedy; an unknown name matches no movie.",
+    )
     min_ratings = QueryIntegerField(
         required=False, default=DEFAULT_MIN_RATINGS, min_value=0, max_value=MAX_MIN_RATINGS,
         help_text="Only movies rated by at least this many people.",
