@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "ratings",
     "recommendations",
     "spark_engine",
+    "movielens",
     "ops",
     # Log-in rate limiting (failed attempts are stored in the database).
     "axes",
