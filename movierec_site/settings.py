@@ -374,11 +374,11 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
         "METRICS_TOKEN must be at least 32 characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     )
 
-# Logs: JSON lines in production, text in development; request and run ids from ops.logging.
+# Logs: JSON lines in production, text in development; request and run ids from movierec_site.logging.
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "text"):
     raise ImproperlyConfigured(f'LOG_FORMAT must be "json" or "text", not {LOG_FORMAT!r}')
-LOGGING.setdefault("filters", {})["context"] = {"()": "ops.logging.ContextFilter"}
+LOGGING.setdefault("filters", {})["context"] = {"()": "movierec_site.logging.ContextFilter"}
 LOGGING["formatters"].update(
     {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s %(message)s"},

@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from ops.logging import log_context
+from movierec_site.logging import log_context
 from ratings.export import ratings_export_to_parquet
 from recommendations import services
 from recommendations.locks import retrain_lock
