@@ -11,9 +11,9 @@ from django.db.models import QuerySet
 
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
-from ops.metrics import observe_foldin
 from ratings.models import Rating
 
+from .metrics import observe_foldin
 from .models import EvaluationReport, Recommendation, SimilarMovie, TrainingRun, TunedParameters
 
 
