@@ -13,6 +13,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from movierec_site.embedded_db import embedded_database_url
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -90,8 +92,6 @@ EMBEDDED_DB_DIR = Path(env.str("EMBEDDED_DB_DIR", default=str(BASE_DIR / ".pgdat
 if env.str("DATABASE_URL", default=""):
     _database_url = env.str("DATABASE_URL")
 else:
-    from movierec_site.embedded_db import embedded_database_url
-
     _database_url = embedded_database_url(EMBEDDED_DB_DIR)
 DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":

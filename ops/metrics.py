@@ -24,11 +24,15 @@ import os
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpRequest
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+from accounts.backends import client_ip_address
+from recommendations.models import TrainingRun
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +67,6 @@ class TrainingRunCollector(Collector):
     """Retrain outcomes and stage durations, from the TrainingRun table (five small queries)."""
 
     def collect(self) -> Iterator[Metric]:
-        from django.db.models import Count
-
-        from recommendations.models import TrainingRun
-
         now = timezone.now()
         Status = TrainingRun.Status
         finished = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED)
@@ -220,8 +220,6 @@ def metrics_access_allowed(request: HttpRequest) -> bool:
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode()):
             return True
-    from accounts.backends import client_ip_address
-
     try:
         address = ipaddress.ip_address(client_ip_address(request) or "")
     except ValueError:

@@ -209,7 +209,7 @@ def test_multiprocess_mode_adds_up_every_worker(tmp_path):
         DJANGO_SETTINGS_MODULE="movierec_site.test_settings",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
     )
-    worker = "from ops.metrics import observe_request\n" + (
+    worker = "import django; django.setup()\nfrom ops.metrics import observe_request\n" + (
         "from recommendations.metrics import observe_foldin\n"
         "observe_foldin(0.001); observe_request(view='healthz', method='GET', status=200, seconds=0.01)"
     )
