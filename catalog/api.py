@@ -6,17 +6,16 @@ catalog.selectors and renders. Movies are public (anonymous clients are throttle
 
 from __future__ import annotations
 
-import re
-
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from movierec_site.api import ApiPagination, QueryIntegerField, query_params
 
 from .models import Genre, Movie
 from .selectors import (
@@ -25,6 +24,7 @@ from .selectors import (
     MovieFilters,
     genre_list,
     movie_get,
+    movie_in_bulk,
     movie_search,
     tag_counts_for_movie,
 )
@@ -35,112 +35,15 @@ MAX_MIN_RATINGS = 1_000_000
 MOVIE_TAGS_SHOWN = 10
 
 
-def query_params(request) -> dict[str, str]:
-    """The query string as a plain dict (last value wins) for a filter serializer.
-
-    Given a QueryDict, DRF treats an empty value of an optional field as "not given" (HTML form
-    semantics), so `?n=` would silently mean the default. An API client sending that has made a
-    mistake, and gets a 400 instead.
-    """
-    return request.query_params.dict()
-
-
-class ApiPagination(PageNumberPagination):
-    """Page-number pagination, strict: a `page` or `page_size` that is not a whole number is a 400, not ignored.
-
-    `page_size` goes up to 100; a page past the last one is a 404.
-    """
-
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-    def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
-        if not 1 <= size <= self.max_page_size:
-            raise serializers.ValidationError(
-                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
-            )
-        return size
-
-    def get_page_number(self, request, paginator) -> str:
-        raw = request.query_params.get(self.page_query_param)
-        if raw is None:
-            return "1"
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
-            raise serializers.ValidationError({self.page_query_param: ["A page number: 1, 2, 3 …"]})
-        return raw
-
-    def get_schema_operation_parameters(self, view) -> list[dict]:
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_query_param:
-                parameter["schema"]["minimum"] = 1
-            elif parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
-        return parameters
-
-
-# --- Request-body fields that accept exactly the JSON type the schema documents. ---
-# DRF's own fields coerce ("5" and true become numbers, 5 becomes "5"), which is friendly to HTML
-# forms but makes a JSON API accept what its schema says is invalid.
-
-
-class JsonIntegerField(serializers.IntegerField):
-    default_error_messages = {"type": "Must be a JSON integer, such as 42."}
-
-    def to_internal_value(self, data):
-        if (
-            isinstance(data, bool)
-            or not isinstance(data, int | float)
-            or (isinstance(data, float) and not data.is_integer())
-        ):
-            self.fail("type")
-        return super().to_internal_value(int(data))
-
-
-class JsonNumberField(serializers.FloatField):
-    default_error_messages = {"type": "Must be a JSON number, such as 0.1."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("type")
-        return super().to_internal_value(data)
-
-
-class JsonBooleanField(serializers.BooleanField):
-    default_error_messages = {"type": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("type")
-        return data
-
-
-class JsonStringField(serializers.CharField):
-    default_error_messages = {"type": "Must be a JSON string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("type")
-        return super().to_internal_value(data)
-
-
-class QueryIntegerField(serializers.IntegerField):
-    """A whole number in a query string: digits only (DRF's own field also takes "5.0")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not re.fullmatch(r"-?[0-9]{1,18}", data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-def movie_or_404(movie_id: int) -> Movie:
-    """The movie with its genres, or NotFound (also for ids no movie can have)."""
-    movie = movie_get(movie_id=movie_id) if 0 < movie_id <= MAX_MOVIE_ID else None
+def movie_or_404(movie_id: int, *, with_genres: bool = True) -> Movie:
+    """The movie (with its genres prefetched unless `with_genres` is False), or NotFound (also for ids
+    no movie can have)."""
+    if not 0 < movie_id <= MAX_MOVIE_ID:
+        movie = None
+    elif with_genres:
+        movie = movie_get(movie_id=movie_id)
+    else:
+        movie = movie_in_bulk(movie_ids=[movie_id]).get(movie_id)
     if movie is None:
         raise NotFound(f"There is no movie with id {movie_id}.")
     return movie

@@ -8,6 +8,9 @@ Every 4xx and 5xx the API answers has the body
 permission_denied, throttled, parse_error, …), `message` a sentence for people, and `fields` the
 per-field messages of a validation error ({} otherwise; nested lists and objects for nested input,
 such as the per-item errors of a bulk request).
+
+Also the answer to a request that failed because the database is unreachable (503 with Retry-After,
+in this shape under /api/, a static page elsewhere), used here and by ops.views.server_error.
 """
 
 from __future__ import annotations
@@ -17,14 +20,13 @@ import logging
 from django.core import signals
 from django.core.exceptions import SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, JsonResponse
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpResponse, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler as drf_exception_handler
 from rest_framework.views import set_rollback
-
-from ops.views import database_unavailable_response, is_database_unavailable
 
 logger = logging.getLogger("movierec.api")
 
@@ -136,6 +138,37 @@ def _first_code(codes) -> str | None:
             if found:
                 return found
     return None
+
+
+# --- The database outage ---
+
+# While the database is down (a restart, a failover) every request that needs it fails; it should
+# fail fast with 503 and Retry-After, which load balancers and clients understand as "come back
+# shortly", rather than a 500 that pages someone. Persistent connections broken by the outage are
+# dropped at the end of the failing request (CONN_HEALTH_CHECKS), so service resumes by itself.
+DATABASE_UNAVAILABLE_RETRY_AFTER = "5"
+UNAVAILABLE_PAGE = (
+    "<!doctype html><html lang=en><meta charset=utf-8><title>MovieRec is briefly unavailable</title>"
+    "<h1>MovieRec is briefly unavailable</h1><p>Our database is not answering; please try again in a "
+    "few seconds.</p></html>"
+)
+
+
+def database_unavailable_response(request) -> HttpResponse:
+    """503 for a request that failed because the database is unreachable; JSON under /api/, else a page
+    that needs nothing from the database (no session, no template context processors)."""
+    if request.path.startswith("/api/"):
+        response = JsonResponse(
+            error_body("service_unavailable", "The database is unavailable; try again in a few seconds."), status=503
+        )
+    else:
+        response = HttpResponse(UNAVAILABLE_PAGE, status=503)
+    response["Retry-After"] = DATABASE_UNAVAILABLE_RETRY_AFTER
+    return response
+
+
+def is_database_unavailable(exc: BaseException | None) -> bool:
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 # --- OpenAPI: the Error component and the error responses of every operation. ---

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "ratings",
     "recommendations",
     "spark_engine",
+    "movielens",
     "ops",
     # Log-in rate limiting (failed attempts are stored in the database).
     "axes",
@@ -394,7 +395,7 @@ if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
         "METRICS_TOKEN must be at least 32 characters (python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     )
 
-# --- Logging: JSON lines in production, text in development; request and run ids from ops.logging. ---
+# --- Logging: JSON lines in production, text in development; request and run ids from movierec_site.logging. ---
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO")
 LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json")
 if LOG_FORMAT not in ("json", "text"):
@@ -402,7 +403,7 @@ if LOG_FORMAT not in ("json", "text"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "ops.logging.ContextFilter"}},
+    "filters": {"context": {"()": "movierec_site.logging.ContextFilter"}},
     "formatters": {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s %(message)s"},
         "json": {

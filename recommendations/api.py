@@ -22,17 +22,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get
-from catalog.api import (
-    MAX_MIN_RATINGS,
+from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, movie_or_404, movie_summary
+from movierec_site.api import (
     ApiPagination,
-    GenreField,
     JsonBooleanField,
     JsonIntegerField,
     JsonNumberField,
-    MovieSummarySerializer,
     QueryIntegerField,
-    movie_or_404,
-    movie_summary,
     query_params,
 )
 from ratings.selectors import rating_get
