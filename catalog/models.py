@@ -26,7 +26,7 @@ class Movie(models.Model):
     """A film of the catalogue; its primary key is the MovieLens movieId.
 
     `rating_count` and `rating_mean` are denormalised from ratings (refreshed by
-    `catalog.services.movie_stats_refresh`) so browse pages can sort the whole catalogue by
+    `ratings.services.movie_stats_refresh`) so browse pages can sort the whole catalogue by
     popularity without aggregating millions of ratings per request.
     """
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 
+from .enrichment import movie_details_enrich
+from .tmdb import tmdb_enabled
+
 logger = logging.getLogger(__name__)
 
 
@@ -13,9 +16,6 @@ def tmdb_enrich_task(movie_ids: list[int] | None = None, limit: int | None = Non
     Does nothing when TMDB is not configured. Raises when TMDB refuses the credentials, so the task is
     recorded as failed with the reason.
     """
-    from .enrichment import movie_details_enrich
-    from .tmdb import tmdb_enabled
-
     if not tmdb_enabled():
         logger.info("TMDB enrichment skipped: neither TMDB_API_KEY nor TMDB_READ_TOKEN is set")
         return {"skipped": "TMDB is not configured"}

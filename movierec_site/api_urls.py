@@ -7,9 +7,10 @@ from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
 from accounts.api import MeApi, TokenApi
-from catalog.api import GenreListApi, MovieDetailApi, MovieListApi
+from catalog.api import GenreListApi, MovieDetailApi
 from ratings.api import RatingBulkApi, RatingDetailApi, RatingListApi
 from recommendations.api import (
+    MovieListWithNewArrivalsApi,
     MyPredictionApi,
     MyRecommendationsApi,
     SimilarMoviesApi,
@@ -35,7 +36,8 @@ urlpatterns = [
     path("auth/token/", TokenApi.as_view(), name="token"),
     path("me/", MeApi.as_view(), name="me"),
     path("genres/", GenreListApi.as_view(), name="genre_list"),
-    path("movies/", MovieListApi.as_view(), name="movie_list"),
+    # The catalogue's list with the new-arrivals filter (`new`), which asks the recommender: recommendations.api.
+    path("movies/", MovieListWithNewArrivalsApi.as_view(), name="movie_list"),
     path("movies/<int:movie_id>/", MovieDetailApi.as_view(), name="movie_detail"),
     path("movies/<int:movie_id>/similar/", SimilarMoviesApi.as_view(), name="movie_similar"),
     path("me/ratings/", RatingListApi.as_view(), name="my_rating_list"),

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from catalog.models import Movie
+from ratings.selectors import rating_values_for_user
 
 from .models import ItemFactor, TrainingRun
 
@@ -393,8 +394,6 @@ def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids:
 
 
 def _current_ratings(user) -> dict[int, float]:
-    from ratings.selectors import rating_values_for_user
-
     return rating_values_for_user(user=user)
 
 

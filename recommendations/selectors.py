@@ -9,11 +9,13 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Exists, OuterRef, QuerySet
 
+from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
-from ops.metrics import observe_foldin
 from ratings.models import Rating
+from ratings.selectors import not_interested_movie_ids, rating_values_for_user
 
+from .metrics import observe_foldin
 from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters
 
 
@@ -122,8 +124,6 @@ def recommendation_list_for_user_fresh(
     `taste_version`: the user's version as read from the database in this request, with no write
     to their ratings since (a user row loaded by authentication, say); saves reading it again.
     """
-    from ratings.selectors import not_interested_movie_ids
-
     run = training_run_serving()
     scored = None
     if run is not None:
@@ -165,9 +165,6 @@ _NOT_PERSONAL = "popular"
 def _fresh_scores(
     *, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int | None
 ):
-    from accounts.selectors import user_taste_version
-    from ratings.selectors import not_interested_movie_ids, rating_values_for_user
-
     from . import foldin
 
     version = user_taste_version(user=user) if taste_version is None else taste_version

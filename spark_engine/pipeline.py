@@ -19,7 +19,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from ops.logging import log_context
+from movierec_site.logging import log_context
 from ratings.export import ratings_export_to_parquet
 from recommendations import services
 from recommendations.locks import retrain_lock
@@ -134,7 +134,7 @@ class RetrainOptions:
 
 def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_count: int | None = None):
     """The retrain's SparkConfig; with `ratings_count` known, small data gets the quick-start JIT."""
-    from spark_engine.session import SparkConfig
+    from spark_engine.session import SparkConfig  # imports pyspark: only when a retrain runs, never in a web process
 
     return SparkConfig(
         master=settings.SPARK_MASTER,
@@ -252,7 +252,7 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
 
 
 def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback) -> None:
-    from spark_engine import stages
+    from spark_engine import stages  # imports pyspark: only when a retrain runs, never in a web process
 
     run_dir = services.training_run_dir(run_id=run.pk)
     run_dir.mkdir(parents=True, exist_ok=True)

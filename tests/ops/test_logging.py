@@ -10,7 +10,7 @@ from django.conf import settings
 from django.test import Client
 from django.utils.module_loading import import_string
 
-from ops.logging import ContextFilter, current_log_context, log_context, request_id_from_header
+from movierec_site.logging import ContextFilter, current_log_context, log_context, request_id_from_header
 from tests.ops.conftest import PYTHON, ROOT, subprocess_env
 
 
@@ -181,7 +181,7 @@ def test_production_logs_are_json_lines():
     env = subprocess_env(DEBUG="0", SECRET_KEY="k" * 64, ALLOWED_HOSTS="movies.example.com")
     code = (
         "import logging\n"
-        "from ops.logging import log_context\n"
+        "from movierec_site.logging import log_context\n"
         "with log_context(run_id=42):\n"
         "    logging.getLogger('spark_engine.pipeline').warning('retrain %s: %s', 'export', 'done')\n"
     )

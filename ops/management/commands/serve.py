@@ -13,10 +13,11 @@ from movierec_site.database import child_environ
 def gunicorn_command(bind: str) -> list[str]:
     """gunicorn for this 2-core class of machine: one process per core, threads to overlap I/O.
 
-    A recommendations request is a few short queries plus up to a few ms of NumPy (which releases
-    the GIL), so 2 workers x 4 threads keep both cores busy while requests wait on PostgreSQL,
-    without the memory of 8 processes each holding the fold-in matrices. The 30 s timeout kills a
-    stuck worker long before a load balancer gives up; no request should come near it.
+    WEB_CONCURRENCY workers x WEB_THREADS threads (settings, 2 x 4 by default). A recommendations
+    request is a few short queries plus up to a few ms of NumPy (which releases the GIL), so 2
+    workers x 4 threads keep both cores busy while requests wait on PostgreSQL, without the memory
+    of 8 processes each holding the fold-in matrices. The 30 s timeout kills a stuck worker long
+    before a load balancer gives up; no request should come near it.
     """
     return [
         sys.executable,
@@ -28,11 +29,11 @@ def gunicorn_command(bind: str) -> list[str]:
         "--bind",
         bind,
         "--workers",
-        os.environ.get("WEB_CONCURRENCY", "2"),
+        str(settings.WEB_CONCURRENCY),
         "--worker-class",
         "gthread",
         "--threads",
-        os.environ.get("WEB_THREADS", "4"),
+        str(settings.WEB_THREADS),
         "--timeout",
         "30",
         "--access-logfile",
@@ -44,8 +45,8 @@ class Command(BaseCommand):
     help = "Serve the site and the django-q2 worker together until Ctrl-C (what `make run` calls)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=settings.HOST, help="Default: the HOST setting.")
+        parser.add_argument("--port", type=int, default=settings.PORT, help="Default: the PORT setting.")
         parser.add_argument(
             "--gunicorn", action="store_true", help="Serve with gunicorn even with DEBUG on (always when DEBUG is off)."
         )

@@ -1,4 +1,4 @@
-"""Writes for the catalogue: the MovieLens import and the denormalised movie statistics."""
+"""The MovieLens import: one transaction that writes movies, genres, links, users, ratings and tags."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from typing import Any
 from django.db import connection, transaction
 from tqdm import tqdm
 
-from ratings.models import Rating
+from catalog.models import Movie
+from ratings.services import movie_stats_refresh
 
-from .models import Movie
-from .movielens.download import DATASETS, movielens_download
-from .movielens.errors import Issues, MovieLensError
-from .movielens.formats import (
+from .download import DATASETS, movielens_download
+from .errors import Issues, MovieLensError
+from .formats import (
     KnownMovies,
     detect_format,
     read_links,
@@ -26,14 +26,13 @@ from .movielens.formats import (
     read_tags,
     scan_rating_users,
 )
-from .movielens.loader import LoadCounts, MovieLensLoader
-from .movielens.sources import open_source
+from .loader import LoadCounts, MovieLensLoader
+from .sources import open_source
 
 __all__ = [
     "DATASETS",
     "ImportSummary",
     "MovieLensError",
-    "movie_stats_refresh",
     "movielens_fetch",
     "movielens_import",
 ]
@@ -128,31 +127,6 @@ def _fill(summary: ImportSummary, counts: LoadCounts) -> None:
 def movielens_fetch(*, name: str, progress: bool = True) -> Path:
     """Download the named MovieLens zip into settings.MOVIELENS_CACHE_DIR (or reuse it) and return its path.
 
-    See `catalog.movielens.download.movielens_download` for verification; raises MovieLensError.
+    See `movielens.download.movielens_download` for verification; raises MovieLensError.
     """
     return movielens_download(name=name, progress=progress)
-
-
-def movie_stats_refresh() -> int:
-    """Recompute Movie.rating_count and Movie.rating_mean from the ratings table for every movie.
-
-    One set-based UPDATE; only movies whose figures change are written. Movies without ratings get
-    count 0 and mean NULL. Returns the number of movies updated.
-    """
-    movie, rating = Movie._meta.db_table, Rating._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {movie} AS m SET rating_count = f.n, rating_mean = f.mean
-            FROM (
-                SELECT mm.id, coalesce(s.n, 0) AS n, s.mean
-                FROM {movie} AS mm
-                LEFT JOIN (
-                    SELECT movie_id, count(*) AS n, (sum(value) / count(*))::double precision AS mean
-                    FROM {rating} GROUP BY movie_id
-                ) AS s ON s.movie_id = mm.id
-            ) AS f
-            WHERE m.id = f.id AND (m.rating_count, m.rating_mean) IS DISTINCT FROM (f.n, f.mean)
-            """
-        )
-        return cursor.rowcount

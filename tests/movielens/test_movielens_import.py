@@ -10,11 +10,11 @@ from django.db import connection
 
 from accounts.models import User
 from catalog.models import Genre, Movie, Tag
-from catalog.movielens import loader
-from catalog.movielens.formats import year_from_title
-from catalog.services import movielens_import
+from movielens import loader
+from movielens.formats import year_from_title
+from movielens.services import movielens_import
 from ratings.models import Rating
-from tests.catalog.conftest import MOVIELENS, append_line, database_snapshot, replace_line, zip_folder
+from tests.movielens.conftest import MOVIELENS, append_line, database_snapshot, replace_line, zip_folder
 
 pytestmark = pytest.mark.django_db
 

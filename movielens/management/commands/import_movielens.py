@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.services import DATASETS, ImportSummary, MovieLensError, movielens_fetch, movielens_import
+from movielens.services import DATASETS, ImportSummary, MovieLensError, movielens_fetch, movielens_import
 
 ISSUES_SHOWN = 20
 

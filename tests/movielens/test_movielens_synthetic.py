@@ -9,15 +9,16 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import User
 from catalog.models import Movie, Tag
-from catalog.movielens.errors import MovieLensError
-from catalog.movielens.synthetic import (
+from movielens import loader
+from movielens.errors import MovieLensError
+from movielens.services import movielens_import
+from movielens.synthetic import (
     GENRE_WEIGHTS,
     SyntheticConfig,
     SyntheticDataset,
     synthetic_load_into_db,
     synthetic_write_csv,
 )
-from catalog.services import movielens_import
 from ratings.models import Rating
 
 TINY = SyntheticConfig(ratings=2_000, users=50, movies=100, seed=7)
@@ -137,8 +138,6 @@ def test_command_writes_a_csv_folder(tmp_path, capsys):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_bulk_sized_load_into_the_database_goes_straight_into_the_ratings_table(monkeypatch):
-    from catalog.movielens import loader
-
     monkeypatch.setattr(loader, "BULK_MIN_ROWS", 100)
     stats = synthetic_load_into_db(config=TINY, progress=False)
 

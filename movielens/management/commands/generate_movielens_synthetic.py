@@ -6,8 +6,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from catalog.movielens.errors import MovieLensError
-from catalog.movielens.synthetic import SyntheticConfig, synthetic_load_into_db, synthetic_write_csv
+from movielens.errors import MovieLensError
+from movielens.synthetic import SyntheticConfig, synthetic_load_into_db, synthetic_write_csv
 
 DEFAULTS = SyntheticConfig()
 

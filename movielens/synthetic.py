@@ -29,6 +29,7 @@ from tqdm import tqdm
 
 from catalog.models import Genre, Movie, Tag
 from ratings.models import Rating
+from ratings.services import movie_stats_refresh
 
 from .errors import Issues, MovieLensError
 from .formats import KnownMovies, LinkRow, MovieRow, RatingBatch, TagRow, year_from_title
@@ -328,8 +329,6 @@ def synthetic_load_into_db(*, config: SyntheticConfig, force: bool = False, prog
     first empties the catalogue and ratings tables (movies, genres, tags, ratings, and rows that
     reference them, via TRUNCATE ... CASCADE). Existing MovieLens users are reused. One transaction.
     """
-    from catalog.services import movie_stats_refresh
-
     started = time.monotonic()
     dataset = SyntheticDataset(config)
     stats = SyntheticStats(users=config.users)

@@ -5,6 +5,8 @@
 that passes. The JSON formatter (production) writes them as top-level keys; the text formatter
 (development) shows them in brackets after the logger name. Context variables follow the thread
 (and asyncio task), so concurrent requests in a threaded server never see each other's ids.
+
+A base module (it imports no app): ops.middleware sets the request id, spark_engine.pipeline the run id.
 """
 
 from __future__ import annotations

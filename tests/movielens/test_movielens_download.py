@@ -8,9 +8,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from catalog.models import Movie
-from catalog.movielens.download import MovieLensDownloadError, movielens_download
+from movielens.download import MovieLensDownloadError, movielens_download
 from ratings.models import Rating
-from tests.catalog.conftest import MOVIELENS, zip_folder
+from tests.movielens.conftest import MOVIELENS, zip_folder
 
 
 class Files(BaseHTTPRequestHandler):

@@ -9,9 +9,9 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import User
-from catalog.movielens.errors import MovieLensError, MovieLensFormatError, MovieLensRowError
-from catalog.services import movielens_import
-from tests.catalog.conftest import MOVIELENS, append_line, database_snapshot, replace_line, zip_folder
+from movielens.errors import MovieLensError, MovieLensFormatError, MovieLensRowError
+from movielens.services import movielens_import
+from tests.movielens.conftest import MOVIELENS, append_line, database_snapshot, replace_line, zip_folder
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

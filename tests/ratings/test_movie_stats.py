@@ -3,7 +3,7 @@ from decimal import Decimal
 import pytest
 
 from catalog.models import Movie
-from catalog.services import movie_stats_refresh
+from ratings.services import movie_stats_refresh
 from tests.factories import MovieFactory, RatingFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

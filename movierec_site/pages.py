@@ -1,63 +1,25 @@
-"""Browse and movie pages."""
+"""Pages that compose several apps' selectors: browse and movie detail show the catalogue (catalog)
+with the visitor's ratings, wishlist and hidden movies (ratings), the predicted stars and similar
+movies (recommendations); the home page shows popular movies (catalog) and the new arrivals, movies
+the serving model has not learned yet (recommendations). They live at the project level so that no
+app imports one above it.
+"""
 
 from __future__ import annotations
 
-from django import forms
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone
 
+from catalog.forms import MovieFilterForm
+from catalog.selectors import movie_get, movie_list_popular, movie_search, tag_counts_for_movie
 from ratings.selectors import not_interested_movie_ids, rating_get, rating_values_for_movies, wishlist_movie_ids
 from recommendations.foldin import predicted_rating
 from recommendations.selectors import movie_list_new_arrivals, similar_movie_list
 
-from .models import Genre
-from .selectors import (
-    MOVIE_SORTS,
-    MovieFilters,
-    decade_choices,
-    movie_get,
-    movie_list_popular,
-    movie_search,
-    tag_counts_for_movie,
-)
-
 MOVIES_PER_PAGE = 24
+POPULAR_SHOWN = 12
 NEW_ARRIVALS_SHOWN = 8
-SORT_LABELS = {
-    "popular": "Most rated",
-    "rating": "Highest average",
-    "newest": "Newest",
-    "oldest": "Oldest",
-    "title": "Title (A–Z)",
-}
-assert set(SORT_LABELS) == set(MOVIE_SORTS)
-
-
-class MovieFilterForm(forms.Form):
-    q = forms.CharField(label="Title", required=False, max_length=200)
-    genre = forms.ModelChoiceField(
-        label="Genre", queryset=Genre.objects.order_by("name"), required=False, to_field_name="name", empty_label="Any"
-    )
-    decade = forms.TypedChoiceField(label="Decade", required=False, coerce=int, empty_value=None)
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORT_LABELS.items()))
-    min_ratings = forms.IntegerField(label="At least … ratings", required=False, min_value=0, max_value=1_000_000)
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        decades = decade_choices(until_year=timezone.now().year)
-        self.fields["decade"].choices = [("", "Any")] + [(d, f"{d}s") for d in decades]
-
-    def to_filters(self) -> MovieFilters:
-        data = self.cleaned_data if self.is_valid() else {}
-        return MovieFilters(
-            query=(data.get("q") or "").strip(),
-            genre=data.get("genre"),
-            decade=data.get("decade"),
-            sort=data.get("sort") or "popular",
-            min_ratings=data.get("min_ratings"),
-        )
 
 
 def home(request):
@@ -66,7 +28,10 @@ def home(request):
     return render(
         request,
         "catalog/home.html",
-        {"popular": movie_list_popular(limit=12), "new_arrivals": movie_list_new_arrivals(limit=NEW_ARRIVALS_SHOWN)},
+        {
+            "popular": movie_list_popular(limit=POPULAR_SHOWN),
+            "new_arrivals": movie_list_new_arrivals(limit=NEW_ARRIVALS_SHOWN),
+        },
     )
 
 
