@@ -23,6 +23,7 @@ urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("ratings.urls")),
     path("", include("recommendations.urls")),
+    path("", include("yourdata.urls")),
 ]
 
 # A database outage answers 503 with Retry-After instead of 500 (ops.views.server_error).
