@@ -47,15 +47,3 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="kind")
     def kind(self, obj: User) -> str:
         return "MovieLens rater" if obj.is_movielens else "signed up"
-
-    # Deleting here (the delete page and the "delete selected" action) is the same full clean-up as a person
-    # deleting their own account: their rows of training runs, sessions and cached lists go too.
-    def delete_model(self, request, obj):
-        from yourdata.services import account_delete
-
-        account_delete(user=obj)
-
-    def delete_queryset(self, request, queryset):
-        from yourdata.services import accounts_delete
-
-        accounts_delete(user_ids=list(queryset.values_list("pk", flat=True)))

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api import MeApi as AccountMeApi
-from catalog.api import JsonStringField
+from movierec_site.api import JsonStringField
 from ratings import takeaway
 
 from .services import account_delete
