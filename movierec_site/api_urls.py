@@ -6,7 +6,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from accounts.api import MeApi, TokenApi
+from accounts.api import TokenApi
 from catalog.api import GenreListApi, MovieDetailApi
 from ratings.api import RatingBulkApi, RatingDetailApi, RatingListApi
 from recommendations.api import (
@@ -18,6 +18,7 @@ from recommendations.api import (
     TrainingRunListApi,
     UserRecommendationsApi,
 )
+from yourdata.api import ExportApi, MeApi
 
 
 @extend_schema(exclude=True)
@@ -35,6 +36,7 @@ app_name = "api"
 urlpatterns = [
     path("auth/token/", TokenApi.as_view(), name="token"),
     path("me/", MeApi.as_view(), name="me"),
+    path("me/export/", ExportApi.as_view(), name="my_export"),
     path("genres/", GenreListApi.as_view(), name="genre_list"),
     # The catalogue's list with the new-arrivals filter (`new`), which asks the recommender: recommendations.api.
     path("movies/", MovieListWithNewArrivalsApi.as_view(), name="movie_list"),

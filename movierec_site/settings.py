@@ -83,6 +83,7 @@ INSTALLED_APPS = [
     "recommendations",
     "spark_engine",
     "movielens",
+    "yourdata",
     "ops",
     # Log-in rate limiting (failed attempts are stored in the database).
     "axes",

@@ -27,6 +27,7 @@ urlpatterns = [
     path("movies/<int:movie_id>/", pages.movie_detail, name="movie_detail"),
     path("", include("ratings.urls")),
     path("", include("recommendations.urls")),
+    path("", include("yourdata.urls")),
 ]
 
 # A database outage answers 503 with Retry-After instead of 500 (ops.views.server_error).
