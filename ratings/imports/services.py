@@ -7,12 +7,14 @@ per row, the rating it replaced; `rating_import_undo` puts those back.
 
 from __future__ import annotations
 
+import io
 from collections import Counter
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg2.extras import execute_values
 
 from catalog.models import Movie
 from ratings.models import Rating, WishlistEntry
@@ -57,26 +59,73 @@ def rating_import_preview(*, user, data: bytes, filename: str = "", format: str 
         rating_import = RatingImport.objects.create(
             user=user, format=parsed.format, filename=filename[:255], encoding=parsed.encoding
         )
-        RatingImportItem.objects.bulk_create(
-            [
-                RatingImportItem(
-                    rating_import=rating_import,
-                    line=row.line,
-                    title=row.title,
-                    year=row.year,
-                    source_id=_source_id(row),
-                    value=row.value,
-                    rated_at=row.rated_at,
-                    match=result.status,
-                    reason=result.reason[:200],
-                    movie_id=result.movie_id,
-                    candidates=list(result.candidates),
-                )
-                for row, result in zip(parsed.rows, results, strict=True)
-            ],
-            batch_size=2000,
-        )
+        _copy_items(
+            (
+                rating_import.pk, row.line, row.title, row.year, _source_id(row), row.value, row.rated_at,
+                result.status, result.reason[:200], result.movie_id, list(result.candidates),
+            )
+            for row, result in zip(parsed.rows, results, strict=True)
+        )  # fmt: skip
     return rating_import
+
+
+ITEM_COLUMNS = (
+    "rating_import_id", "line", "title", "year", "source_id", "value", "rated_at", "match", "reason", "movie_id",
+    "candidates", "outcome", "was_on_wishlist",
+)  # fmt: skip
+
+
+def _copy_text(value) -> str:
+    """One field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return "{" + ",".join(str(int(v)) for v in value) + "}"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _copy_items(rows) -> None:
+    """Store preview rows with COPY: the ORM's bulk_create spends seconds on 20,000 rows of 13 fields."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_text(value) for value in (*row, "", False)))
+        buffer.write("\n")
+    buffer.seek(0)
+    table = RatingImportItem._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.copy_expert(f"COPY {table} ({', '.join(ITEM_COLUMNS)}) FROM STDIN", buffer)
+
+
+UPDATE_ITEMS = """
+UPDATE {table} AS item SET movie_id = v.movie_id, rated_at = v.rated_at, outcome = v.outcome,
+    previous_value = v.previous_value, previous_rated_at = v.previous_rated_at, was_on_wishlist = v.was_on_wishlist
+FROM (VALUES %s) AS v (id, movie_id, rated_at, outcome, previous_value, previous_rated_at, was_on_wishlist)
+WHERE item.id = v.id
+"""
+UPDATE_ITEMS_ROW = "(%s::bigint, %s::integer, %s::timestamptz, %s::varchar, %s::numeric, %s::timestamptz, %s::boolean)"
+
+
+def _update_items(items: list[RatingImportItem]) -> None:
+    """Record what applying did to each row, in one UPDATE … FROM (VALUES …) per 2,000 rows
+    (bulk_update's CASE expressions grow with the square of the rows)."""
+    if not items:
+        return
+    values = [
+        (i.pk, i.movie_id, i.rated_at, i.outcome, i.previous_value, i.previous_rated_at, i.was_on_wishlist)
+        for i in items
+    ]
+    with connection.cursor() as cursor:
+        execute_values(
+            cursor.cursor,
+            UPDATE_ITEMS.format(table=RatingImportItem._meta.db_table),
+            values,
+            template=UPDATE_ITEMS_ROW,
+            page_size=2000,
+        )
 
 
 def _check_state(rating_import: RatingImport, expected: str, action: str) -> None:
@@ -185,11 +234,7 @@ def rating_import_apply(
         WishlistEntry.objects.filter(
             user_id=user_id, movie_id__in=[item.movie_id for item in writes if item.was_on_wishlist]
         ).delete()
-        RatingImportItem.objects.bulk_update(
-            changed,
-            ["movie", "rated_at", "outcome", "previous_value", "previous_rated_at", "was_on_wishlist"],
-            batch_size=1000,
-        )
+        _update_items(changed)
         rating_import.status = RatingImport.Status.APPLIED
         rating_import.applied_at = now
         rating_import.applied_counts = dict(Counter(item.outcome for item in changed))

@@ -75,6 +75,19 @@ def test_preview_stores_every_row_and_changes_no_rating(user, movies):
     }  # fmt: skip
 
 
+def test_rows_are_stored_as_written(user, movies):
+    trakt = (
+        '[{"rating": 8, "rated_at": "2024-01-02T03:04:05Z", "movie": {"title": "Back\\\\slash \\"Quoted\\" \\\\N",'
+        ' "year": 1999, "ids": {"imdb": "tt0068646"}}}]'
+    )
+    rating_import = services.rating_import_preview(user=user, data=trakt.encode())
+    (item,) = rating_import.items.all()
+    assert item.title == 'Back\\slash "Quoted" \\N'
+    assert (item.year, item.value, item.source_id, item.movie_id) == (1999, Decimal("4.0"), "tt0068646", 1)
+    assert item.rated_at == datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC) and item.candidates == []
+    assert (item.outcome, item.was_on_wishlist, item.previous_value) == ("", False, None)
+
+
 def test_a_file_that_cannot_be_read_stores_nothing(user):
     with pytest.raises(ValidationError) as error:
         services.rating_import_preview(user=user, data=b"PK\x03\x04zip", filename="x.zip")
@@ -226,7 +239,7 @@ def test_apply_is_all_or_nothing(user, movies, monkeypatch):
     def fail(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(RatingImportItem.objects, "bulk_update", fail)
+    monkeypatch.setattr(services, "_update_items", fail)
     with pytest.raises(RuntimeError):
         services.rating_import_apply(rating_import=rating_import)
     assert dict(Rating.objects.filter(user=user).values_list("movie_id", "value")) == {5: Decimal("2.5")}
