@@ -83,4 +83,4 @@ def rating_import_conflicts(*, rating_import: RatingImport) -> list[Conflict]:
 
 def movies_by_id(*, movie_ids) -> dict[int, Movie]:
     """The candidate and suggested movies of a page of rows, in one query."""
-    return Movie.objects.in_bulk(set(movie_ids))
+    return Movie.objects.with_genres().in_bulk(set(movie_ids))
