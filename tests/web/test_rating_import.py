@@ -184,3 +184,20 @@ def test_cancel_deletes_the_preview(logged_in, user, movies):
     response = logged_in.post(reverse("rating_import_discard", args=[rating_import.pk]))
     assert response.url == reverse("rating_import_start")
     assert not RatingImport.objects.exists()
+
+
+def test_the_preview_page_costs_the_same_queries_whatever_the_number_of_rows(logged_in, user, movies):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries_for(rows: int) -> int:
+        lines = ["Date,Name,Year,Letterboxd URI,Rating"]
+        for n in range(rows):
+            lines += ["2024-01-01,Emma,1996,u,3", "2024-01-01,Heat,1995,u,4", f"2024-01-01,Missing {n},1990,u,1"]
+        upload(logged_in, "\n".join(lines) + "\n")
+        rating_import = RatingImport.objects.filter(user=user).latest("id")
+        with CaptureQueriesContext(connection) as captured:
+            assert logged_in.get(reverse("rating_import_detail", args=[rating_import.pk])).status_code == 200
+        return len(captured)
+
+    assert queries_for(2) == queries_for(40)
