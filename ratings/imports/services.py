@@ -205,6 +205,7 @@ def rating_import_apply(
         )
         writes: list[RatingImportItem] = []
         for movie_id, item in winners.items():
+            dated = item.rated_at is not None
             item.rated_at = min(item.rated_at or now, now)
             previous = mine.get(movie_id)
             if previous is None:
@@ -214,7 +215,8 @@ def rating_import_apply(
             else:
                 decision = conflict_overrides.get(item.pk, conflict_policy)
                 if decision == NEWEST:
-                    decision = THEIRS if item.rated_at > previous[1] else MINE
+                    # A row without a date cannot be shown to be newer: the person's rating stays.
+                    decision = THEIRS if dated and item.rated_at > previous[1] else MINE
                 item.outcome = Outcome.UPDATED if decision == THEIRS else Outcome.KEPT
             if item.outcome in (Outcome.CREATED, Outcome.UPDATED):
                 item.previous_value, item.previous_rated_at = previous or (None, None)

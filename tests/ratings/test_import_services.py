@@ -170,6 +170,14 @@ def test_conflicts_follow_the_policy(user, movies, policy, file_date, expected):
     assert Rating.objects.get(user=user, movie=movies["heat"]).value == expected
 
 
+def test_newest_wins_keeps_mine_against_an_undated_row(user, movies):
+    RatingFactory(user=user, movie=movies["heat"], value=Decimal("4.5"), rated_at=datetime(2001, 1, 1, tzinfo=UTC))
+    rating_import = services.rating_import_preview(user=user, data=b"Name,Year,Rating\nHeat,1995,1\n")
+    assert selectors.rating_import_conflicts(rating_import=rating_import)[0].newest == "mine"
+    services.rating_import_apply(rating_import=rating_import)
+    assert Rating.objects.get(user=user, movie=movies["heat"]).value == Decimal("4.5")
+
+
 def test_a_per_row_override_beats_the_policy(user, movies):
     RatingFactory(user=user, movie=movies["heat"], value=Decimal("4.5"))
     RatingFactory(user=user, movie=movies["godfather"], value=Decimal("4.5"))
