@@ -9,6 +9,13 @@ from rest_framework.views import APIView
 from accounts.api import TokenApi
 from catalog.api import GenreListApi, MovieDetailApi
 from ratings.api import RatingBulkApi, RatingDetailApi, RatingListApi
+from ratings.imports.api import (
+    RatingImportConfirmApi,
+    RatingImportDetailApi,
+    RatingImportItemListApi,
+    RatingImportListApi,
+    RatingImportUndoApi,
+)
 from recommendations.api import (
     MovieListWithNewArrivalsApi,
     MyPredictionApi,
@@ -45,6 +52,13 @@ urlpatterns = [
     path("me/ratings/", RatingListApi.as_view(), name="my_rating_list"),
     path("me/ratings/bulk/", RatingBulkApi.as_view(), name="my_rating_bulk"),
     path("me/ratings/<int:movie_id>/", RatingDetailApi.as_view(), name="my_rating_detail"),
+    path("me/rating-imports/", RatingImportListApi.as_view(), name="my_rating_import_list"),
+    path("me/rating-imports/<int:import_id>/", RatingImportDetailApi.as_view(), name="my_rating_import_detail"),
+    path("me/rating-imports/<int:import_id>/items/", RatingImportItemListApi.as_view(), name="my_rating_import_items"),
+    path(
+        "me/rating-imports/<int:import_id>/confirm/", RatingImportConfirmApi.as_view(), name="my_rating_import_confirm"
+    ),
+    path("me/rating-imports/<int:import_id>/undo/", RatingImportUndoApi.as_view(), name="my_rating_import_undo"),
     path("me/recommendations/", MyRecommendationsApi.as_view(), name="my_recommendations"),
     path("me/predictions/<int:movie_id>/", MyPredictionApi.as_view(), name="my_prediction"),
     path("users/<int:user_id>/recommendations/", UserRecommendationsApi.as_view(), name="user_recommendations"),
