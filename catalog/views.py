@@ -9,8 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from ratings.selectors import not_interested_movie_ids, rating_get, rating_values_for_movies, wishlist_movie_ids
-from recommendations.foldin import predicted_rating
-from recommendations.selectors import similar_movie_list
+from recommendations.selectors import predicted_rating, similar_movie_list
 
 from .models import Genre
 from .selectors import (

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import QuerySet
@@ -13,7 +15,9 @@ from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ops.metrics import observe_foldin
 from ratings.models import Rating
+from ratings.selectors import not_interested_movie_ids, rating_values_for_user
 
+from . import foldin
 from .models import EvaluationReport, Recommendation, SimilarMovie, TrainingRun, TunedParameters
 
 
@@ -122,8 +126,6 @@ def recommendation_list_for_user_fresh(
     `taste_version`: the user's version as read from the database in this request, with no write
     to their ratings since (a user row loaded by authentication, say); saves reading it again.
     """
-    from ratings.selectors import not_interested_movie_ids
-
     run = training_run_serving()
     scored = None
     if run is not None:
@@ -166,9 +168,6 @@ def _fresh_scores(
     *, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int | None
 ):
     from accounts.selectors import user_taste_version
-    from ratings.selectors import not_interested_movie_ids, rating_values_for_user
-
-    from . import foldin
 
     version = user_taste_version(user=user) if taste_version is None else taste_version
     key = f"fresh-recs:{run.pk}:{user.pk}:{version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
@@ -176,7 +175,7 @@ def _fresh_scores(
     if cached is not None:
         return None if cached == _NOT_PERSONAL else [foldin.ScoredMovie(*row) for row in cached]
     started = time.perf_counter()
-    scored = foldin.recommend_for_user(
+    scored = recommend_for_user(
         user=user,
         run=run,
         ratings=rating_values_for_user(user=user),
@@ -189,6 +188,69 @@ def _fresh_scores(
     rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id) for s in scored]
     cache.set(key, rows, FRESH_CACHE_SECONDS)
     return scored
+
+
+def recommend_for_user(
+    *,
+    user,
+    run: TrainingRun,
+    ratings: Mapping[int, float] | None = None,
+    exclude_movie_ids: Iterable[int] = (),
+    limit: int = 50,
+    genre_id: int | None = None,
+    min_ratings: int = 0,
+) -> list[foldin.ScoredMovie] | None:
+    """Top movies for `user` from `run` with their current ratings folded in (recommendations.foldin).
+
+    Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
+    explicit list factors themselves; None for a legacy implicit run). None when the user has no
+    rating the run can use (the caller shows popular movies then). Rated and excluded movies never
+    appear. Reads the user's ratings unless given.
+    """
+    ratings = rating_values_for_user(user=user) if ratings is None else ratings
+    factors = foldin.item_factors_for_run(run)
+    vector = foldin.user_vector(factors=factors, ratings=ratings)
+    if vector is None:
+        return None
+    mask = foldin.candidate_mask(factors=factors, genre_id=genre_id, min_ratings=min_ratings)
+    top = foldin.top_movies(factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask)
+    stars_model = foldin.stars_model_for_run(run)
+    if stars_model is not None:
+        stars = foldin.predict_stars(model=stars_model, ratings=ratings, movie_ids=[m.movie_id for m in top])
+        return [
+            foldin.ScoredMovie(m.movie_id, None if np.isnan(value) else float(value), m.because_movie_id)
+            for m, value in zip(top, stars, strict=True)
+        ]
+    if factors.implicit_prefs:
+        return [foldin.ScoredMovie(m.movie_id, None, m.because_movie_id) for m in top]
+    return top
+
+
+def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> float | None:
+    """The stars the active run's stars model (folded in with the user's current ratings) predicts for `movie`.
+
+    None for anonymous users, without an active run, for movies the run does not know, for users
+    without a rating, and for legacy implicit runs (no stars model).
+    """
+    if not user.is_authenticated:
+        return None
+    run = run or training_run_serving()
+    if run is None:
+        return None
+    ratings = rating_values_for_user(user=user)
+    stars_model = foldin.stars_model_for_run(run)
+    if stars_model is not None:
+        if not ratings:
+            return None
+        value = foldin.predict_stars(model=stars_model, ratings=ratings, movie_ids=[movie.pk])[0]
+        return None if np.isnan(value) else float(value)
+    factors = foldin.item_factors_for_run(run)
+    if factors.implicit_prefs:
+        return None
+    vector = foldin.user_vector(factors=factors, ratings=ratings)
+    if vector is None:
+        return None
+    return foldin.predict(factors=factors, user=vector, movie_id=movie.pk)
 
 
 def training_run_list() -> QuerySet[TrainingRun]:
