@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import QuerySet
 
+from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ops.metrics import observe_foldin
@@ -18,7 +19,7 @@ from ratings.models import Rating
 from ratings.selectors import not_interested_movie_ids, rating_values_for_user
 
 from . import foldin
-from .models import EvaluationReport, Recommendation, SimilarMovie, TrainingRun, TunedParameters
+from .models import EvaluationReport, SimilarMovie, TrainingRun, TunedParameters
 
 
 def training_run_active() -> TrainingRun | None:
@@ -66,24 +67,6 @@ def ratings_count_since_last_run() -> int:
     if last is not None and last.ratings_snapshot_at is not None:
         ratings = ratings.filter(rated_at__gt=last.ratings_snapshot_at)
     return ratings.count()
-
-
-def recommendation_list_for_user(*, user, limit: int = 50, run: TrainingRun | None = None) -> QuerySet[Recommendation]:
-    """The user's stored top-N from `run` (the active run by default), best first.
-
-    Movies the user rated after the run's snapshot are left out: a recommendation for a
-    movie you have just rated is noise.
-    """
-    run = run or training_run_serving()
-    if run is None:
-        return Recommendation.objects.none()
-    rated = Rating.objects.filter(user=user).values("movie_id")
-    return (
-        Recommendation.objects.filter(run=run, user=user)
-        .exclude(movie_id__in=rated)
-        .select_related("movie")
-        .order_by("rank")[:limit]
-    )
 
 
 def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None = None) -> QuerySet[SimilarMovie]:
@@ -167,8 +150,6 @@ _NOT_PERSONAL = "popular"
 def _fresh_scores(
     *, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int | None
 ):
-    from accounts.selectors import user_taste_version
-
     version = user_taste_version(user=user) if taste_version is None else taste_version
     key = f"fresh-recs:{run.pk}:{user.pk}:{version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
     cached = cache.get(key)

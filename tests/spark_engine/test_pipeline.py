@@ -24,7 +24,7 @@ from catalog.models import Movie
 from ratings.models import Rating
 from recommendations import foldin
 from recommendations.models import ItemFactor, Recommendation, SimilarMovie, StarsItemFactor, TrainingRun, UserFactor
-from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
+from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user_fresh
 from spark_engine import stages
 from spark_engine.pipeline import RetrainOptions, retrain
 
@@ -142,6 +142,10 @@ def test_the_site_folds_users_in_exactly_as_the_retrain_fitted_them(spark):
     assert checked >= len(users) // 2
 
 
+def _served(user) -> list[int]:
+    return [item.movie.pk for item in recommendation_list_for_user_fresh(user=user, min_ratings=0).items]
+
+
 def models_f(name):
     from django.db.models import F
 
@@ -172,7 +176,7 @@ def services_run_dir(run):
 def test_failure_mid_run_keeps_the_previous_run_serving(spark, monkeypatch):
     users, _ = _seed_ratings()
     good = retrain(options=_options(evaluate=False))
-    served_before = list(recommendation_list_for_user(user=users[1]).values_list("movie_id", flat=True))
+    served_before = _served(users[1])
 
     def broken_results(**kwargs):
         raise RuntimeError("injected: executor lost")
@@ -187,7 +191,7 @@ def test_failure_mid_run_keeps_the_previous_run_serving(spark, monkeypatch):
     assert not failed.is_active and failed.finished_at is not None
     assert good.is_active
     assert not Recommendation.objects.filter(run=failed).exists()
-    assert list(recommendation_list_for_user(user=users[1]).values_list("movie_id", flat=True)) == served_before
+    assert _served(users[1]) == served_before
 
 
 def test_failure_while_loading_results_leaves_no_rows_and_previous_run_active(spark, monkeypatch):
