@@ -26,7 +26,7 @@ from .models import (
 RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
     "recommendations": (Recommendation, ("run_id", "user_id", "movie_id", "rank", "score")),
     "similar": (SimilarMovie, ("run_id", "movie_id", "similar_id", "rank", "score")),
-    "user_factors": (UserFactor, ("run_id", "user_id", "factors")),
+    "user_factors": (UserFactor, ("run_id", "user_id", "taste_version", "factors")),
     "item_factors": (ItemFactor, ("run_id", "movie_id", "factors")),
     "stars_items": (StarsItemFactor, ("run_id", "movie_id", "bias", "factors")),
 }
