@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint db-stop clean-runs
+.PHONY: setup run test lint db-stop
 
 setup: $(STAMP)
 

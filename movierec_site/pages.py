@@ -14,8 +14,7 @@ from django.shortcuts import redirect, render
 from catalog.forms import MovieFilterForm
 from catalog.selectors import movie_get, movie_list_popular, movie_search, tag_counts_for_movie
 from ratings.selectors import not_interested_movie_ids, rating_get, rating_values_for_movies, wishlist_movie_ids
-from recommendations.foldin import predicted_rating
-from recommendations.selectors import movie_list_new_arrivals, similar_movie_list
+from recommendations.selectors import movie_list_new_arrivals, predicted_rating, similar_movie_list
 
 MOVIES_PER_PAGE = 24
 POPULAR_SHOWN = 12

@@ -37,7 +37,6 @@ from movierec_site.api import (
 from ratings.selectors import rating_get
 
 from . import selectors
-from .foldin import predicted_rating
 from .models import TrainingRun
 
 MAX_RECOMMENDATIONS = 100
@@ -249,7 +248,7 @@ class MyPredictionApi(APIView):
         rating = rating_get(user=request.user, movie_id=movie.pk)
         body = {
             "movie": movie,
-            "predicted_rating": predicted_rating(user=request.user, movie=movie),
+            "predicted_rating": selectors.predicted_rating(user=request.user, movie=movie),
             "my_rating": rating.value if rating else None,
         }
         return Response(self.OutputSerializer(body).data)

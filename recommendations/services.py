@@ -27,7 +27,7 @@ from .user_rows import run_rows_drop_deleted_users
 RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
     "recommendations": (Recommendation, ("run_id", "user_id", "movie_id", "rank", "score")),
     "similar": (SimilarMovie, ("run_id", "movie_id", "similar_id", "rank", "score")),
-    "user_factors": (UserFactor, ("run_id", "user_id", "factors")),
+    "user_factors": (UserFactor, ("run_id", "user_id", "taste_version", "factors")),
     "item_factors": (ItemFactor, ("run_id", "movie_id", "factors")),
     "stars_items": (StarsItemFactor, ("run_id", "movie_id", "bias", "factors")),
 }

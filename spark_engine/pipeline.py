@@ -258,7 +258,11 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
     run_dir.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
-    export = ratings_export_to_parquet(path=run_dir / "ratings.parquet")
+    export = ratings_export_to_parquet(
+        path=run_dir / "ratings.parquet",
+        taste_versions_path=run_dir / "taste_versions.parquet",
+        hidden_path=run_dir / "hidden.parquet",
+    )
     services.training_run_update(
         run=run,
         export_seconds=time.perf_counter() - started,
@@ -321,6 +325,8 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         top_n=options.top_n,
         similar_k=options.similar_k,
         driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
+        taste_versions=stages.read_export(spark, export.taste_versions_path),
+        hidden=stages.read_export(spark, export.hidden_path),
     )
     services.training_run_update(
         run=run,

@@ -14,8 +14,7 @@ from catalog.models import Movie
 from catalog.selectors import movie_in_bulk
 from ratings.models import RATING_CHOICES, NotInterested, Rating, WishlistEntry
 from ratings.selectors import not_interested_movie_ids
-from recommendations import foldin
-from recommendations.selectors import training_run_serving
+from recommendations.selectors import recommend_for_user, training_run_serving
 
 # A movie's mean speaks for "everyone" once this many people rated it.
 MIN_RATERS = 20
@@ -161,7 +160,7 @@ def _list_change(user, ratings: list[tuple]) -> ListChange | None:
     hidden = not_interested_movie_ids(user=user)
 
     def fold(rated) -> list | None:
-        return foldin.recommend_for_user(
+        return recommend_for_user(
             user=user,
             run=run,
             ratings={movie_id: float(value) for movie_id, value, _ in rated},
