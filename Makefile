@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint db-stop clean-runs
+.PHONY: setup run test lint db-stop
 
 setup: $(STAMP)
 
@@ -25,10 +25,12 @@ run: setup
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# ruff, migrations in step with the models, and the apps' layering (pyproject.toml [tool.importlinter]).
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	DEBUG=1 $(PY) manage.py makemigrations --check --dry-run
+	$(VENV)/bin/lint-imports
 
 db-stop: setup
 	DEBUG=1 $(PY) -c "from pathlib import Path; from movierec_site.embedded_db import stop_embedded_server; stop_embedded_server(Path('.pgdata'))"

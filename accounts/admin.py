@@ -3,7 +3,6 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, OuterRef, Subquery
 
 from movierec_site.admin_utils import EstimatedCountPaginator
-from ratings.models import Rating
 
 from .models import User
 
@@ -35,8 +34,10 @@ class UserAdmin(DjangoUserAdmin):
 
     def get_queryset(self, request):
         # A correlated subquery is evaluated only for the rows of the page, unlike a
-        # GROUP BY over every rating.
-        counts = Rating.objects.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("*")).values("n")
+        # GROUP BY over every rating. The Rating model is reached through its relation to User
+        # (ratings sits above accounts and is not imported here).
+        ratings = User._meta.get_field("ratings").related_model.objects
+        counts = ratings.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("*")).values("n")
         return super().get_queryset(request).annotate(rating_count=Subquery(counts))
 
     @admin.display(description="ratings")

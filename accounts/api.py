@@ -17,7 +17,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from catalog.api import JsonStringField
+from movierec_site.api import JsonStringField
 
 
 class MeApi(APIView):

@@ -4,5 +4,4 @@ from . import views
 
 urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
-    path("welcome/", views.welcome, name="welcome"),
 ]

@@ -13,11 +13,14 @@ ratings, which is quicker and serves exactly like a Spark run); API tokens for `
 raters (20 to 2,478 ratings each, median ~55). Then gunicorn serves the project with DEBUG off, a
 5 s warm-up fills each worker's caches, and wrk sends GETs rotating through the tokens.
 
-What a request costs: token lookup, active run, the user's taste version; then either the cached
-fold-in result (the steady state of people re-reading their recommendations: the version changes
-with every rating, so the result is never stale) or, with --no-cache, the full fold-in every time
-(the user's ratings and hidden movies, fold-in over 9,724 movies), the movies of the top 20 (a
-per-process cache) and JSON.
+What a request costs: token lookup (with the user's taste version), active run; then, with a
+`--spark` run, the user's stored top-N in one query (the raters' ratings have not changed since the
+run, so every request here takes that path); otherwise (the NumPy run stores no top-N, as runs did
+before taste versions were recorded) either the cached fold-in result (the steady state of people
+re-reading their recommendations: the version changes with every rating, so the result is never
+stale) or, with --no-cache, the full fold-in every time (the user's ratings and hidden movies,
+fold-in over 9,724 movies); then the movies of the top 20 (a per-process cache) and JSON.
+--no-cache turns off the per-request cache only: stored rows still serve.
 
 Two ways to load it: closed loop (default; each of the 64 connections sends its next request as
 soon as the last one is answered, so this measures the most the service can do, and latency is
@@ -358,7 +361,8 @@ def main() -> None:
     parser.add_argument(
         "--no-cache",
         action="store_true",
-        help="Serve with Django's dummy cache: every request folds in (the cost of a cache miss).",
+        help="Serve with Django's dummy cache: no per-request cache, so every request that is not served from the "
+        "stored top-N (a --spark run) folds in (the cost of a cache miss).",
     )
     parser.add_argument(
         "--rate",
@@ -414,7 +418,7 @@ def main() -> None:
         f"\nGET {args.path}  gunicorn {args.workers} worker(s) x {args.threads} thread(s), "
         f"wrk {args.connections} connections x {args.duration}s, {len(tokens)} users, {os.cpu_count()} CPUs, "
         + (f"paced to ~{args.rate} req/s" if args.rate else "closed loop (as fast as possible)")
-        + (", no cache (every request folds in)" if args.no_cache else "")
+        + (", no per-request cache" if args.no_cache else "")
     )
     print(f"requests/s  {result['rps']:8.1f}   ({result['requests']:,} requests, non-2xx: {result['non_2xx']})")
     print(

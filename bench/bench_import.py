@@ -70,8 +70,8 @@ def main() -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from catalog.movielens.synthetic import SyntheticConfig, synthetic_write_csv
-    from catalog.services import movielens_import
+    from movielens.services import movielens_import
+    from movielens.synthetic import SyntheticConfig, synthetic_write_csv
 
     call_command("migrate", verbosity=0)
     results: list[tuple[str, str, int, float]] = []

@@ -1,7 +1,14 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Count
+from django.utils.html import format_html
 
-from .models import Genre, Movie, Tag
+from .enrichment import movie_details_enqueue, movie_details_enrich
+from .forms import MovieAdminForm
+from .models import Genre, Movie, MovieDetails, Tag
+from .tmdb import tmdb_enabled
+
+# The "Fetch TMDB details" action asks TMDB while the page waits for up to this many movies, else queues a task.
+TMDB_FETCH_NOW_MAX = 50
 
 
 class DecadeFilter(admin.SimpleListFilter):
@@ -38,7 +45,9 @@ class MovieAdmin(admin.ModelAdmin):
     search_fields = ["title", "=id"]
     list_filter = ["genres", DecadeFilter]
     filter_horizontal = ["genres"]
-    readonly_fields = ["rating_count", "rating_mean", "imdb_link", "tmdb_link"]
+    form = MovieAdminForm
+    actions = ["fetch_tmdb_details"]
+    readonly_fields = ["rating_count", "rating_mean", "imdb_link", "tmdb_link", "tmdb_details"]
     fields = [
         "id",
         "title",
@@ -48,6 +57,7 @@ class MovieAdmin(admin.ModelAdmin):
         "imdb_link",
         "tmdb_id",
         "tmdb_link",
+        "tmdb_details",
         "rating_count",
         "rating_mean",
     ]
@@ -61,6 +71,42 @@ class MovieAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # The MovieLens id is the primary key: settable when adding, fixed afterwards.
         return [*self.readonly_fields, "id"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.tmdb_id is not None and (not change or "tmdb_id" in form.changed_data):
+            if movie_details_enqueue(movie_ids=[obj.pk], force=True):
+                self.message_user(request, "Its poster and details will be fetched from TMDB in the background.")
+
+    @admin.action(description="Fetch TMDB details")
+    def fetch_tmdb_details(self, request, queryset):
+        if not tmdb_enabled():
+            self.message_user(request, "TMDB is not configured: set TMDB_API_KEY or TMDB_READ_TOKEN.", messages.ERROR)
+            return
+        movie_ids = list(queryset.filter(tmdb_id__isnull=False).order_by().values_list("pk", flat=True))
+        if not movie_ids:
+            self.message_user(request, "None of these movies has a TMDB id.", messages.WARNING)
+            return
+        if len(movie_ids) > TMDB_FETCH_NOW_MAX:
+            movie_details_enqueue(movie_ids=movie_ids, force=True)
+            self.message_user(request, f"Fetching TMDB details of {len(movie_ids)} movies in the background.")
+            return
+        summary = movie_details_enrich(movie_ids=movie_ids, force=True)
+        text = f"TMDB details: {summary.ok} fetched, {summary.not_found} not found on TMDB, {summary.errors} failed."
+        if summary.aborted:
+            self.message_user(request, f"{text} Stopped: {summary.aborted}", messages.ERROR)
+        else:
+            self.message_user(request, text, messages.WARNING if summary.errors else messages.SUCCESS)
+
+    @admin.display(description="TMDB details")
+    def tmdb_details(self, obj: Movie) -> str:
+        details = MovieDetails.objects.filter(movie_id=obj.pk).first() if obj.pk else None
+        if details is None:
+            return "Not fetched yet" if obj.tmdb_id else "–"
+        when = details.fetched_at.strftime("%Y-%m-%d %H:%M")
+        problem = f" (last try failed: {details.error})" if details.error else ""
+        stale = " for another TMDB id" if details.tmdb_id != obj.tmdb_id else ""
+        return format_html("{} on {}{}{}", details.get_status_display(), when, stale, problem)
 
     @admin.display(description="genres")
     def genre_list(self, obj: Movie) -> str:

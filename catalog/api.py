@@ -6,17 +6,17 @@ catalog.selectors and renders. Movies are public (anonymous clients are throttle
 
 from __future__ import annotations
 
-import re
-
+from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from movierec_site.api import ApiPagination, QueryIntegerField, query_params
 
 from .models import Genre, Movie
 from .selectors import (
@@ -25,6 +25,7 @@ from .selectors import (
     MovieFilters,
     genre_list,
     movie_get,
+    movie_in_bulk,
     movie_search,
     tag_counts_for_movie,
 )
@@ -35,121 +36,26 @@ MAX_MIN_RATINGS = 1_000_000
 MOVIE_TAGS_SHOWN = 10
 
 
-def query_params(request) -> dict[str, str]:
-    """The query string as a plain dict (last value wins) for a filter serializer.
-
-    Given a QueryDict, DRF treats an empty value of an optional field as "not given" (HTML form
-    semantics), so `?n=` would silently mean the default. An API client sending that has made a
-    mistake, and gets a 400 instead.
-    """
-    return request.query_params.dict()
-
-
-class ApiPagination(PageNumberPagination):
-    """Page-number pagination, strict: a `page` or `page_size` that is not a whole number is a 400, not ignored.
-
-    `page_size` goes up to 100; a page past the last one is a 404.
-    """
-
-    page_size = 20
-    page_size_query_param = "page_size"
-    max_page_size = 100
-
-    def get_page_size(self, request) -> int:
-        raw = request.query_params.get(self.page_size_query_param)
-        if raw is None:
-            return self.page_size
-        size = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 6 else 0
-        if not 1 <= size <= self.max_page_size:
-            raise serializers.ValidationError(
-                {self.page_size_query_param: [f"A whole number from 1 to {self.max_page_size}."]}
-            )
-        return size
-
-    def get_page_number(self, request, paginator) -> str:
-        raw = request.query_params.get(self.page_query_param)
-        if raw is None:
-            return "1"
-        if not (raw.isascii() and raw.isdigit() and len(raw) < 12):
-            raise serializers.ValidationError({self.page_query_param: ["A page number: 1, 2, 3 …"]})
-        return raw
-
-    def get_schema_operation_parameters(self, view) -> list[dict]:
-        parameters = super().get_schema_operation_parameters(view)
-        for parameter in parameters:
-            if parameter["name"] == self.page_query_param:
-                parameter["schema"]["minimum"] = 1
-            elif parameter["name"] == self.page_size_query_param:
-                parameter["schema"].update(minimum=1, maximum=self.max_page_size)
-        return parameters
-
-
-# --- Request-body fields that accept exactly the JSON type the schema documents. ---
-# DRF's own fields coerce ("5" and true become numbers, 5 becomes "5"), which is friendly to HTML
-# forms but makes a JSON API accept what its schema says is invalid.
-
-
-class JsonIntegerField(serializers.IntegerField):
-    default_error_messages = {"type": "Must be a JSON integer, such as 42."}
-
-    def to_internal_value(self, data):
-        if (
-            isinstance(data, bool)
-            or not isinstance(data, int | float)
-            or (isinstance(data, float) and not data.is_integer())
-        ):
-            self.fail("type")
-        return super().to_internal_value(int(data))
-
-
-class JsonNumberField(serializers.FloatField):
-    default_error_messages = {"type": "Must be a JSON number, such as 0.1."}
-
-    def to_internal_value(self, data):
-        if isinstance(data, bool) or not isinstance(data, int | float):
-            self.fail("type")
-        return super().to_internal_value(data)
-
-
-class JsonBooleanField(serializers.BooleanField):
-    default_error_messages = {"type": "Must be true or false."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, bool):
-            self.fail("type")
-        return data
-
-
-class JsonStringField(serializers.CharField):
-    default_error_messages = {"type": "Must be a JSON string."}
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("type")
-        return super().to_internal_value(data)
-
-
-class QueryIntegerField(serializers.IntegerField):
-    """A whole number in a query string: digits only (DRF's own field also takes "5.0")."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str) or not re.fullmatch(r"-?[0-9]{1,18}", data):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
-def movie_or_404(movie_id: int) -> Movie:
-    """The movie with its genres, or NotFound (also for ids no movie can have)."""
-    movie = movie_get(movie_id=movie_id) if 0 < movie_id <= MAX_MOVIE_ID else None
+def movie_or_404(movie_id: int, *, with_genres: bool = True) -> Movie:
+    """The movie (with its genres prefetched unless `with_genres` is False), or NotFound (also for ids
+    no movie can have)."""
+    if not 0 < movie_id <= MAX_MOVIE_ID:
+        movie = None
+    elif with_genres:
+        movie = movie_get(movie_id=movie_id)
+    else:
+        movie = movie_in_bulk(movie_ids=[movie_id]).get(movie_id)
     if movie is None:
         raise NotFound(f"There is no movie with id {movie_id}.")
     return movie
 
 
 class GenreField(serializers.CharField):
-    """A genre given by name, case-insensitively ("comedy" finds "Comedy"); unknown names are invalid."""
+    """A genre given by name, case-insensitively ("comedy" finds "Comedy").
 
-    default_error_messages = {"unknown": "Unknown genre {value!r}; GET /api/v1/genres/ lists them."}
+    An unknown name is no error: it filters like a genre no movie has, so the list is empty (a 200). Genres
+    are data, so the schema declares a plain string; GET /api/v1/genres/ lists the names that match.
+    """
 
     def __init__(self, **kwargs):
         kwargs.setdefault("max_length", 64)
@@ -160,9 +66,8 @@ class GenreField(serializers.CharField):
         if not name:
             return None
         genre = Genre.objects.filter(name__iexact=name).first()
-        if genre is None:
-            self.fail("unknown", value=name)
-        return genre
+        # Genre ids start at 1: an unsaved genre with id 0 matches no movie in any filter.
+        return genre if genre is not None else Genre(pk=0, name=name)
 
 
 class MovieSummarySerializer(serializers.Serializer):
@@ -206,7 +111,7 @@ class GenreListApi(APIView):
 
     @extend_schema(operation_id="genres_list", responses=OutputSerializer(many=True), tags=["movies"])
     def get(self, request):
-        """All genres, by name (the values the `genre` filters accept)."""
+        """All genres, by name: the values the `genre` filters match (any other name matches no movie)."""
         return Response(self.OutputSerializer(genre_list(), many=True).data)
 
 
@@ -222,7 +127,9 @@ class MovieListApi(ListAPIView):
         search = serializers.CharField(
             required=False, allow_blank=True, max_length=200, help_text="Words that must all appear in the title."
         )
-        genre = GenreField(required=False, allow_blank=True, help_text="Genre name, e.g. Comedy.")
+        genre = GenreField(
+            required=False, allow_blank=True, help_text="Genre name, e.g. Comedy; an unknown name matches no movie."
+        )
         decade = QueryIntegerField(
             required=False, min_value=FIRST_DECADE, max_value=9990, help_text="First year of a decade, e.g. 1990."
         )
@@ -246,7 +153,10 @@ class MovieListApi(ListAPIView):
     def get_queryset(self):
         params = self.FilterSerializer(data=query_params(self.request))
         params.is_valid(raise_exception=True)
-        data = params.validated_data
+        return self.movies(params.validated_data)
+
+    def movies(self, data: dict) -> QuerySet[Movie]:
+        """The movies the validated filters select; a subclass with more filters narrows them further."""
         filters = MovieFilters(
             query=data.get("search", "").strip(),
             genre=data.get("genre"),

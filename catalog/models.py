@@ -1,5 +1,6 @@
 from functools import cached_property
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -17,14 +18,15 @@ class Genre(models.Model):
 
 class MovieQuerySet(models.QuerySet):
     def with_genres(self):
-        return self.prefetch_related("genres")
+        # Everything a movie card shows: genres, and the poster from the TMDB details (a join, not a query).
+        return self.prefetch_related("genres").select_related("details")
 
 
 class Movie(models.Model):
     """A film of the catalogue; its primary key is the MovieLens movieId.
 
     `rating_count` and `rating_mean` are denormalised from ratings (refreshed by
-    `catalog.services.movie_stats_refresh`) so browse pages can sort the whole catalogue by
+    `ratings.services.movie_stats_refresh`) so browse pages can sort the whole catalogue by
     popularity without aggregating millions of ratings per request.
     """
 
@@ -86,3 +88,34 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.tag
+
+
+class MovieDetails(models.Model):
+    """What TMDB said about a movie the last time we asked (catalog.enrichment): a cache, not the source of truth.
+
+    `tmdb_id` is the id that was asked for; when the movie's own id changes the row is stale. A `not_found` or
+    `error` row remembers the attempt so a batch does not ask again too soon.
+    """
+
+    class Status(models.TextChoices):
+        OK = "ok"
+        NOT_FOUND = "not_found", "not found"
+        ERROR = "error"
+
+    movie = models.OneToOneField(Movie, on_delete=models.CASCADE, primary_key=True, related_name="details")
+    tmdb_id = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices)
+    fetched_at = models.DateTimeField(db_index=True)
+    poster_path = models.CharField(max_length=255, blank=True, default="")
+    overview = models.TextField(blank=True, default="")
+    runtime = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Minutes.")
+    directors = ArrayField(models.CharField(max_length=255), blank=True, default=list)
+    cast = ArrayField(models.CharField(max_length=255), blank=True, default=list, help_text="Top billed, in order.")
+    error = models.CharField(max_length=500, blank=True, default="")
+
+    class Meta:
+        verbose_name = "TMDB details"
+        verbose_name_plural = "TMDB details"
+
+    def __str__(self) -> str:
+        return f"TMDB {self.tmdb_id} for movie {self.movie_id}: {self.status}"

@@ -63,7 +63,7 @@ def movie_search(*, filters: MovieFilters) -> QuerySet[Movie]:
     if min_ratings:
         movies = movies.filter(rating_count__gte=min_ratings)
     ordering = MOVIE_SORTS.get(filters.sort, MOVIE_SORTS["popular"])
-    return movies.order_by(*ordering).prefetch_related("genres")
+    return movies.order_by(*ordering).with_genres()
 
 
 def decade_choices(*, until_year: int) -> list[int]:

@@ -6,10 +6,18 @@ from rest_framework.exceptions import NotFound
 from rest_framework.permissions import AllowAny
 from rest_framework.views import APIView
 
-from accounts.api import MeApi, TokenApi
-from catalog.api import GenreListApi, MovieDetailApi, MovieListApi
+from accounts.api import TokenApi
+from catalog.api import GenreListApi, MovieDetailApi
 from ratings.api import RatingBulkApi, RatingDetailApi, RatingListApi
+from ratings.imports.api import (
+    RatingImportConfirmApi,
+    RatingImportDetailApi,
+    RatingImportItemListApi,
+    RatingImportListApi,
+    RatingImportUndoApi,
+)
 from recommendations.api import (
+    MovieListWithNewArrivalsApi,
     MyPredictionApi,
     MyRecommendationsApi,
     SimilarMoviesApi,
@@ -17,6 +25,7 @@ from recommendations.api import (
     TrainingRunListApi,
     UserRecommendationsApi,
 )
+from yourdata.api import ExportApi, MeApi
 
 
 @extend_schema(exclude=True)
@@ -34,13 +43,22 @@ app_name = "api"
 urlpatterns = [
     path("auth/token/", TokenApi.as_view(), name="token"),
     path("me/", MeApi.as_view(), name="me"),
+    path("me/export/", ExportApi.as_view(), name="my_export"),
     path("genres/", GenreListApi.as_view(), name="genre_list"),
-    path("movies/", MovieListApi.as_view(), name="movie_list"),
+    # The catalogue's list with the new-arrivals filter (`new`), which asks the recommender: recommendations.api.
+    path("movies/", MovieListWithNewArrivalsApi.as_view(), name="movie_list"),
     path("movies/<int:movie_id>/", MovieDetailApi.as_view(), name="movie_detail"),
     path("movies/<int:movie_id>/similar/", SimilarMoviesApi.as_view(), name="movie_similar"),
     path("me/ratings/", RatingListApi.as_view(), name="my_rating_list"),
     path("me/ratings/bulk/", RatingBulkApi.as_view(), name="my_rating_bulk"),
     path("me/ratings/<int:movie_id>/", RatingDetailApi.as_view(), name="my_rating_detail"),
+    path("me/rating-imports/", RatingImportListApi.as_view(), name="my_rating_import_list"),
+    path("me/rating-imports/<int:import_id>/", RatingImportDetailApi.as_view(), name="my_rating_import_detail"),
+    path("me/rating-imports/<int:import_id>/items/", RatingImportItemListApi.as_view(), name="my_rating_import_items"),
+    path(
+        "me/rating-imports/<int:import_id>/confirm/", RatingImportConfirmApi.as_view(), name="my_rating_import_confirm"
+    ),
+    path("me/rating-imports/<int:import_id>/undo/", RatingImportUndoApi.as_view(), name="my_rating_import_undo"),
     path("me/recommendations/", MyRecommendationsApi.as_view(), name="my_recommendations"),
     path("me/predictions/<int:movie_id>/", MyPredictionApi.as_view(), name="my_prediction"),
     path("users/<int:user_id>/recommendations/", UserRecommendationsApi.as_view(), name="user_recommendations"),

@@ -8,6 +8,7 @@ the data folder survives restarts. `make db-stop` stops it.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 DEFAULT_DATABASE_NAME = "movierec"
@@ -29,6 +30,9 @@ def embedded_database_url(data_dir: Path, database: str = DEFAULT_DATABASE_NAME)
     # Unix socket paths are limited to ~100 characters; pgserver falls back to a temp dir
     # when the data folder path is too long, which is fine.
     data_dir.mkdir(parents=True, exist_ok=True)
+    # pgserver reports every attach and, from an atexit hook, every detach at INFO: one line per
+    # process on stderr, written after logging may have closed its streams. Keep its warnings only.
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
     server = pgserver.get_server(str(data_dir), cleanup_mode=None)
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "1 row" not in exists:

@@ -3,6 +3,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import password_reset
+from movierec_site import pages
 
 admin.site.site_header = "MovieRec administration"
 admin.site.site_title = "MovieRec admin"
@@ -20,9 +21,13 @@ urlpatterns = [
     path("accounts/password_reset/", password_reset, name="password_reset"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", include("accounts.urls")),
-    path("", include("catalog.urls")),
+    # Home, browse and movie pages: the catalogue with the visitor's ratings and recommendations (pages.py).
+    path("", pages.home, name="home"),
+    path("movies/", pages.movie_list, name="movie_list"),
+    path("movies/<int:movie_id>/", pages.movie_detail, name="movie_detail"),
     path("", include("ratings.urls")),
     path("", include("recommendations.urls")),
+    path("", include("yourdata.urls")),
 ]
 
 # A database outage answers 503 with Retry-After instead of 500 (ops.views.server_error).

@@ -7,7 +7,8 @@ write their metric values to files in that folder and /metrics adds them up (ops
 - when a worker exits, its live gauges are dropped (prometheus-client's mark_process_dead).
 
 Also puts the request id into gunicorn's access log line (the X-Request-ID response header),
-so access lines and the application's lines can be matched.
+so access lines and the application's lines can be matched, and allows request lines up to
+gunicorn's maximum.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+
+# gunicorn's maximum (its default is 4094 bytes): a long API query string reaches Django, which answers
+# a JSON 414 above movierec_site.api_errors.MAX_QUERY_STRING_BYTES, instead of gunicorn's HTML one.
+limit_request_line = 8190
 
 access_log_format = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms request_id=%({x-request-id}o)s'
 

@@ -3,7 +3,8 @@
 Two kinds:
 
 - Measured in the web processes: request latency and responses by view (ops.middleware.
-  RequestMetricsMiddleware) and fold-in latency (`observe_foldin`).
+  RequestMetricsMiddleware) and fold-in latency (recommendations.metrics, where it is measured;
+  every metric a process defines is in its default registry, which a scrape forwards).
 - Read at scrape time: retrain outcomes and stage durations from the TrainingRun rows, and the
   django-q2 queue, by collectors that query the database and the broker when Prometheus asks.
   The Spark process pushes nothing, and a retrain on another machine is still seen.
@@ -23,11 +24,16 @@ import os
 from collections.abc import Iterable, Iterator
 
 from django.conf import settings
+from django.db.models import Count
 from django.http import HttpRequest
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import REGISTRY, Collector
+
+from accounts.backends import client_ip_address
+from recommendations.models import TrainingRun
+from recommendations.retrain import RETRAIN_STAGES
 
 logger = logging.getLogger(__name__)
 
@@ -45,16 +51,6 @@ RESPONSES = Counter(
     "Responses by view, method and status code.",
     ["view", "method", "status"],
 )
-FOLDIN_LATENCY = Histogram(
-    "movierec_foldin_duration_seconds",
-    "Time to fold a user's current ratings into the active run and rescore every movie.",
-    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
-)
-
-
-def observe_foldin(seconds: float) -> None:
-    """Record one fold-in's duration (seconds, wall clock)."""
-    FOLDIN_LATENCY.observe(seconds)
 
 
 def observe_request(*, view: str, method: str, status: int, seconds: float) -> None:
@@ -70,11 +66,6 @@ class TrainingRunCollector(Collector):
     """Retrain outcomes and stage durations, from the TrainingRun table (five small queries)."""
 
     def collect(self) -> Iterator[Metric]:
-        from django.db.models import Count
-
-        from recommendations.models import TrainingRun
-        from recommendations.retrain import RETRAIN_STAGES
-
         now = timezone.now()
         Status = TrainingRun.Status
         finished = (Status.SUCCEEDED, Status.FAILED, Status.SKIPPED)
@@ -228,8 +219,6 @@ def metrics_access_allowed(request: HttpRequest) -> bool:
         scheme, _, supplied = request.headers.get("Authorization", "").partition(" ")
         if scheme.lower() == "bearer" and hmac.compare_digest(supplied.strip().encode(), token.encode()):
             return True
-    from accounts.backends import client_ip_address
-
     try:
         address = ipaddress.ip_address(client_ip_address(request) or "")
     except ValueError:

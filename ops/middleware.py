@@ -8,8 +8,9 @@ import time
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
 
+from movierec_site.logging import log_context, request_id_from_header
+
 from . import metrics
-from .logging import log_context, request_id_from_header
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -17,7 +18,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 class RequestIdMiddleware:
     """Gives each request an id: the client's (or proxy's) X-Request-ID if it is sane, else a new one.
 
-    The id is on every log line written while the request is handled (ops.logging), in
+    The id is on every log line written while the request is handled (movierec_site.logging), in
     `request.request_id`, and in the response's X-Request-ID header, so a user's report, the
     proxy's access log and our lines can be matched. Goes first in MIDDLEWARE to cover the others.
     """

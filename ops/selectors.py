@@ -16,6 +16,8 @@ from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from recommendations.selectors import training_run_active
+
 logger = logging.getLogger(__name__)
 
 
@@ -88,8 +90,6 @@ def readiness_task_queue_check(*, max_age_seconds: float | None = None) -> Check
 
 def readiness_training_run_check() -> Check:
     """A training run is serving recommendations; reports its id and age (seconds since it finished)."""
-    from recommendations.selectors import training_run_active
-
     try:
         run = training_run_active()
     except Exception:

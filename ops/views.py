@@ -11,6 +11,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from movierec_site.api_errors import database_unavailable_response, is_database_unavailable
+
 from . import metrics, selectors
 
 
@@ -53,39 +55,6 @@ def metrics_view(request):
 def rate_limited(request, exception=None):
     """django-ratelimit's RATELIMIT_VIEW: a form posted too often (sign-up, password reset)."""
     return render(request, "ops/rate_limited.html", status=429)
-
-
-# While the database is down (a restart, a failover) every request that needs it fails; it should
-# fail fast with 503 and Retry-After, which load balancers and clients understand as "come back
-# shortly", rather than a 500 that pages someone. Persistent connections broken by the outage are
-# dropped at the end of the failing request (CONN_HEALTH_CHECKS), so service resumes by itself.
-DATABASE_UNAVAILABLE_RETRY_AFTER = "5"
-UNAVAILABLE_PAGE = (
-    "<!doctype html><html lang=en><meta charset=utf-8><title>MovieRec is briefly unavailable</title>"
-    "<h1>MovieRec is briefly unavailable</h1><p>Our database is not answering; please try again in a "
-    "few seconds.</p></html>"
-)
-
-
-def database_unavailable_response(request) -> HttpResponse:
-    """503 for a request that failed because the database is unreachable; JSON under /api/, else a page
-    that needs nothing from the database (no session, no template context processors)."""
-    from movierec_site.api_errors import error_body
-
-    if request.path.startswith("/api/"):
-        response = JsonResponse(
-            error_body("service_unavailable", "The database is unavailable; try again in a few seconds."), status=503
-        )
-    else:
-        response = HttpResponse(UNAVAILABLE_PAGE, status=503)
-    response["Retry-After"] = DATABASE_UNAVAILABLE_RETRY_AFTER
-    return response
-
-
-def is_database_unavailable(exc: BaseException | None) -> bool:
-    from django.db import InterfaceError, OperationalError
-
-    return isinstance(exc, OperationalError | InterfaceError)
 
 
 def server_error(request):

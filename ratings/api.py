@@ -13,22 +13,16 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from catalog.api import MAX_MOVIE_ID, ApiPagination, JsonIntegerField, query_params
+from catalog.api import MAX_MOVIE_ID, movie_or_404
 from catalog.models import Movie
 from catalog.selectors import movie_in_bulk
+from movierec_site.api import ApiPagination, JsonIntegerField, query_params
 
 from . import selectors, services
 from .models import MAX_RATING, MIN_RATING, Rating, validate_rating_value
 
 # One request may rate this many movies (one upsert statement for all of them).
 BULK_MAX_RATINGS = 500
-
-
-def _movie_or_404(movie_id: int) -> Movie:
-    movie = movie_in_bulk(movie_ids=[movie_id]).get(movie_id) if 0 < movie_id <= MAX_MOVIE_ID else None
-    if movie is None:
-        raise NotFound(f"There is no movie with id {movie_id}.")
-    return movie
 
 
 @extend_schema_field(
@@ -139,7 +133,7 @@ class RatingListApi(ListAPIView):
 
 class RatingDetailApi(APIView):
     def _rating_or_404(self, request, movie_id: int) -> Rating:
-        movie = _movie_or_404(movie_id)
+        movie = movie_or_404(movie_id, with_genres=False)
         rating = selectors.rating_get(user=request.user, movie_id=movie.pk)
         if rating is None:
             raise NotFound(f"You have not rated movie {movie_id}.")
@@ -159,7 +153,7 @@ class RatingDetailApi(APIView):
     )
     def put(self, request, movie_id: int):
         """Set your rating of the movie: 200 when it replaces one, 201 when it is your first."""
-        movie = _movie_or_404(movie_id)
+        movie = movie_or_404(movie_id, with_genres=False)
         serializer = RatingValueInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rating, created = _save(user=request.user, movie=movie, value=serializer.validated_data["value"])
@@ -184,7 +178,7 @@ class RatingDetailApi(APIView):
     )
     def delete(self, request, movie_id: int):
         """Remove your rating of the movie; 404 if you had not rated it."""
-        movie = _movie_or_404(movie_id)
+        movie = movie_or_404(movie_id, with_genres=False)
         if not services.rating_delete(user=request.user, movie=movie):
             raise NotFound(f"You have not rated movie {movie_id}.")
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -3,11 +3,14 @@
 COPY ... TO STDOUT feeds a writer that cuts the CSV stream at line boundaries into chunks of a
 few tens of MB, parses each chunk with Arrow and appends it to a Parquet file. Memory stays
 bounded by the chunk size whatever the number of ratings; nothing passes through Python lists
-or model instances.
+or model instances. The users' taste versions and hidden movies can come along from the same
+snapshot: a retrain leaves hidden movies out of the top-N and records with each user's stored
+rows the version they describe.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,12 +30,17 @@ EXPORT_SCHEMA = pa.schema(
     ]
 )
 
+TASTE_VERSIONS_SCHEMA = pa.schema([("user_id", pa.int32()), ("taste_version", pa.int64())])
+HIDDEN_SCHEMA = pa.schema([("user_id", pa.int32()), ("movie_id", pa.int32())])
+
 _EXPORT_SQL = """
 COPY (
     SELECT user_id, movie_id, value::float4, extract(epoch FROM rated_at)::bigint
     FROM ratings_rating
 ) TO STDOUT WITH (FORMAT csv)
 """
+_TASTE_VERSIONS_SQL = "COPY (SELECT id, taste_version FROM accounts_user) TO STDOUT WITH (FORMAT csv)"
+_HIDDEN_SQL = "COPY (SELECT user_id, movie_id FROM ratings_notinterested) TO STDOUT WITH (FORMAT csv)"
 
 
 @dataclass(frozen=True)
@@ -40,13 +48,17 @@ class RatingsExport:
     path: Path
     rows: int
     snapshot_at: datetime
+    # Written only when asked for (see ratings_export_to_parquet).
+    taste_versions_path: Path | None = None
+    hidden_path: Path | None = None
 
 
 class _ParquetChunkWriter(io.RawIOBase):
     """A write-only file object: psycopg2 writes COPY output here, we emit Parquet row groups."""
 
-    def __init__(self, path: Path, chunk_bytes: int) -> None:
-        self._writer = pq.ParquetWriter(str(path), EXPORT_SCHEMA, compression="snappy")
+    def __init__(self, path: Path, chunk_bytes: int, schema: pa.Schema = EXPORT_SCHEMA) -> None:
+        self._schema = schema
+        self._writer = pq.ParquetWriter(str(path), schema, compression="snappy")
         self._buffer = bytearray()
         self._chunk_bytes = chunk_bytes
         self.rows = 0
@@ -66,8 +78,8 @@ class _ParquetChunkWriter(io.RawIOBase):
     def _flush(self, block: bytes) -> None:
         table = pacsv.read_csv(
             io.BytesIO(block),
-            read_options=pacsv.ReadOptions(column_names=EXPORT_SCHEMA.names),
-            convert_options=pacsv.ConvertOptions(column_types=EXPORT_SCHEMA),
+            read_options=pacsv.ReadOptions(column_names=self._schema.names),
+            convert_options=pacsv.ConvertOptions(column_types=self._schema),
         )
         self._writer.write_table(table)
         self.rows += table.num_rows
@@ -78,16 +90,40 @@ class _ParquetChunkWriter(io.RawIOBase):
             self._buffer.clear()
         self._writer.close()
 
+    def discard(self) -> None:
+        """Close the file without writing what is buffered (the export failed; the file is deleted next)."""
+        self._buffer.clear()
+        with contextlib.suppress(Exception):
+            self._writer.close()
 
-def ratings_export_to_parquet(*, path: Path, chunk_bytes: int = 32 * 1024 * 1024) -> RatingsExport:
+
+def ratings_export_to_parquet(
+    *,
+    path: Path,
+    chunk_bytes: int = 32 * 1024 * 1024,
+    taste_versions_path: Path | None = None,
+    hidden_path: Path | None = None,
+) -> RatingsExport:
     """Write every rating to the Parquet file `path` (user_id int, movie_id int, rating float, ts long).
 
     Reads one consistent snapshot (REPEATABLE READ); `snapshot_at` is that snapshot's time, so
-    ratings written later are recognisably newer. Raises OSError when `path` is not writable.
+    ratings written later are recognisably newer. From the same snapshot, when given:
+    `taste_versions_path` gets every user's taste version (user_id int, taste_version long) and
+    `hidden_path` every hidden movie (user_id int, movie_id int), so a user whose version is still
+    the exported one has exactly the exported ratings and hidden movies. Raises OSError when a
+    path is not writable; then none of the files is left behind.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    writer = _ParquetChunkWriter(path, chunk_bytes)
+    outputs = [(path, _EXPORT_SQL, EXPORT_SCHEMA)]
+    if taste_versions_path is not None:
+        outputs.append((taste_versions_path, _TASTE_VERSIONS_SQL, TASTE_VERSIONS_SCHEMA))
+    if hidden_path is not None:
+        outputs.append((hidden_path, _HIDDEN_SQL, HIDDEN_SCHEMA))
+    for each, _, _ in outputs:
+        each.parent.mkdir(parents=True, exist_ok=True)
+    writers: list[_ParquetChunkWriter] = []
     try:
+        for each, _, schema in outputs:
+            writers.append(_ParquetChunkWriter(each, chunk_bytes, schema))
         outermost = not connection.in_atomic_block
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -95,12 +131,21 @@ def ratings_export_to_parquet(*, path: Path, chunk_bytes: int = 32 * 1024 * 1024
                     cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
                 cursor.execute("SELECT now()")
                 snapshot_at = cursor.fetchone()[0]
-                cursor.copy_expert(_EXPORT_SQL, writer)
-        writer.finish()
-    except BaseException:
-        try:
+                for writer, (_, sql, _) in zip(writers, outputs, strict=True):
+                    cursor.copy_expert(sql, writer)
+        for writer in writers:
             writer.finish()
-        finally:
-            path.unlink(missing_ok=True)
+    except BaseException:
+        for writer in writers:
+            writer.discard()
+        for each, _, _ in outputs:
+            with contextlib.suppress(OSError):
+                each.unlink(missing_ok=True)
         raise
-    return RatingsExport(path=path, rows=writer.rows, snapshot_at=snapshot_at)
+    return RatingsExport(
+        path=path,
+        rows=writers[0].rows,
+        snapshot_at=snapshot_at,
+        taste_versions_path=taste_versions_path,
+        hidden_path=hidden_path,
+    )

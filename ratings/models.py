@@ -83,3 +83,7 @@ class NotInterested(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} is not interested in {self.movie_id}"
+
+
+# Ratings imports (ratings/imports/): their models belong to this app.
+from .imports.models import RatingImport, RatingImportItem  # noqa: E402, F401

@@ -46,7 +46,11 @@ def rating_values_for_user(*, user) -> dict[int, float]:
 
 
 def wishlist_list_for_user(*, user) -> QuerySet[WishlistEntry]:
-    return WishlistEntry.objects.filter(user=user).select_related("movie").order_by("-added_at", "movie__title")
+    return (
+        WishlistEntry.objects.filter(user=user)
+        .select_related("movie", "movie__details")  # the cards' posters
+        .order_by("-added_at", "movie__title")
+    )
 
 
 def wishlist_movie_ids(*, user) -> set[int]:

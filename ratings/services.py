@@ -1,10 +1,11 @@
-"""Writes for ratings and the per-user lists that sit beside them (wishlist, not interested)."""
+"""Writes for ratings and the per-user lists that sit beside them (wishlist, not interested), and the
+movie statistics (Movie.rating_count, Movie.rating_mean) derived from the ratings."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from catalog.models import Movie
@@ -80,3 +81,28 @@ def not_interested_remove(*, user, movie: Movie) -> bool:
     """Let `movie` be recommended to `user` again; True if it was hidden."""
     deleted, _ = NotInterested.objects.filter(user=user, movie=movie).delete()
     return deleted > 0
+
+
+def movie_stats_refresh() -> int:
+    """Recompute Movie.rating_count and Movie.rating_mean from the ratings table for every movie.
+
+    One set-based UPDATE; only movies whose figures change are written. Movies without ratings get
+    count 0 and mean NULL. Returns the number of movies updated.
+    """
+    movie, rating = Movie._meta.db_table, Rating._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {movie} AS m SET rating_count = f.n, rating_mean = f.mean
+            FROM (
+                SELECT mm.id, coalesce(s.n, 0) AS n, s.mean
+                FROM {movie} AS mm
+                LEFT JOIN (
+                    SELECT movie_id, count(*) AS n, (sum(value) / count(*))::double precision AS mean
+                    FROM {rating} GROUP BY movie_id
+                ) AS s ON s.movie_id = mm.id
+            ) AS f
+            WHERE m.id = f.id AND (m.rating_count, m.rating_mean) IS DISTINCT FROM (f.n, f.mean)
+            """
+        )
+        return cursor.rowcount

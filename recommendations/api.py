@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 import orjson
+from django.db.models import QuerySet
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -22,23 +23,20 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get
-from catalog.api import (
-    MAX_MIN_RATINGS,
+from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, movie_or_404, movie_summary
+from catalog.api import MovieListApi as CatalogMovieListApi
+from catalog.models import Movie
+from movierec_site.api import (
     ApiPagination,
-    GenreField,
     JsonBooleanField,
     JsonIntegerField,
     JsonNumberField,
-    MovieSummarySerializer,
     QueryIntegerField,
-    movie_or_404,
-    movie_summary,
     query_params,
 )
 from ratings.selectors import rating_get
 
 from . import selectors
-from .foldin import predicted_rating
 from .models import TrainingRun
 from .retrain import RetrainOptions, retrain_enqueue
 
@@ -68,7 +66,11 @@ class RecommendationFilterSerializer(serializers.Serializer):
         required=False, default=DEFAULT_RECOMMENDATIONS, min_value=1, max_value=MAX_RECOMMENDATIONS,
         help_text="How many movies (1 to 100).",
     )  # fmt: skip
-    genre = GenreField(required=False, allow_blank=True, help_text="Only movies of this genre, e.g. Comedy.")
+    genre = GenreField(
+        required=False,
+        allow_blank=True,
+        help_text="Only movies of this genre, e.g. Comedy; an unknown name matches no movie.",
+    )
     min_ratings = QueryIntegerField(
         required=False, default=DEFAULT_MIN_RATINGS, min_value=0, max_value=MAX_MIN_RATINGS,
         help_text="Only movies rated by at least this many people.",
@@ -247,7 +249,7 @@ class MyPredictionApi(APIView):
         rating = rating_get(user=request.user, movie_id=movie.pk)
         body = {
             "movie": movie,
-            "predicted_rating": predicted_rating(user=request.user, movie=movie),
+            "predicted_rating": selectors.predicted_rating(user=request.user, movie=movie),
             "my_rating": rating.value if rating else None,
         }
         return Response(self.OutputSerializer(body).data)
@@ -285,6 +287,36 @@ class SimilarMoviesApi(APIView):
             "similar__genres"
         )
         return Response(self.OutputSerializer(similar, many=True).data)
+
+
+class MovieListWithNewArrivalsApi(CatalogMovieListApi):
+    """GET /api/v1/movies/: the catalogue's movie list (catalog.api.MovieListApi) with one more filter, `new`.
+
+    New arrivals are movies the serving model has not learned, a question for this app: catalog may not import
+    recommendations, so the filter is added here and movierec_site/api_urls.py routes the list to this view.
+    """
+
+    class FilterSerializer(CatalogMovieListApi.FilterSerializer):
+        class Meta:
+            ref_name = "MovieFilters"
+
+        new = serializers.BooleanField(
+            required=False,
+            default=False,
+            help_text=(
+                "true: only new arrivals, movies the serving recommender model has not learned yet (added or first "
+                "rated since it was trained); none while no model is serving."
+            ),
+        )
+
+    @extend_schema(operation_id="movies_list", parameters=[FilterSerializer], tags=["movies"])
+    def get(self, request, *args, **kwargs):
+        """Browse and search the catalogue, paginated; most rated first unless `sort` says otherwise."""
+        return super().get(request, *args, **kwargs)
+
+    def movies(self, data: dict) -> QuerySet[Movie]:
+        movies = super().movies(data)
+        return selectors.movie_filter_new_arrivals(movies=movies) if data["new"] else movies
 
 
 # --- Training runs (staff) ---

@@ -19,6 +19,9 @@ Both models' per-movie terms are loaded once per run and process (float32: 7.6 M
 factors and 3.8 MB of stars factors for 59K movies at ranks 32 and 16), so a call is two small
 solves and one matrix-vector product: about a millisecond of NumPy work (bench/bench_foldin.py;
 run the web workers with one BLAS thread, as `manage.py serve` does).
+
+This module is arrays, arithmetic and the per-run cache; the selectors that read a user's ratings and
+call it (`recommend_for_user`, `predicted_rating`) live in recommendations.selectors.
 """
 
 from __future__ import annotations
@@ -387,78 +390,3 @@ def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids:
     raw = model.global_mean + user_bias + model.biases[chosen] + model.matrix[chosen].astype(np.float64) @ x
     result[target_found] = np.clip(raw, MIN_STARS, MAX_STARS)
     return result
-
-
-# --- The entry points the site uses: read the user's current ratings, fold in, score. ---
-
-
-def _current_ratings(user) -> dict[int, float]:
-    from ratings.selectors import rating_values_for_user
-
-    return rating_values_for_user(user=user)
-
-
-def recommend_for_user(
-    *,
-    user,
-    run: TrainingRun,
-    ratings: Mapping[int, float] | None = None,
-    exclude_movie_ids: Iterable[int] = (),
-    limit: int = 50,
-    genre_id: int | None = None,
-    min_ratings: int = 0,
-) -> list[ScoredMovie] | None:
-    """Top movies for `user` from `run` with their current ratings folded in.
-
-    Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
-    explicit list factors themselves; None for a legacy implicit run). None when the user has no
-    rating the run can use (the caller shows popular movies then). Rated and excluded movies never
-    appear. Reads the user's ratings unless given.
-    """
-    ratings = _current_ratings(user) if ratings is None else ratings
-    factors = item_factors_for_run(run)
-    vector = user_vector(factors=factors, ratings=ratings)
-    if vector is None:
-        return None
-    mask = candidate_mask(factors=factors, genre_id=genre_id, min_ratings=min_ratings)
-    top = top_movies(factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask)
-    stars_model = stars_model_for_run(run)
-    if stars_model is not None:
-        stars = predict_stars(model=stars_model, ratings=ratings, movie_ids=[m.movie_id for m in top])
-        return [
-            ScoredMovie(m.movie_id, None if np.isnan(value) else float(value), m.because_movie_id)
-            for m, value in zip(top, stars, strict=True)
-        ]
-    if factors.implicit_prefs:
-        return [ScoredMovie(m.movie_id, None, m.because_movie_id) for m in top]
-    return top
-
-
-def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> float | None:
-    """The stars the active run's stars model (folded in with the user's current ratings) predicts for `movie`.
-
-    None for anonymous users, without an active run, for movies the run does not know, for users
-    without a rating, and for legacy implicit runs (no stars model).
-    """
-    if not user.is_authenticated:
-        return None
-    if run is None:
-        from .selectors import training_run_serving  # the selectors call into this module
-
-        run = training_run_serving()
-    if run is None:
-        return None
-    ratings = _current_ratings(user)
-    stars_model = stars_model_for_run(run)
-    if stars_model is not None:
-        if not ratings:
-            return None
-        value = predict_stars(model=stars_model, ratings=ratings, movie_ids=[movie.pk])[0]
-        return None if np.isnan(value) else float(value)
-    factors = item_factors_for_run(run)
-    if factors.implicit_prefs:
-        return None
-    vector = user_vector(factors=factors, ratings=ratings)
-    if vector is None:
-        return None
-    return predict(factors=factors, user=vector, movie_id=movie.pk)

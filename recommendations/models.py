@@ -84,7 +84,7 @@ class TrainingRun(models.Model):
 
 
 class Recommendation(models.Model):
-    """A user's top-N by the list model, movies they had not rated at training time."""
+    """A user's top-N by the list model, movies they had neither rated nor hidden at training time."""
 
     pk = models.CompositePrimaryKey("run_id", "user_id", "rank")
     run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
@@ -126,13 +126,20 @@ class SimilarMovie(models.Model):
 
 
 class UserFactor(models.Model):
-    """The list model's user factors at training time."""
+    """The list model's user factors at training time, and the user's taste version in the run's export.
+
+    While the user's `taste_version` is still this one, their ratings and hidden movies are the ones the run
+    ranked with, so their stored Recommendation rows are exactly what a fold-in would compute and serve as they
+    are (recommendations.selectors). Null for runs published before versions were recorded and for users with
+    no rating above the list model's centre (no preference to rank by: they get popular movies).
+    """
 
     pk = models.CompositePrimaryKey("run_id", "user_id")
     run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
     )
+    taste_version = models.BigIntegerField(null=True, blank=True)
     factors = ArrayField(models.FloatField())
 
     def __str__(self) -> str:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import time
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import numpy as np
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, connection
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet
 
+from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
-from ops.metrics import observe_foldin
 from ratings.models import Rating
+from ratings.selectors import not_interested_movie_ids, rating_values_for_user
 
-from .models import EvaluationReport, Recommendation, SimilarMovie, TrainingRun, TunedParameters
+from . import foldin
+from .metrics import observe_foldin
+from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
 
 
 def training_run_active() -> TrainingRun | None:
@@ -64,24 +70,6 @@ def ratings_count_since_last_run() -> int:
     return ratings.count()
 
 
-def recommendation_list_for_user(*, user, limit: int = 50, run: TrainingRun | None = None) -> QuerySet[Recommendation]:
-    """The user's stored top-N from `run` (the active run by default), best first.
-
-    Movies the user rated after the run's snapshot are left out: a recommendation for a
-    movie you have just rated is noise.
-    """
-    run = run or training_run_serving()
-    if run is None:
-        return Recommendation.objects.none()
-    rated = Rating.objects.filter(user=user).values("movie_id")
-    return (
-        Recommendation.objects.filter(run=run, user=user)
-        .exclude(movie_id__in=rated)
-        .select_related("movie")
-        .order_by("rank")[:limit]
-    )
-
-
 def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None = None) -> QuerySet[SimilarMovie]:
     run = run or training_run_serving()
     if run is None:
@@ -89,7 +77,8 @@ def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None
     return SimilarMovie.objects.filter(run=run, movie=movie).select_related("similar").order_by("rank")[:limit]
 
 
-# --- Fresh recommendations: the active run's item factors with the user's current ratings folded in. ---
+# --- Recommendations that reflect the user's current ratings: the stored top-N while it still describes the
+# user, else the active run's item factors with their current ratings folded in. ---
 
 
 @dataclass(frozen=True)
@@ -112,24 +101,30 @@ class FreshRecommendations:
 def recommendation_list_for_user_fresh(
     *, user, limit: int = 50, genre: Genre | None = None, min_ratings: int = 25, taste_version: int | None = None
 ) -> FreshRecommendations:
-    """Recommendations that already reflect the user's latest ratings (see recommendations.foldin).
+    """Recommendations that already reflect the user's latest ratings.
 
-    With an active run and at least one rating the run knows, movies are scored by folding the
-    user's current ratings into the run's item factors; otherwise the most-rated movies are
-    returned, marked `personal=False`. Both leave out movies the user rated or hid ("not
-    interested") and honour the genre and minimum-number-of-ratings filters.
+    With an active run: when the user's ratings and hidden movies are still those of the run's
+    export (same taste version) and no genre is asked for, the run's stored top-N in one query
+    (`_stored_scores`); otherwise their current ratings folded into the run's item factors
+    (recommendations.foldin). The two give the same movies in the same order with the same stars
+    (tests/spark_engine); stored items name no `because` movie. A user with no rating the run can
+    rank by, or no active run, gets the most-rated movies, marked `personal=False`. All leave out
+    movies the user rated or hid ("not interested") and honour the genre and
+    minimum-number-of-ratings filters.
 
     `taste_version`: the user's version as read from the database in this request, with no write
     to their ratings since (a user row loaded by authentication, say); saves reading it again.
     """
-    from ratings.selectors import not_interested_movie_ids
-
     run = training_run_serving()
     scored = None
     if run is not None:
-        scored = _fresh_scores(
-            user=user, run=run, limit=limit, genre=genre, min_ratings=min_ratings, taste_version=taste_version
-        )
+        version = user_taste_version(user=user) if taste_version is None else taste_version
+        if genre is None:
+            scored = _stored_scores(user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings)
+        if scored is None:
+            scored = _fresh_scores(
+                user=user, run=run, limit=limit, genre=genre, min_ratings=min_ratings, taste_version=version
+            )
     if scored is not None:
         wanted = {s.movie_id for s in scored} | {s.because_movie_id for s in scored if s.because_movie_id}
         movies = movie_in_bulk_cached(movie_ids=wanted)
@@ -155,6 +150,59 @@ def recommendation_list_for_user_fresh(
     )
 
 
+@functools.cache
+def _stored_sql() -> str:
+    # The user's factor row says whether their stored rows still hold; the left join keeps it for a user with
+    # no stored row (every movie rated or hidden). Plain SQL, as training_run_serving, on the hot path.
+    quote = connection.ops.quote_name
+    factors, recs = quote(UserFactor._meta.db_table), quote(Recommendation._meta.db_table)
+    return (
+        f"SELECT r.movie_id, r.score FROM {factors} f "
+        f"LEFT JOIN {recs} r ON r.run_id = f.run_id AND r.user_id = f.user_id "
+        "WHERE f.run_id = %s AND f.user_id = %s AND f.taste_version = %s ORDER BY r.rank LIMIT %s"
+    )
+
+
+def _stored_scores(
+    *, user, run: TrainingRun, taste_version: int, limit: int, min_ratings: int
+) -> list[foldin.ScoredMovie] | None:
+    """The run's stored top-N of `user`, filtered by `min_ratings`, when it is what a fold-in would give; None
+    when it cannot say (the caller folds in).
+
+    It is when the user's taste version is the one the run's export recorded with their factors: their ratings
+    and hidden movies are then exactly the ones the run ranked with (it leaves hidden movies out too), the stored
+    order is the list model's and each score the stars model's prediction. Runs published before versions were
+    recorded, and users whose list factors are zero, have no version: None. The stored list holds the run's
+    `top_n` best; when fewer than `limit` of them pass the filter and the list was cut at `top_n`, the rest is
+    unknown: None. One query on both tables' primary keys (run, user); the movies for the filter come from the
+    per-process movie cache, as the page's do.
+    """
+    top_n = (run.parameters or {}).get("top_n")
+    if not isinstance(top_n, int) or top_n < 1:
+        return None
+    # Unfiltered, the first `limit` rows are the answer; filtered, any of the stored rows may be needed.
+    fetch = limit if min_ratings <= 0 else top_n
+    with connection.cursor() as cursor:
+        cursor.execute(_stored_sql(), [run.pk, user.pk, taste_version, fetch])
+        rows = cursor.fetchall()
+    if not rows:  # not in the run, rated or hid something since, or no version recorded
+        return None
+    if rows[0][0] is None:  # every movie rated or hidden: a personal list with nothing left in it
+        return []
+    if min_ratings > 0:
+        movies = movie_in_bulk_cached(movie_ids=[movie_id for movie_id, _ in rows])
+        kept = [
+            (movie_id, score)
+            for movie_id, score in rows
+            if (movie := movies.get(movie_id)) is not None and movie.rating_count >= min_ratings
+        ]
+    else:
+        kept = rows
+    if len(kept) < limit and len(rows) >= top_n:
+        return None
+    return [foldin.ScoredMovie(movie_id, score, None) for movie_id, score in kept[:limit]]
+
+
 # Fold-in results per (run, user, taste version, filters) in the default cache. The taste version
 # changes in the same transaction as any change to the user's ratings or hidden movies (database
 # triggers), so an entry can never be stale; a new active run changes the key too.
@@ -162,21 +210,13 @@ FRESH_CACHE_SECONDS = 3600
 _NOT_PERSONAL = "popular"
 
 
-def _fresh_scores(
-    *, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int | None
-):
-    from accounts.selectors import user_taste_version
-    from ratings.selectors import not_interested_movie_ids, rating_values_for_user
-
-    from . import foldin
-
-    version = user_taste_version(user=user) if taste_version is None else taste_version
-    key = f"fresh-recs:{run.pk}:{user.pk}:{version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
+def _fresh_scores(*, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int):
+    key = f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
     cached = cache.get(key)
     if cached is not None:
         return None if cached == _NOT_PERSONAL else [foldin.ScoredMovie(*row) for row in cached]
     started = time.perf_counter()
-    scored = foldin.recommend_for_user(
+    scored = recommend_for_user(
         user=user,
         run=run,
         ratings=rating_values_for_user(user=user),
@@ -189,6 +229,69 @@ def _fresh_scores(
     rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id) for s in scored]
     cache.set(key, rows, FRESH_CACHE_SECONDS)
     return scored
+
+
+def recommend_for_user(
+    *,
+    user,
+    run: TrainingRun,
+    ratings: Mapping[int, float] | None = None,
+    exclude_movie_ids: Iterable[int] = (),
+    limit: int = 50,
+    genre_id: int | None = None,
+    min_ratings: int = 0,
+) -> list[foldin.ScoredMovie] | None:
+    """Top movies for `user` from `run` with their current ratings folded in (recommendations.foldin).
+
+    Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
+    explicit list factors themselves; None for a legacy implicit run). None when the user has no
+    rating the run can use (the caller shows popular movies then). Rated and excluded movies never
+    appear. Reads the user's ratings unless given.
+    """
+    ratings = rating_values_for_user(user=user) if ratings is None else ratings
+    factors = foldin.item_factors_for_run(run)
+    vector = foldin.user_vector(factors=factors, ratings=ratings)
+    if vector is None:
+        return None
+    mask = foldin.candidate_mask(factors=factors, genre_id=genre_id, min_ratings=min_ratings)
+    top = foldin.top_movies(factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask)
+    stars_model = foldin.stars_model_for_run(run)
+    if stars_model is not None:
+        stars = foldin.predict_stars(model=stars_model, ratings=ratings, movie_ids=[m.movie_id for m in top])
+        return [
+            foldin.ScoredMovie(m.movie_id, None if np.isnan(value) else float(value), m.because_movie_id)
+            for m, value in zip(top, stars, strict=True)
+        ]
+    if factors.implicit_prefs:
+        return [foldin.ScoredMovie(m.movie_id, None, m.because_movie_id) for m in top]
+    return top
+
+
+def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> float | None:
+    """The stars the active run's stars model (folded in with the user's current ratings) predicts for `movie`.
+
+    None for anonymous users, without an active run, for movies the run does not know, for users
+    without a rating, and for legacy implicit runs (no stars model).
+    """
+    if not user.is_authenticated:
+        return None
+    run = run or training_run_serving()
+    if run is None:
+        return None
+    ratings = rating_values_for_user(user=user)
+    stars_model = foldin.stars_model_for_run(run)
+    if stars_model is not None:
+        if not ratings:
+            return None
+        value = foldin.predict_stars(model=stars_model, ratings=ratings, movie_ids=[movie.pk])[0]
+        return None if np.isnan(value) else float(value)
+    factors = foldin.item_factors_for_run(run)
+    if factors.implicit_prefs:
+        return None
+    vector = foldin.user_vector(factors=factors, ratings=ratings)
+    if vector is None:
+        return None
+    return foldin.predict(factors=factors, user=vector, movie_id=movie.pk)
 
 
 def training_run_list() -> QuerySet[TrainingRun]:
@@ -219,3 +322,24 @@ def tuned_parameters() -> TunedParameters | None:
 def evaluation_report_list(*, limit: int = 20) -> list[EvaluationReport]:
     """The most recent evaluate/tune reports, newest first."""
     return list(EvaluationReport.objects.order_by("-created_at", "-pk")[:limit])
+
+
+# --- New arrivals: movies the serving run has not learned (added, or first rated, after it was trained). ---
+
+
+def movie_filter_new_arrivals(*, movies: QuerySet[Movie], run: TrainingRun | None = None) -> QuerySet[Movie]:
+    """`movies` narrowed to those without an ItemFactor in `run` (the serving run by default).
+
+    No serving run: nothing is new (there is no model to be new to), so the result is empty.
+    """
+    run = run or training_run_serving()
+    if run is None:
+        return movies.none()
+    return movies.exclude(Exists(ItemFactor.objects.filter(run_id=run.pk, movie_id=OuterRef("pk"))))
+
+
+def movie_list_new_arrivals(*, limit: int = 12, run: TrainingRun | None = None) -> list[Movie]:
+    """Up to `limit` movies the serving run has not trained on, most recently added (highest id) first,
+    genres and TMDB details loaded for cards. Empty without a serving run."""
+    movies = movie_filter_new_arrivals(movies=Movie.objects.with_genres(), run=run)
+    return list(movies.order_by("-pk")[:limit])

@@ -21,12 +21,13 @@ from .models import (
     TunedParameters,
     UserFactor,
 )
+from .user_rows import run_rows_drop_deleted_users
 
 # Result tables and the columns their files carry, in file order.
 RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
     "recommendations": (Recommendation, ("run_id", "user_id", "movie_id", "rank", "score")),
     "similar": (SimilarMovie, ("run_id", "movie_id", "similar_id", "rank", "score")),
-    "user_factors": (UserFactor, ("run_id", "user_id", "factors")),
+    "user_factors": (UserFactor, ("run_id", "user_id", "taste_version", "factors")),
     "item_factors": (ItemFactor, ("run_id", "movie_id", "factors")),
     "stars_items": (StarsItemFactor, ("run_id", "movie_id", "bias", "factors")),
 }
@@ -63,7 +64,8 @@ def training_run_fail_interrupted(*, except_run: TrainingRun | None = None) -> i
 def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Path]]) -> dict[str, int]:
     """COPY each result file (CSV without header, columns as in RESULT_TABLES) into its table.
 
-    Rows carry the run's id, so until the run is activated no reader sees them. Returns rows
+    Rows carry the run's id, so until the run is activated no reader sees them. Rows of users whose
+    account was deleted meanwhile are dropped before the commit (recommendations.user_rows). Returns rows
     loaded per table. Raises KeyError for an unknown table, psycopg2 errors on bad rows.
     """
     counts: dict[str, int] = {}
@@ -77,6 +79,10 @@ def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Pat
                     cursor.copy_expert(sql, handle, 1 << 20)  # positional: DEBUG cursors take no size=
                     total += max(cursor.rowcount, 0)
             counts[name] = total
+        loaded = {RESULT_TABLES[name][0]: name for name in files}
+        dropped = run_rows_drop_deleted_users(cursor=cursor, run_id=run.pk, models=loaded)
+        for model, name in loaded.items():
+            counts[name] -= dropped.get(model._meta.label, 0)
     return counts
 
 

@@ -1,6 +1,8 @@
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+from spark_engine.schedules import schedules_declare
+
 
 class SparkEngineConfig(AppConfig):
     name = "spark_engine"
@@ -15,6 +17,4 @@ class SparkEngineConfig(AppConfig):
 def _declare_after_migrate(sender, app_config=None, **kwargs) -> None:
     if app_config is None or app_config.label != "django_q":
         return
-    from spark_engine.schedules import schedules_declare
-
     schedules_declare()

@@ -18,6 +18,7 @@ from django.conf import settings
 
 from ratings.export import ratings_export_to_parquet
 from recommendations.retrain import RetrainOptions
+from spark_engine import fitting, metrics, stages, tuning
 from spark_engine.pipeline import spark_config_from_settings
 
 
@@ -28,8 +29,6 @@ def exported_ratings(*, prefix: str, notify=None) -> Iterator[tuple[Any, Any, in
     The export lives in a temporary folder under TRAINING_RUNS_DIR (readable by every Spark node, like a
     run's) and is removed on exit. Raises ValueError when there are no ratings.
     """
-    from spark_engine import stages
-
     notify = notify or (lambda message: None)
     runs_dir = Path(settings.TRAINING_RUNS_DIR)
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -61,8 +60,6 @@ def tuning_run(
     Out: {"results": [{"rank", "reg_param", "max_iter", "rmse", "fold_rmse", "seconds"}, ...] sorted best first,
     "best": the first of them, "folds", "ratings"}. Nothing is stored (see services.tuned_parameters_save).
     """
-    from spark_engine import stages, tuning
-
     with exported_ratings(prefix="tune-", notify=notify) as (spark, ratings, rows):
         options = RetrainOptions.from_settings(seed=seed)
         base = stages.als_params(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
@@ -91,8 +88,6 @@ def list_tuning_run(
     Out: {"results": [{"rank", "reg_param", "alpha", "max_iter", "ndcg", "fold_ndcg", "popularity_ndcg",
     "seconds"}, ...] sorted best first, "best", "folds", "ratings"}. Nothing is stored.
     """
-    from spark_engine import stages, tuning
-
     with exported_ratings(prefix="tune-lists-", notify=notify) as (spark, ratings, rows):
         users, movies = stages.users_and_movies(ratings)
         too_large = [rank for rank in ranks if stages.list_rank_for(rank, users=users, movies=movies) != rank]
@@ -120,8 +115,6 @@ def evaluation_run(
     "proposed" (`fitting.PROPOSED`). The export lives in a temporary folder under TRAINING_RUNS_DIR, removed
     afterwards. Nothing is stored. Raises ValueError when there are too few ratings to split.
     """
-    from spark_engine import fitting, metrics, stages
-
     notify = on_step or (lambda message: None)
     with exported_ratings(prefix="evaluate-", notify=notify) as (spark, ratings, rows):
         # "defaults": exactly the two models a retrain would publish now (settings, then tuned parameters, and

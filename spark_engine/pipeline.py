@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
-from ops.logging import log_context
+from movierec_site.logging import log_context
 from ratings.export import ratings_export_to_parquet
 from recommendations import services
 from recommendations.locks import retrain_lock
@@ -35,7 +35,7 @@ _STAGES = {stage.name: stage for stage in RETRAIN_STAGES}
 
 def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_count: int | None = None):
     """The retrain's SparkConfig; with `ratings_count` known, small data gets the quick-start JIT."""
-    from spark_engine.session import SparkConfig
+    from spark_engine.session import SparkConfig  # imports pyspark: only when a retrain runs, never in a web process
 
     return SparkConfig(
         master=settings.SPARK_MASTER,
@@ -161,13 +161,17 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
 
 
 def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback | None) -> None:
-    from spark_engine import stages
+    from spark_engine import stages  # imports pyspark: only when a retrain runs, never in a web process
 
     run_dir = services.training_run_dir(run_id=run.pk)
     run_dir.mkdir(parents=True, exist_ok=True)
 
     with _stage(run, "export", on_stage) as outcome:
-        export = ratings_export_to_parquet(path=run_dir / "ratings.parquet")
+        export = ratings_export_to_parquet(
+            path=run_dir / "ratings.parquet",
+            taste_versions_path=run_dir / "taste_versions.parquet",
+            hidden_path=run_dir / "hidden.parquet",
+        )
         outcome.fields = {"ratings_count": export.rows, "ratings_snapshot_at": export.snapshot_at}
         outcome.summary = f"{export.rows:,} ratings"
     if export.rows == 0:
@@ -220,6 +224,8 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             top_n=options.top_n,
             similar_k=options.similar_k,
             driver_max_cells=options.topn_driver_max_cells,
+            taste_versions=stages.read_export(spark, export.taste_versions_path),
+            hidden=stages.read_export(spark, export.hidden_path),
         )
         outcome.fields = {"users_count": outputs.users, "movies_count": outputs.movies}
         outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"

@@ -37,6 +37,11 @@ def read_ratings(spark: SparkSession, path: Path) -> DataFrame:
     return spark.read.schema(RATINGS_SCHEMA).parquet(str(path))
 
 
+def read_export(spark: SparkSession, path: Path | None) -> DataFrame | None:
+    """Another Parquet file of the export (taste versions, hidden movies), with the schema it was written with."""
+    return None if path is None else spark.read.parquet(str(path))
+
+
 def als_params(options, *, ratings_count: int, parallelism: int) -> fitting.ALSParams:
     """The stars model's ALS (on the residuals of the biases)."""
     return fitting.ALSParams(
@@ -156,11 +161,17 @@ def write_results(
     top_n: int,
     similar_k: int,
     driver_max_cells: int = 0,
+    taste_versions: DataFrame | None = None,
+    hidden: DataFrame | None = None,
 ) -> ResultFiles:
-    """Compute every user's top-N unrated movies (ranked by the list model, scored in stars by the stars
-    model) and every movie's K similar movies (list model), and write them with both models' factors as
-    CSV files under `out_dir`.
+    """Compute every user's top-N movies they have neither rated nor hidden (ranked by the list model,
+    scored in stars by the stars model) and every movie's K similar movies (list model), and write them
+    with both models' factors as CSV files under `out_dir`.
 
+    `hidden` (user_id, movie_id): movies users asked never to see. `taste_versions` (user_id,
+    taste_version), from the same export snapshot: written with each user's factors, so the site
+    knows whose stored top-N still holds; a user whose list factors are all zero (no rating above the
+    list model's centre: nothing to rank by) gets none, and the site folds them in.
     When users x movies is at most `driver_max_cells` the scoring runs on the driver (the same
     blocks as on the executors): for small data, starting Python workers costs more than the work.
     """
@@ -169,7 +180,16 @@ def write_results(
     users, movies = user_factors.count(), item_factors.count()
     on_driver = users * movies <= driver_max_cells
     rated = ratings.select("user_id", "movie_id")
+    if hidden is not None:
+        rated = rated.unionByName(hidden.select("user_id", "movie_id"))
     run = F.lit(run_id)
+    version = F.lit(None).cast("long")
+    user_rows = user_factors
+    if taste_versions is not None:
+        user_rows = user_factors.join(
+            taste_versions.select(F.col("user_id").alias("id"), "taste_version"), "id", "left"
+        )
+        version = F.when(F.exists("features", lambda f: f != 0), F.col("taste_version"))
 
     top = topk.top_n_unrated(user_factors, item_factors, rated, top_n, on_driver=on_driver)
     top_stars = fitting.predict(models.stars, top.select("user_id", "movie_id", "rank"))
@@ -180,7 +200,9 @@ def write_results(
             top_stars.select(run, "user_id", "movie_id", "rank", "prediction"), out_dir / "recs"
         ),
         "similar": _write_csv(similar.select(run, "movie_id", "similar_id", "rank", "score"), out_dir / "similar"),
-        "user_factors": _write_csv(user_factors.select(run, "id", _pg_array("features")), out_dir / "user_factors"),
+        "user_factors": _write_csv(
+            user_rows.select(run, "id", version, _pg_array("features")), out_dir / "user_factors"
+        ),
         "item_factors": _write_csv(item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
         "stars_items": _write_csv(
             stars_items.select(run, "movie_id", "bias", _pg_array("features")), out_dir / "stars_items"

@@ -5,18 +5,17 @@ from __future__ import annotations
 from django.conf import settings
 
 from recommendations.models import TrainingRun
+from recommendations.retrain import retrain_enqueue
+from recommendations.selectors import ratings_count_since_last_run
+from spark_engine.pipeline import retrain, training_runs_reap_interrupted
 
 
 def retrain_task(run_id: int) -> int:
-    from spark_engine.pipeline import retrain
-
     run = retrain(run_id=run_id)
     return run.pk
 
 
 def scheduled_retrain_task() -> int | None:
-    from spark_engine.pipeline import retrain
-
     return retrain(trigger=TrainingRun.Trigger.SCHEDULE).pk
 
 
@@ -25,10 +24,6 @@ def retrain_if_enough_new_ratings_task() -> int | None:
 
     First marks runs left 'running' by a dead worker as failed (see pipeline.training_runs_reap_interrupted).
     """
-    from recommendations.retrain import retrain_enqueue
-    from recommendations.selectors import ratings_count_since_last_run
-    from spark_engine.pipeline import training_runs_reap_interrupted
-
     training_runs_reap_interrupted()
     threshold = settings.RETRAIN_AFTER_NEW_RATINGS
     if threshold <= 0 or ratings_count_since_last_run() < threshold:

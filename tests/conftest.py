@@ -4,11 +4,28 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+# fake_tmdb (a local stand-in for TMDB's API) and tmdb_on (settings pointing at it).
+pytest_plugins = ["tests.fake_tmdb"]
 
 
 @pytest.fixture
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_as_promised():
+    """`.ci/run` runs the suite as the README promises it, with DATABASE_URL unset: then it must be on the embedded
+    server. MOVIEREC_TEST_EXPECT_EMBEDDED_DB=1 turns a silent fallback to another server into a failure."""
+    if os.environ.get("MOVIEREC_TEST_EXPECT_EMBEDDED_DB") != "1":
+        return
+    from django.conf import settings
+
+    assert not os.environ.get("DATABASE_URL"), "MOVIEREC_TEST_EXPECT_EMBEDDED_DB=1 but DATABASE_URL is set"
+    socket_dir = settings.DATABASES["default"].get("OPTIONS", {}).get("host", "")
+    assert socket_dir.startswith("/") and Path(socket_dir).is_dir(), (
+        f"the suite should run on the embedded PostgreSQL's Unix socket, not {settings.DATABASES['default']!r}"
+    )
 
 
 @pytest.fixture(autouse=True)

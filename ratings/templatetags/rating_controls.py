@@ -90,3 +90,12 @@ def get_item(mapping, key):
         return mapping.get(key)
     except AttributeError:
         return None
+
+
+@register.filter
+def is_in(value, collection) -> bool:
+    """`movie.pk|is_in:wishlist_ids`: membership, for sets the view computed once per page."""
+    try:
+        return value in collection
+    except TypeError:
+        return False

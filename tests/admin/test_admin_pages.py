@@ -7,6 +7,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from catalog.models import Movie
+from movielens.services import movielens_import
 from recommendations.models import TrainingRun
 from tests.factories import GenreFactory, MovieFactory, MovieLensUserFactory, RatingFactory, UserFactory
 
@@ -128,9 +130,6 @@ def test_retrain_button_records_a_skip_while_a_run_is_queued(staff_client, monke
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_admin_pages_over_the_imported_ml_latest_small(client, settings, django_assert_max_num_queries):
-    from catalog.models import Movie
-    from catalog.services import movielens_import
-
     movielens_import(path=settings.MOVIELENS_BUNDLED_DIR, progress=False)
     client.force_login(UserFactory(username="staff", is_staff=True, is_superuser=True))
     godfather = Movie.objects.get(title="Godfather, The (1972)")

@@ -60,6 +60,17 @@ def test_filters_n_genre_and_min_ratings(alice, alice_client, catalogue, active_
     assert {r["movie"]["id"] for r in popular} == {m.pk for m in catalogue["comedies"][2:6]}
 
 
+def test_an_unknown_genre_matches_no_movie(alice, alice_client, bob_client, catalogue, active_run):
+    RatingFactory(user=alice, movie=catalogue["comedies"][0], value=5)
+    personal = alice_client.get(MINE, {"genre": "Unknown"})
+    assert personal.status_code == 200
+    assert personal.json()["personal"] is True and personal.json()["results"] == []
+    # Without a rating, popular movies: none of an unknown genre either, some of a known one.
+    popular = bob_client.get(MINE, {"genre": "Unknown"}).json()
+    assert popular["personal"] is False and popular["results"] == []
+    assert bob_client.get(MINE, {"genre": "drama"}).json()["results"]
+
+
 @pytest.mark.parametrize(
     "params, field",
     [
@@ -67,7 +78,7 @@ def test_filters_n_genre_and_min_ratings(alice, alice_client, catalogue, active_
         ({"n": 101}, "n"),
         ({"n": 10**40}, "n"),
         ({"n": "ten"}, "n"),
-        ({"genre": "Unknown"}, "genre"),
+        ({"genre": "x" * 65}, "genre"),
         ({"min_ratings": -5}, "min_ratings"),
         ({"min_ratings": 1.5}, "min_ratings"),
     ],

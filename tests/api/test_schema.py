@@ -57,6 +57,26 @@ def test_the_schema_is_served_as_openapi_3_and_names_every_endpoint(anon):
 
 
 @pytest.mark.django_db
+def test_the_schema_documents_the_414_for_a_long_query_string_on_every_operation(anon):
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    operations = [op for item in schema["paths"].values() for op in item.values() if "responses" in op]
+    assert operations and all("414" in op["responses"] for op in operations)
+    too_long = schema["paths"]["/api/v1/me/recommendations/"]["get"]["responses"]["414"]
+    assert too_long["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+@pytest.mark.django_db
+def test_the_genre_filters_are_documented_as_matching_nothing_when_unknown(anon):
+    schema = anon.get("/api/schema/", {"format": "json"}).json()
+    for path in ("/api/v1/movies/", "/api/v1/me/recommendations/"):
+        operation = schema["paths"][path]["get"]
+        (genre,) = [p for p in operation["parameters"] if p["name"] == "genre"]
+        assert genre["schema"]["type"] == "string"
+        assert "unknown name matches no movie" in genre["description"]
+        assert "unknown movie or genre" not in operation["responses"]["400"]["description"]
+
+
+@pytest.mark.django_db
 def test_the_docs_page_loads_swagger_ui_from_our_own_static_files(anon):
     response = anon.get("/api/docs/")
     assert response.status_code == 200

@@ -3,6 +3,8 @@
 import pytest
 from django.urls import reverse
 
+from accounts.selectors import user_taste_version
+from recommendations.models import Recommendation, UserFactor
 from tests.factories import RatingFactory, make_active_run
 
 pytestmark = pytest.mark.django_db
@@ -44,3 +46,33 @@ def test_only_low_ratings_give_no_list_preference_so_popular_movies_are_served(
     # The stars model still predicts from that rating.
     one = alice_client.get(reverse("api:my_prediction", args=[catalogue["dramas"][0].pk])).json()
     assert one["predicted_rating"] == pytest.approx(3.0 + (2 - 3.0 + 0.5) / 6 + 0.1)
+
+
+def test_an_unchanged_user_is_served_the_stored_list_in_three_queries(
+    alice, alice_client, catalogue, two_model_run, django_assert_num_queries
+):
+    RatingFactory(user=alice, movie=catalogue["comedies"][0], value=5)
+    two_model_run.parameters |= {"top_n": 5}
+    two_model_run.save(update_fields=["parameters"])
+    folded = alice_client.get(MINE, {"n": 5, "min_ratings": 0}).json()["results"]  # nothing stored yet: fold-in
+    # What a retrain would publish for alice: the same list and stars, and her taste version at the export.
+    UserFactor.objects.create(
+        run=two_model_run, user=alice, taste_version=user_taste_version(user=alice), factors=[0.0, 0.0]
+    )
+    Recommendation.objects.bulk_create(
+        Recommendation(
+            run=two_model_run, user=alice, movie_id=r["movie"]["id"], rank=r["rank"], score=r["predicted_rating"]
+        )
+        for r in folded
+    )
+
+    # token (with the user and their taste version), active run, stored rows; the movies are cached
+    with django_assert_num_queries(3):
+        stored = alice_client.get(MINE, {"n": 3, "min_ratings": 0}).json()["results"]
+
+    def shown(results):
+        return [(r["movie"], r["predicted_rating"]) for r in results]
+
+    assert shown(stored) == shown(folded[:3])
+    assert all(r["because"] is None for r in stored)
+    assert {r["explanation"] for r in stored} == {"Matches the tastes your ratings show."}

@@ -7,6 +7,8 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
+from movierec_site.database import child_environ
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -35,11 +37,9 @@ def report_cluster(*, status=None, seconds_ago: float = 0.0, cluster_id: str = "
 
 
 def subprocess_env(**overrides: str) -> dict[str, str]:
-    """This test run's environment for a child Python, run from the project root."""
-    env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(overrides)
-    return env
+    """This test run's environment for a child Python, run from the project root, on this test's database."""
+    base = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
+    return child_environ(base, PYTHONPATH=str(ROOT), **overrides)
 
 
 PYTHON = sys.executable

@@ -154,10 +154,8 @@ def test_a_real_qcluster_process_is_seen_and_then_missed(tmp_path, settings):
         **settings.CACHES,
         "django_q": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": str(stats_dir)},
     }
-    db = connection.settings_dict
     env = subprocess_env(
         DEBUG="1",
-        DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         Q_STATS_CACHE_URL=f"filecache://{stats_dir}",
         Q_WORKERS="1",
     )

@@ -3,7 +3,9 @@ from decimal import Decimal
 import pyarrow.parquet as pq
 import pytest
 
+from accounts.selectors import user_taste_version
 from ratings.export import ratings_export_to_parquet
+from ratings.services import not_interested_add
 from tests.factories import MovieFactory, RatingFactory, UserFactory
 
 
@@ -36,3 +38,40 @@ def test_export_to_an_unwritable_folder_fails_clearly_and_leaves_nothing(tmp_pat
     blocked.write_text("a file where a folder should be")
     with pytest.raises(OSError):
         ratings_export_to_parquet(path=blocked / "ratings.parquet")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_export_writes_every_users_taste_version_and_hidden_movies_with_the_ratings(tmp_path):
+    alice, bob, carol = UserFactory.create_batch(3)
+    movies = MovieFactory.create_batch(3)
+    RatingFactory(user=alice, movie=movies[0])
+    RatingFactory(user=alice, movie=movies[1])
+    not_interested_add(user=bob, movie=movies[2])
+
+    export = ratings_export_to_parquet(
+        path=tmp_path / "ratings.parquet",
+        taste_versions_path=tmp_path / "taste_versions.parquet",
+        hidden_path=tmp_path / "hidden.parquet",
+    )
+
+    versions = pq.read_table(export.taste_versions_path).to_pydict()
+    assert dict(zip(versions["user_id"], versions["taste_version"], strict=True)) == {
+        user.pk: user_taste_version(user=user) for user in (alice, bob, carol)
+    }
+    assert user_taste_version(user=alice) == 2 and user_taste_version(user=carol) == 0
+    assert pq.read_table(export.hidden_path).to_pydict() == {"user_id": [bob.pk], "movie_id": [movies[2].pk]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_export_leaves_none_of_its_files(tmp_path):
+    RatingFactory()
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "hidden.parquet").mkdir()  # a folder where the file should go
+    with pytest.raises(OSError):
+        ratings_export_to_parquet(
+            path=tmp_path / "ratings.parquet",
+            taste_versions_path=tmp_path / "taste_versions.parquet",
+            hidden_path=blocked / "hidden.parquet",
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocked"]

@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from recommendations.locks import retrain_lock, retrain_lock_is_held
 from recommendations.models import Recommendation, StarsItemFactor, TrainingRun
-from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user
+from recommendations.selectors import ratings_count_since_last_run
 from recommendations.services import (
     RunNotActivatable,
     training_run_activate,
@@ -60,22 +60,6 @@ def test_prune_keeps_recent_and_active_runs_and_deletes_older_rows():
     assert set(StarsItemFactor.objects.values_list("run_id", flat=True)) == {runs[0].pk, runs[2].pk, runs[3].pk}
     with pytest.raises(RunNotActivatable):
         training_run_activate(run=runs[1])
-
-
-def test_recommendations_leave_out_movies_rated_after_the_run():
-    user = UserFactory()
-    kept, rated_since = MovieFactory(), MovieFactory()
-    run = _succeeded_run()
-    training_run_activate(run=run)
-    Recommendation.objects.create(run=run, user=user, movie=rated_since, rank=1, score=4.8)
-    Recommendation.objects.create(run=run, user=user, movie=kept, rank=2, score=4.5)
-    RatingFactory(user=user, movie=rated_since)
-
-    assert [r.movie for r in recommendation_list_for_user(user=user)] == [kept]
-
-
-def test_no_active_run_means_no_recommendations():
-    assert list(recommendation_list_for_user(user=UserFactory())) == []
 
 
 def test_new_ratings_are_counted_from_the_last_runs_snapshot():

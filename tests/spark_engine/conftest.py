@@ -1,5 +1,6 @@
 import pytest
 
+from movierec_site.database import child_environ
 from spark_engine.session import SparkConfig, get_spark, stop_spark
 
 
@@ -22,13 +23,4 @@ def spark(tmp_path_factory):
 @pytest.fixture
 def manage_env():
     """Environment for a `manage.py` subprocess that works on this test's database with the test settings."""
-    import os
-
-    from django.db import connection
-
-    db = connection.settings_dict
-    return {
-        **os.environ,
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
-        "DJANGO_SETTINGS_MODULE": "movierec_site.test_settings",
-    }
+    return child_environ(DJANGO_SETTINGS_MODULE="movierec_site.test_settings")

@@ -27,7 +27,7 @@ from recommendations.models import (
     TrainingRun,
     UserFactor,
 )
-from recommendations.selectors import recommendation_list_for_user
+from recommendations.selectors import recommendation_list_for_user_fresh
 from spark_engine import pipeline
 from spark_engine.pipeline import retrain
 
@@ -46,7 +46,7 @@ def _published_rows(run) -> int:
 
 
 def _served(user) -> list[int]:
-    return list(recommendation_list_for_user(user=user).values_list("movie_id", flat=True))
+    return [item.movie.pk for item in recommendation_list_for_user_fresh(user=user, min_ratings=0).items]
 
 
 def _assert_failed_cleanly(failed, good, user, served_before, *needles):

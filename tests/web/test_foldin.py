@@ -3,6 +3,7 @@ import pytest
 
 from recommendations import foldin
 from recommendations.foldin import ItemFactors, StarsModel, predict, predict_stars, top_movies, user_vector
+from recommendations.selectors import predicted_rating, recommend_for_user
 from tests.factories import MovieFactory, RatingFactory, UserFactory, make_active_run
 
 
@@ -151,10 +152,10 @@ def test_a_two_model_run_ranks_by_the_list_model_and_scores_with_the_stars_model
     user = UserFactory()
     RatingFactory(user=user, movie=liked, value=5)
 
-    scored = foldin.recommend_for_user(user=user, run=run, limit=2)
+    scored = recommend_for_user(user=user, run=run, limit=2)
 
     assert [s.movie_id for s in scored] == [movies[1].pk, movies[2].pk]
     b_u = (5 - 3.0 - 0.0) / (5.0 + 1)
     assert [s.score for s in scored] == pytest.approx([3.0 + b_u - 0.5, 3.0 + b_u + 0.8])
     assert all(s.because_movie_id == liked.pk for s in scored)
-    assert foldin.predicted_rating(user=user, movie=movies[2], run=run) == pytest.approx(3.0 + b_u + 0.8)
+    assert predicted_rating(user=user, movie=movies[2], run=run) == pytest.approx(3.0 + b_u + 0.8)

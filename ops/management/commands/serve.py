@@ -7,14 +7,17 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from movierec_site.database import child_environ
+
 
 def gunicorn_command(bind: str) -> list[str]:
     """gunicorn for this 2-core class of machine: one process per core, threads to overlap I/O.
 
-    A recommendations request is a few short queries plus up to a few ms of NumPy (which releases
-    the GIL), so 2 workers x 4 threads keep both cores busy while requests wait on PostgreSQL,
-    without the memory of 8 processes each holding the fold-in matrices. The 30 s timeout kills a
-    stuck worker long before a load balancer gives up; no request should come near it.
+    WEB_CONCURRENCY workers x WEB_THREADS threads (settings, 2 x 4 by default). A recommendations
+    request is a few short queries plus up to a few ms of NumPy (which releases the GIL), so 2
+    workers x 4 threads keep both cores busy while requests wait on PostgreSQL, without the memory
+    of 8 processes each holding the fold-in matrices. The 30 s timeout kills a stuck worker long
+    before a load balancer gives up; no request should come near it.
     """
     return [
         sys.executable,
@@ -26,11 +29,11 @@ def gunicorn_command(bind: str) -> list[str]:
         "--bind",
         bind,
         "--workers",
-        os.environ.get("WEB_CONCURRENCY", "2"),
+        str(settings.WEB_CONCURRENCY),
         "--worker-class",
         "gthread",
         "--threads",
-        os.environ.get("WEB_THREADS", "4"),
+        str(settings.WEB_THREADS),
         "--timeout",
         "30",
         "--access-logfile",
@@ -42,8 +45,8 @@ class Command(BaseCommand):
     help = "Serve the site and the django-q2 worker together until Ctrl-C (what `make run` calls)."
 
     def add_arguments(self, parser):
-        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+        parser.add_argument("--host", default=settings.HOST, help="Default: the HOST setting.")
+        parser.add_argument("--port", type=int, default=settings.PORT, help="Default: the PORT setting.")
         parser.add_argument(
             "--gunicorn", action="store_true", help="Serve with gunicorn even with DEBUG on (always when DEBUG is off)."
         )
@@ -51,7 +54,8 @@ class Command(BaseCommand):
     def handle(self, *args, **opts):
         manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
         bind = f"{opts['host']}:{opts['port']}"
-        web_env = dict(os.environ)
+        # Both children reach exactly this process's database (the embedded server's socket included).
+        web_env = child_environ()
         if settings.DEBUG and not opts["gunicorn"]:
             web = [*manage, "runserver", "--noreload", bind]
         else:
@@ -69,7 +73,7 @@ class Command(BaseCommand):
             )
         processes = {
             "web": subprocess.Popen(web, env=web_env),
-            "qcluster": subprocess.Popen([*manage, "qcluster"]),
+            "qcluster": subprocess.Popen([*manage, "qcluster"], env=child_environ()),
         }
         self.stdout.write(self.style.SUCCESS(f"\nMovieRec is up: http://{bind}/   (admin: http://{bind}/admin/)"))
         self.stdout.write("Create an admin account with:  .venv/bin/python manage.py createsuperuser")

@@ -1,0 +1,127 @@
+"""Catalogue forms: the browse page's filter form (the page itself, which shows the visitor's ratings too, is
+movierec_site.pages) and the admin's movie form, which checks what staff type before it reaches the catalogue."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.db.models import Max
+from django.utils import timezone
+
+from .models import Genre, Movie
+from .selectors import MOVIE_SORTS, MovieFilters, decade_choices
+
+SORT_LABELS = {
+    "popular": "Most rated",
+    "rating": "Highest average",
+    "newest": "Newest",
+    "oldest": "Oldest",
+    "title": "Title (A–Z)",
+}
+assert set(SORT_LABELS) == set(MOVIE_SORTS)
+
+
+class MovieFilterForm(forms.Form):
+    q = forms.CharField(label="Title", required=False, max_length=200)
+    genre = forms.ModelChoiceField(
+        label="Genre", queryset=Genre.objects.order_by("name"), required=False, to_field_name="name", empty_label="Any"
+    )
+    decade = forms.TypedChoiceField(label="Decade", required=False, coerce=int, empty_value=None)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORT_LABELS.items()))
+    min_ratings = forms.IntegerField(label="At least … ratings", required=False, min_value=0, max_value=1_000_000)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        decades = decade_choices(until_year=timezone.now().year)
+        self.fields["decade"].choices = [("", "Any")] + [(d, f"{d}s") for d in decades]
+
+    def to_filters(self) -> MovieFilters:
+        data = self.cleaned_data if self.is_valid() else {}
+        return MovieFilters(
+            query=(data.get("q") or "").strip(),
+            genre=data.get("genre"),
+            decade=data.get("decade"),
+            sort=data.get("sort") or "popular",
+            min_ratings=data.get("min_ratings"),
+        )
+
+
+FIRST_FILM_YEAR = 1870  # Janssen's "Passage de Vénus" (1874) and friends; nothing earlier is a movie
+# Movies added by staff get ids from here on, far above MovieLens's own (about 300,000 in 2024), so a later
+# MovieLens import never takes one of them for its own movie with the same movieId.
+LOCAL_MOVIE_ID_START = 1_000_000_000
+MAX_MOVIE_ID = 2**31 - 1
+IMDB_ID = re.compile(r"(?:tt)?([0-9]{1,10})", re.IGNORECASE)
+
+
+def movie_id_next_local() -> int:
+    """The next free id of the staff range (LOCAL_MOVIE_ID_START and up)."""
+    top = Movie.objects.filter(pk__gte=LOCAL_MOVIE_ID_START).aggregate(top=Max("pk"))["top"]
+    return (top or LOCAL_MOVIE_ID_START - 1) + 1
+
+
+class MovieAdminForm(forms.ModelForm):
+    id = forms.IntegerField(
+        label="MovieLens movieId",
+        required=False,
+        min_value=1,
+        max_value=MAX_MOVIE_ID,
+        help_text=f"Empty for a movie MovieLens does not have: it gets the next id from {LOCAL_MOVIE_ID_START:,}.",
+    )
+
+    class Meta:
+        model = Movie
+        fields = ["id", "title", "year", "genres", "imdb_id", "tmdb_id"]
+        help_texts = {"imdb_id": "As on IMDb, tt0114709, or its digits (0114709).", "tmdb_id": "From themoviedb.org."}
+
+    def clean_id(self) -> int | None:
+        movie_id = self.cleaned_data.get("id")
+        if movie_id is not None:
+            other = Movie.objects.filter(pk=movie_id).exclude(pk=self.instance.pk).first()
+            if other is not None:
+                raise forms.ValidationError(f"“{other.title}” already has this id.")
+        return movie_id
+
+    def clean_title(self) -> str:
+        title = " ".join(self.cleaned_data["title"].split())  # required, so never empty here
+        if not title:
+            raise forms.ValidationError("A title is required.")
+        return title
+
+    def clean_year(self) -> int | None:
+        year = self.cleaned_data.get("year")
+        last = timezone.now().year + 1
+        if year is not None and not FIRST_FILM_YEAR <= year <= last:
+            raise forms.ValidationError(f"A year from {FIRST_FILM_YEAR} to {last}.")
+        return year
+
+    def clean_imdb_id(self) -> str:
+        raw = (self.cleaned_data.get("imdb_id") or "").strip()
+        if not raw:
+            return ""
+        match = IMDB_ID.fullmatch(raw)
+        if match is None:
+            raise forms.ValidationError("An IMDb title id looks like tt0114709 (or its digits, 0114709).")
+        imdb_id = match.group(1).zfill(7)  # IMDb pads to 7 digits, as MovieLens's links.csv stores them
+        if "imdb_id" in self.changed_data:
+            self._refuse_duplicate(Movie.objects.filter(imdb_id=imdb_id), "IMDb id", f"tt{imdb_id}")
+        return imdb_id
+
+    def clean_tmdb_id(self) -> int | None:
+        tmdb_id = self.cleaned_data.get("tmdb_id")
+        if tmdb_id is not None and "tmdb_id" in self.changed_data:
+            self._refuse_duplicate(Movie.objects.filter(tmdb_id=tmdb_id), "TMDB id", str(tmdb_id))
+        return tmdb_id
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if self.instance._state.adding and cleaned.get("id") is None and not self.errors:
+            cleaned["id"] = movie_id_next_local()
+        return cleaned
+
+    def _refuse_duplicate(self, movies, what: str, shown: str) -> None:
+        # Only when the field changed: a catalogue imported with a duplicate should not block other edits.
+        other = movies.exclude(pk=self.instance.pk).order_by("pk").first()
+        if other is not None:
+            raise forms.ValidationError(f"{what} {shown} already belongs to “{other.title}” (movie {other.pk}).")

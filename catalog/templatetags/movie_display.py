@@ -1,0 +1,83 @@
+"""Posters (or a placeholder of the same size) and the TMDB credit line, for every page that shows movies."""
+
+from __future__ import annotations
+
+import re
+
+from django import template
+from django.core.exceptions import ObjectDoesNotExist
+from django.utils.html import format_html
+
+from catalog.models import Movie, MovieDetails
+from catalog.tmdb import poster_url, tmdb_enabled
+
+register = template.Library()
+
+# TMDB's poster widths and the 2:3 boxes they fill; the CSS class sets the displayed size.
+POSTER_SIZES = {"w92": (92, 138), "w185": (185, 278), "w342": (342, 513)}
+TRAILING_YEAR = re.compile(r"\s*\([^()]*\)\s*$")
+TRAILING_ARTICLE = re.compile(r",\s*\w{1,3}$")  # "Matrix, The", "Misérables, Les"
+
+
+def movie_details(movie: Movie) -> MovieDetails | None:
+    """The movie's TMDB details when fetched and still for its TMDB id. Callers select_related("details")
+    (Movie.objects.with_genres() does) so that a list of cards costs no query per movie."""
+    try:
+        details = movie.details
+    except ObjectDoesNotExist:
+        return None
+    if details is None or details.tmdb_id != movie.tmdb_id or details.status != MovieDetails.Status.OK:
+        return None
+    return details
+
+
+def title_initials(title: str) -> str:
+    """ "Toy Story (1995)" -> "TS"; "Matrix, The (1999)" -> "M"; at most two letters."""
+    name = TRAILING_ARTICLE.sub("", TRAILING_YEAR.sub("", title or ""))
+    letters = [word[0] for word in name.split() if word[:1].isalnum()]
+    return "".join(letters[:2]).upper() or "?"
+
+
+@register.inclusion_tag("includes/movie_poster.html")
+def movie_poster(movie: Movie, size: str = "w185", css_class: str = "poster-card"):
+    """The poster as a lazy <img> of fixed size when TMDB has one, else a box of the same size (so cards line up
+    and nothing moves when images load). Nothing at all when TMDB is off: the site then shows no posters."""
+    if not tmdb_enabled():
+        return {"off": True}
+    width, height = POSTER_SIZES[size]
+    details = movie_details(movie)
+    return {
+        "movie": movie,
+        "src": poster_url(details.poster_path, size) if details else "",
+        "width": width,
+        "height": height,
+        "css_class": css_class,
+        "initials": title_initials(movie.title),
+    }
+
+
+@register.simple_tag
+def tmdb_attribution():
+    """TMDB's required notice (https://www.themoviedb.org/api-terms-of-use), when the site uses its API."""
+    if not tmdb_enabled():
+        return ""
+    return format_html(
+        '<p class="tmdb-credit">Posters, overviews and credits: <a href="{}" rel="noopener">TMDB</a>. '
+        "This product uses the TMDB API but is not endorsed or certified by TMDB.</p>",
+        "https://www.themoviedb.org/",
+    )
+
+
+@register.filter
+def runtime_display(minutes: int | None) -> str:
+    """95 -> "1 h 35 min"; 45 -> "45 min"."""
+    if not minutes:
+        return ""
+    hours, rest = divmod(int(minutes), 60)
+    return f"{hours} h {rest} min" if hours and rest else f"{hours} h" if hours else f"{rest} min"
+
+
+@register.simple_tag
+def details_of(movie: Movie) -> MovieDetails | None:
+    """{% details_of movie as details %}: the movie's current TMDB details, or None."""
+    return movie_details(movie) if tmdb_enabled() else None

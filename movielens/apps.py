@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class MovielensConfig(AppConfig):
+    name = "movielens"
+    verbose_name = "MovieLens import"

@@ -1,0 +1,33 @@
+"""New arrivals: movies the serving run has not trained on."""
+
+import pytest
+
+from catalog.models import Movie
+from recommendations.selectors import movie_filter_new_arrivals, movie_list_new_arrivals
+from tests.factories import MovieFactory, make_active_run
+
+pytestmark = pytest.mark.django_db
+
+
+def test_new_arrivals_are_the_movies_without_factors_in_the_serving_run_newest_first():
+    trained = [MovieFactory(id=10 + i) for i in range(3)]
+    make_active_run({movie: [1.0, 0.0] for movie in trained})
+    added = [MovieFactory(id=5), MovieFactory(id=50), MovieFactory(id=20)]
+    assert [m.pk for m in movie_list_new_arrivals(limit=10)] == [50, 20, 5]
+    assert [m.pk for m in movie_list_new_arrivals(limit=2)] == [50, 20]
+    assert set(movie_filter_new_arrivals(movies=Movie.objects.all())) == set(added)
+
+
+def test_nothing_is_new_without_a_serving_run():
+    MovieFactory()
+    assert movie_list_new_arrivals() == []
+
+
+def test_new_arrivals_load_genres_and_details_for_cards(django_assert_num_queries):
+    make_active_run({MovieFactory(): [1.0, 0.0]})
+    MovieFactory.create_batch(3)
+    with django_assert_num_queries(3):  # the serving run, the movies with their details, their genres
+        movies = movie_list_new_arrivals()
+        for movie in movies:
+            list(movie.genres.all())
+            hasattr(movie, "details")

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class YourDataConfig(AppConfig):
+    name = "yourdata"
+    verbose_name = "Your data (downloads, account deletion)"
