@@ -113,6 +113,21 @@ def display_title(title: str) -> str:
     return name
 
 
+def natural_title(title: str) -> str:
+    """A MovieLens title read naturally, every part kept: articles in front, alternative names and year as written.
+
+    "Matrix, The (1999)" -> "The Matrix (1999)"; "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)" ->
+    "Amelie (Le Fabuleux destin d'Amélie Poulain) (2001)"; "Death Note: Desu nôto (2006–2007)" unchanged.
+    """
+    match = YEAR_RE.search(title)
+    bare, year = (title[: match.start()], match.group(0).strip()) if match else (title, "")
+    main, groups = _trailing_groups(bare.strip())
+    parts = [unflip_article(main), *(f"({unflip_article(group)})" for group in groups)]
+    if year:
+        parts.append(year)
+    return " ".join(part for part in parts if part)
+
+
 def title_variants(title: str) -> set[str]:
     """Every way the MovieLens `title` (with or without its year) may be written elsewhere, as written (not folded).
 

@@ -4,7 +4,7 @@ Three formats, all streamed row by row (a user with tens of thousands of ratings
 
 - MovieRec CSV, one file per kind. The ratings file's header is exactly RATINGS_COLUMNS
   (`movie_id,imdb_id,tmdb_id,title,year,rating,rated_at`, rated_at ISO 8601 in UTC): the rating
-  importer recognises it as a "MovieRec export", and `ratings_csv_parse` reads it back.
+  importer (ratings.imports) recognises it as a "MovieRec export" and reads it back.
 - Letterboxd's import format (LETTERBOXD_COLUMNS; Rating 0.5–5, WatchedDate YYYY-MM-DD).
 - JSON, one document with all three lists (the API's GET /api/v1/me/export/).
 
@@ -17,38 +17,27 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import zipfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 
 from django.utils import timezone
 
+from catalog.titles import display_title
+
+from .csvcells import spreadsheet_safe
+from .imports.formats import MOVIEREC_HEADER
 from .models import NotInterested, Rating, WishlistEntry
 
-RATINGS_COLUMNS = ("movie_id", "imdb_id", "tmdb_id", "title", "year", "rating", "rated_at")
+RATINGS_COLUMNS = MOVIEREC_HEADER
 WISHLIST_COLUMNS = ("movie_id", "imdb_id", "tmdb_id", "title", "year", "added_at")
 HIDDEN_COLUMNS = ("movie_id", "imdb_id", "tmdb_id", "title", "year", "hidden_at")
 LETTERBOXD_COLUMNS = ("imdbID", "tmdbID", "Title", "Year", "Rating", "WatchedDate")
 
-# What a spreadsheet treats as the start of a formula (OWASP's CSV injection list).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # Rows fetched per round trip (a server-side cursor) and written per streamed chunk.
 CHUNK_ROWS = 2000
 
 _MOVIE_FIELDS = ("movie_id", "movie__imdb_id", "movie__tmdb_id", "movie__title", "movie__year")
-
-
-def spreadsheet_safe(text: str) -> str:
-    """`text`, with an apostrophe in front if a spreadsheet would otherwise run it as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
-def spreadsheet_unsafe(text: str) -> str:
-    """The inverse of `spreadsheet_safe`, for reading an export back."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
 
 
 def _imdb(digits: str) -> str:
@@ -130,21 +119,6 @@ def hidden_csv(*, user) -> Iterator[bytes]:
     return _csv_chunks(HIDDEN_COLUMNS, rows)
 
 
-# MovieLens titles carry the year, "(1995)", and move a leading article to the end, "Matrix, The".
-_TITLE_YEAR = re.compile(r"\s*\(\d{4}(?:[-–]\d{0,4})?\)\s*$")
-_TRAILING_ARTICLE = re.compile(r"^(?P<title>.+), (?P<article>The|A|An|Les|Le|La|L'|Il|El|Die|Der|Das)$")
-
-
-def plain_title(title: str) -> str:
-    """A MovieLens title as people write it: "Matrix, The (1999)" -> "The Matrix"."""
-    title = _TITLE_YEAR.sub("", title)
-    match = _TRAILING_ARTICLE.match(title)
-    if match:
-        article = match["article"]
-        title = f"{article}{'' if article.endswith(chr(39)) else ' '}{match['title']}"
-    return title
-
-
 def letterboxd_csv(*, user) -> Iterator[bytes]:
     """The user's ratings as a file Letterboxd's importer takes (letterboxd.com/import/).
 
@@ -155,7 +129,7 @@ def letterboxd_csv(*, user) -> Iterator[bytes]:
         [
             spreadsheet_safe(_imdb(imdb)),
             "" if tmdb_id is None else tmdb_id,
-            spreadsheet_safe(plain_title(title)),
+            spreadsheet_safe(display_title(title)),
             year,
             value,
             timezone.localtime(rated_at).date().isoformat(),
@@ -163,42 +137,6 @@ def letterboxd_csv(*, user) -> Iterator[bytes]:
         for _, imdb, tmdb_id, title, year, value, rated_at in takeaway_rating_rows(user=user)
     )
     return _csv_chunks(LETTERBOXD_COLUMNS, rows)
-
-
-@dataclass(frozen=True)
-class ExportedRating:
-    movie_id: int
-    imdb_id: str
-    tmdb_id: int | None
-    title: str
-    year: int | None
-    rating: Decimal
-    rated_at: datetime
-
-
-class NotAMovieRecExport(ValueError):
-    pass
-
-
-def ratings_csv_parse(lines: Iterable[str]) -> Iterator[ExportedRating]:
-    """Read a MovieRec ratings export (text lines, as from a file opened with newline="") back into values.
-
-    Raises NotAMovieRecExport when the header is not exactly RATINGS_COLUMNS, ValueError on a bad cell.
-    """
-    reader = csv.reader(lines)
-    header = next(reader, None)
-    if tuple(header or ()) != RATINGS_COLUMNS:
-        raise NotAMovieRecExport(f"expected the header {','.join(RATINGS_COLUMNS)}, found {header!r}")
-    for movie_id, imdb_id, tmdb_id, title, year, rating, rated_at in reader:
-        yield ExportedRating(
-            movie_id=int(movie_id),
-            imdb_id=spreadsheet_unsafe(imdb_id),
-            tmdb_id=int(tmdb_id) if tmdb_id else None,
-            title=spreadsheet_unsafe(title),
-            year=int(year) if year else None,
-            rating=Decimal(rating),
-            rated_at=datetime.fromisoformat(rated_at),
-        )
 
 
 # --- JSON ---

@@ -65,7 +65,8 @@ def rate(request, movie_id: int):
     movie = get_object_or_404(Movie, pk=movie_id)
     if request.POST.get("action") == "remove":
         removed = services.rating_delete(user=request.user, movie=movie)
-        message = f"Removed your rating of {movie.title}." if removed else f"You had not rated {movie.title}."
+        name = movie.natural_title
+        message = f"Removed your rating of {name}." if removed else f"You had not rated {name}."
         return _reply(request, movie, ok=True, message=message, value=None)
     value = request.POST.get("value", "")
     if value == "":
@@ -75,7 +76,7 @@ def rate(request, movie_id: int):
     except ValidationError as exc:
         return _reply(request, movie, ok=False, message=" ".join(exc.messages))
     label = stars(rating.value)
-    return _reply(request, movie, ok=True, message=f"You rated {movie.title} {label} stars.", value=label)
+    return _reply(request, movie, ok=True, message=f"You rated {movie.natural_title} {label} stars.", value=label)
 
 
 @login_required
@@ -85,9 +86,10 @@ def wishlist_toggle(request, movie_id: int):
     movie = get_object_or_404(Movie, pk=movie_id)
     if request.POST.get("action") == "remove":
         services.wishlist_remove(user=request.user, movie=movie)
-        return _reply(request, movie, ok=True, message=f"Took {movie.title} off your wishlist.", on_wishlist=False)
+        message = f"Took {movie.natural_title} off your wishlist."
+        return _reply(request, movie, ok=True, message=message, on_wishlist=False)
     services.wishlist_add(user=request.user, movie=movie)
-    return _reply(request, movie, ok=True, message=f"Added {movie.title} to your wishlist.", on_wishlist=True)
+    return _reply(request, movie, ok=True, message=f"Added {movie.natural_title} to your wishlist.", on_wishlist=True)
 
 
 @login_required
@@ -97,9 +99,11 @@ def not_interested(request, movie_id: int):
     movie = get_object_or_404(Movie, pk=movie_id)
     if request.POST.get("action") == "remove":
         services.not_interested_remove(user=request.user, movie=movie)
-        return _reply(request, movie, ok=True, message=f"{movie.title} may be recommended again.", not_interested=False)
+        message = f"{movie.natural_title} may be recommended again."
+        return _reply(request, movie, ok=True, message=message, not_interested=False)
     services.not_interested_add(user=request.user, movie=movie)
-    return _reply(request, movie, ok=True, message=f"We won't recommend {movie.title} again.", not_interested=True)
+    message = f"We won't recommend {movie.natural_title} again."
+    return _reply(request, movie, ok=True, message=message, not_interested=True)
 
 
 @login_required
@@ -169,5 +173,5 @@ def _save_onboarding_ratings(request) -> tuple[int, list[str]]:
             services.rating_upsert(user=request.user, movie=movie, value=value)
             saved += 1
         except ValidationError as exc:
-            errors.append(f"{movie.title}: {' '.join(exc.messages)}")
+            errors.append(f"{movie.natural_title}: {' '.join(exc.messages)}")
     return saved, errors

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
+from ..csvcells import spreadsheet_unsafe
+
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 20_000
 TITLE_MAX = 500  # catalog.Movie.title
@@ -278,7 +280,8 @@ def _skip(line: int, title: str, year: int | None, reason: str, **ids) -> Parsed
 
 
 def _title(raw: str) -> str:
-    return " ".join(raw.split())[:TITLE_MAX]
+    # A title a careful exporter (ours) guarded against spreadsheet formulas comes back as written.
+    return " ".join(spreadsheet_unsafe(raw).split())[:TITLE_MAX]
 
 
 def _year(raw) -> int | None:

@@ -119,6 +119,8 @@
       return;
     }
     if (form.matches("[data-hide-form]")) {
+      // Outside a card (the movie page) the form posts as usual: the page comes back with "Show it again".
+      if (!form.closest("[data-card]")) return;
       event.preventDefault();
       post(actionOf(form), form, { action: "add" }).then(function (data) {
         if (!data.ok) return;

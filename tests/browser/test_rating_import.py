@@ -57,7 +57,7 @@ def test_import_a_letterboxd_file_choose_confirm_and_undo(page, live_server, tmp
     page.get_by_role("link", name="See my ratings").click()
     expect(page.locator(".result-count")).to_have_text("3 ratings")
     titles = page.locator(".ratings-table tbody th a").all_inner_texts()
-    assert sorted(titles) == sorted([godfather.title, amelie.title, emma_drama.title])
+    assert sorted(titles) == sorted([godfather.natural_title, amelie.natural_title, emma_drama.natural_title])
     assert Rating.objects.get(user__username="cinephile", movie=emma_drama).value == Decimal("3.5")
 
     # Undo from the import's page: the ratings are gone again.

@@ -1,6 +1,14 @@
 import pytest
 
-from catalog.titles import display_title, fold, split_year, title_variants, unflip_article, without_leading_article
+from catalog.titles import (
+    display_title,
+    fold,
+    natural_title,
+    split_year,
+    title_variants,
+    unflip_article,
+    without_leading_article,
+)
 
 
 @pytest.mark.parametrize(
@@ -94,3 +102,19 @@ def test_without_leading_article_only_drops_english_articles():
     assert without_leading_article("a beautiful mind") == "beautiful mind"
     assert without_leading_article("die hard") == "die hard"
     assert without_leading_article("the") == "the"
+
+
+@pytest.mark.parametrize(
+    "title, natural",
+    [
+        ("Matrix, The (1999)", "The Matrix (1999)"),
+        ("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", "Amelie (Le Fabuleux destin d'Amélie Poulain) (2001)"),
+        ("Godfather: Part II, The (1974)", "The Godfather: Part II (1974)"),
+        ("Ours, L' (1988)", "L'Ours (1988)"),
+        ("(500) Days of Summer (2009)", "(500) Days of Summer (2009)"),
+        ("Death Note: Desu nôto (2006–2007)", "Death Note: Desu nôto (2006–2007)"),
+        ("Yes, Minister", "Yes, Minister"),
+    ],
+)
+def test_natural_title_puts_articles_in_front_and_keeps_every_part(title, natural):
+    assert natural_title(title) == natural

@@ -82,7 +82,7 @@ def test_upload_shows_a_preview_and_changes_nothing(logged_in, user, movies):
         "Unknown Film",
         "Skipped (1)",
         "Matched (2)",
-        "Godfather, The (1972)",
+        "The Godfather (1972)",  # shown as people read it
     ):
         assert text in page, text
 
