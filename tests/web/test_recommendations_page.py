@@ -51,7 +51,7 @@ def test_a_new_rating_changes_the_next_page_without_a_retrain(logged_in, user, t
     assert first.context["result"].personal is True
     assert _titles(first)[:5] == [m.title for m in cat["comedies"][1:6]]
     assert cat["comedies"][0].title not in _titles(first)  # rated movies are never recommended
-    assert b"Predicted for you" in first.content
+    assert b"We think you'd give it" in first.content
 
     # Change of heart: comedies are out, dramas are in. The very next page says so.
     logged_in.post(reverse("rate", args=[cat["comedies"][0].pk]), {"value": "0.5"})
@@ -140,3 +140,27 @@ def test_recommendations_page_query_count_is_pinned(logged_in, user, two_taste_c
     with django_assert_num_queries(8):
         response = logged_in.get(URL, {"genre": "Comedy"})
     assert cat["comedies"][3] not in [item.movie for item in response.context["result"].items]
+
+
+def test_order_follows_the_match_and_the_stars_are_labelled_as_a_separate_prediction(logged_in, two_taste_catalogue):
+    """The rule: cards are in the list model's order (labelled "Match #n"); the stars model's prediction is shown
+    beside each, so a lower card may carry more stars, and the page says so."""
+    cat = two_taste_catalogue
+    comedies = cat["comedies"]
+    # The stars model likes the comedy the list model ranks last of the five far more than the others.
+    stars = {movie: (0.0, [0.0, 0.0]) for movie in cat["factors"]}
+    stars[comedies[5]] = (1.4, [0.0, 0.0])
+    make_active_run(cat["factors"], stars=stars)
+    logged_in.post(reverse("rate", args=[comedies[0].pk]), {"value": "5"})
+
+    response = logged_in.get(URL)
+    items = response.context["result"].items
+    assert [item.movie for item in items[:5]] == comedies[1:6]  # the match order, whatever the stars say
+    assert max(items[:5], key=lambda item: item.score).movie == comedies[5]
+    html = response.content.decode()
+    assert "in order of how well they match your taste" in html
+    # Each card's title is followed by its own place in the match order.
+    places = [(html.index(movie.natural_title), html.index(f"Match #{k}<")) for k, movie in enumerate(comedies[1:6], 1)]
+    assert all(title < label for title, label in places)
+    assert [label for _, label in places] == sorted(label for _, label in places)
+    assert html.count('class="match-rank"') == len(items)
