@@ -21,6 +21,10 @@ from movierec_site.api import JsonStringField
 
 
 class MeApi(APIView):
+    """Who you are signed in as."""
+
+    name = "Your account"
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "Me"
@@ -37,7 +41,12 @@ class MeApi(APIView):
 
 
 class TokenApi(APIView):
-    """POST credentials for a token; DELETE revokes the caller's token."""
+    """Your API token: get it with your username and password, see whether you have one, revoke it.
+
+    Send it as `Authorization: Token <key>` on every request; it works until you revoke it.
+    """
+
+    name = "API token"
 
     # Besides the site-wide anon/user rates, few token requests per client address (or user):
     # REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]["auth_token"] (API_THROTTLE_AUTH_TOKEN).
@@ -51,6 +60,13 @@ class TokenApi(APIView):
         username = JsonStringField(max_length=150)
         password = JsonStringField(max_length=4096, trim_whitespace=False, style={"input_type": "password"})
 
+    class StatusSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "TokenStatus"
+
+        has_token = serializers.BooleanField(help_text="Whether you have a token (POST for it; never shown here).")
+        created = serializers.DateTimeField(allow_null=True, help_text="When it was made; null without one.")
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "Token"
@@ -60,9 +76,25 @@ class TokenApi(APIView):
         username = serializers.CharField()
 
     def get_permissions(self):
-        if self.request is not None and self.request.method == "DELETE":
+        if self.request is not None and self.request.method in ("GET", "DELETE"):
             return [IsAuthenticated()]
         return [AllowAny()]
+
+    def get_throttles(self):
+        if self.request is not None and self.request.method == "GET":  # asks nothing of the password check
+            return [throttle() for throttle in APIView.throttle_classes]
+        return super().get_throttles()
+
+    def get_serializer(self, *args, **kwargs):
+        """What POST reads: the browsable API's form is made from it."""
+        return self.InputSerializer(*args, **kwargs)
+
+    @extend_schema(operation_id="token_retrieve", responses=StatusSerializer, tags=["account"])
+    def get(self, request):
+        """Whether you have an API token, and since when. The key itself only ever comes from POST."""
+        token = Token.objects.filter(user=request.user).first()
+        body = {"has_token": token is not None, "created": token.created if token else None}
+        return Response(self.StatusSerializer(body).data)
 
     @extend_schema(
         operation_id="token_create",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -16,7 +17,7 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from movierec_site.api import ApiPagination, QueryIntegerField, query_params
+from movierec_site.api import ApiPagination, QueryIntegerField, RoundedFloatField, api_url, query_params
 
 from .models import Genre, Movie
 from .selectors import (
@@ -70,37 +71,55 @@ class GenreField(serializers.CharField):
         return genre if genre is not None else Genre(pk=0, name=name)
 
 
+RATING_MEAN_DECIMALS = 2
+
+
 class MovieSummarySerializer(serializers.Serializer):
-    """A movie as it appears in lists (genres must be prefetched)."""
+    """A movie as it appears in lists (genres must be prefetched), with a link to it (the request in the context
+    makes it absolute)."""
 
     class Meta:
         ref_name = "MovieSummary"
 
     id = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="The movie in this API.")
     title = serializers.CharField()
     year = serializers.IntegerField(allow_null=True)
     genres = serializers.SerializerMethodField()
     rating_count = serializers.IntegerField(help_text="Number of ratings.")
-    rating_mean = serializers.FloatField(allow_null=True, help_text="Average rating (0.5 to 5).")
+    rating_mean = RoundedFloatField(
+        decimals=RATING_MEAN_DECIMALS, allow_null=True, help_text="Average rating (0.5 to 5), to 2 decimals."
+    )
 
     def get_genres(self, movie: Movie) -> list[str]:
         return [genre.name for genre in movie.genres.all()]
 
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, movie: Movie) -> str:
+        return api_url(self.context.get("request"), "movie_detail", movie.pk)
 
-def movie_summary(movie: Movie) -> dict:
-    """What MovieSummarySerializer renders, built directly: the hot recommendations path skips DRF's field machinery."""
+
+def movie_summary(movie: Movie, *, movies_url: str) -> dict:
+    """What MovieSummarySerializer renders, built directly: the hot recommendations path skips DRF's field machinery.
+
+    `movies_url` is the movie list's URL (api_url(request, "movie_list")), to which a movie's id and a slash are added.
+    """
     return {
         "id": movie.pk,
+        "url": f"{movies_url}{movie.pk}/",
         "title": movie.title,
         "year": movie.year,
         "genres": list(movie.genre_names),
         "rating_count": movie.rating_count,
-        "rating_mean": movie.rating_mean,
+        "rating_mean": None if movie.rating_mean is None else round(movie.rating_mean, RATING_MEAN_DECIMALS),
     }
 
 
 class GenreListApi(APIView):
+    """The genres movies are filed under: the names the `genre` filters take."""
+
     permission_classes = [AllowAny]
+    name = "Genres"
 
     class OutputSerializer(serializers.Serializer):
         id = serializers.IntegerField()
@@ -116,7 +135,13 @@ class GenreListApi(APIView):
 
 
 class MovieListApi(ListAPIView):
+    """The catalogue: browse and search every movie, by title words, genre, decade and number of ratings.
+
+    Each movie links to its page here, which links on to similar movies and to your predicted rating.
+    """
+
     permission_classes = [AllowAny]
+    name = "Movies"
     pagination_class = ApiPagination
     serializer_class = MovieSummarySerializer
 
@@ -168,7 +193,12 @@ class MovieListApi(ListAPIView):
 
 
 class MovieDetailApi(APIView):
+    """One movie: its average rating, genres and tags, and links on: to similar movies, to the rating the
+    recommender predicts you would give it, and to your own rating of it (where you rate it, change it or
+    remove it)."""
+
     permission_classes = [AllowAny]
+    name = "Movie"
 
     class OutputSerializer(MovieSummarySerializer):
         class Meta:
@@ -193,6 +223,25 @@ class MovieDetailApi(APIView):
         tmdb_id = serializers.IntegerField(allow_null=True)
         links = serializers.SerializerMethodField()
         tags = serializers.SerializerMethodField()
+        similar_url = serializers.SerializerMethodField(help_text="The movies most like this one.")
+        prediction_url = serializers.SerializerMethodField(
+            help_text="The rating the recommender predicts you would give it (signed in)."
+        )
+        rating_url = serializers.SerializerMethodField(
+            help_text="Your rating of it (signed in): GET it (404 until you rate), PUT to rate, DELETE to remove."
+        )
+
+        @extend_schema_field(OpenApiTypes.URI)
+        def get_similar_url(self, movie: Movie) -> str:
+            return api_url(self.context.get("request"), "movie_similar", movie.pk)
+
+        @extend_schema_field(OpenApiTypes.URI)
+        def get_prediction_url(self, movie: Movie) -> str:
+            return api_url(self.context.get("request"), "my_prediction", movie.pk)
+
+        @extend_schema_field(OpenApiTypes.URI)
+        def get_rating_url(self, movie: Movie) -> str:
+            return api_url(self.context.get("request"), "my_rating_detail", movie.pk)
 
         @extend_schema_field(LinksSerializer)
         def get_links(self, movie: Movie) -> dict:
@@ -212,4 +261,4 @@ class MovieDetailApi(APIView):
     @extend_schema(operation_id="movies_retrieve", responses=OutputSerializer, tags=["movies"])
     def get(self, request, movie_id: int):
         """One movie: average rating and number of ratings, genres, most used tags, IMDb and TMDb links."""
-        return Response(self.OutputSerializer(movie_or_404(movie_id)).data)
+        return Response(self.OutputSerializer(movie_or_404(movie_id), context={"request": request}).data)

@@ -289,6 +289,13 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 20,
     # JSON bodies only: one documented format, and no half-parsed form or multipart bodies.
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    # JSON, and the browsable API for browsers: pages for people, titled by each view's `name` and described
+    # by its docstrings (movierec_site.api, templates/rest_framework/api.html).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "movierec_site.api.ApiBrowsableRenderer",
+    ],
+    "VIEW_DESCRIPTION_FUNCTION": "movierec_site.api.view_description",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "movierec_site.api_errors.api_exception_handler",
     "DEFAULT_THROTTLE_CLASSES": [

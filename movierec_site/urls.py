@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.views import password_reset
@@ -8,7 +10,19 @@ from movierec_site import pages
 admin.site.site_header = "MovieRec administration"
 admin.site.site_title = "MovieRec admin"
 
+
+class FaviconRedirect(RedirectView):
+    """/favicon.ico, which browsers ask for by themselves: the site's icon (static/img/favicon.svg).
+
+    Temporary (302): the static file's name carries its hash, so a cached permanent redirect would go stale.
+    """
+
+    def get_redirect_url(self, *args, **kwargs):
+        return static("img/favicon.svg")
+
+
 urlpatterns = [
+    path("favicon.ico", FaviconRedirect.as_view(), name="favicon"),
     # /healthz, /readyz and /metrics (ops/urls.py).
     path("", include("ops.urls")),
     path("admin/", admin.site.urls),

@@ -6,6 +6,7 @@ ratings are simply not found. Writes go through ratings.services (the same valid
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -16,7 +17,7 @@ from rest_framework.views import APIView
 from catalog.api import MAX_MOVIE_ID, movie_or_404
 from catalog.models import Movie
 from catalog.selectors import movie_in_bulk
-from movierec_site.api import ApiPagination, JsonIntegerField, query_params
+from movierec_site.api import ApiPagination, JsonIntegerField, api_url, query_params
 
 from . import selectors, services
 from .models import MAX_RATING, MIN_RATING, Rating, validate_rating_value
@@ -51,7 +52,7 @@ class RatingValueField(serializers.DecimalField):
 
 
 class RatingSerializer(serializers.Serializer):
-    """A rating as the API shows it (the movie must be loaded with it)."""
+    """A rating as the API shows it (the movie must be loaded with it), with links to it and to its movie."""
 
     class Meta:
         ref_name = "Rating"
@@ -61,6 +62,16 @@ class RatingSerializer(serializers.Serializer):
     year = serializers.IntegerField(source="movie.year", allow_null=True)
     value = serializers.FloatField()
     rated_at = serializers.DateTimeField()
+    url = serializers.SerializerMethodField(help_text="This rating: change it (PUT) or remove it (DELETE) there.")
+    movie_url = serializers.SerializerMethodField(help_text="The movie in this API.")
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, rating: Rating) -> str:
+        return api_url(self.context.get("request"), "my_rating_detail", rating.movie_id)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_movie_url(self, rating: Rating) -> str:
+        return api_url(self.context.get("request"), "movie_detail", rating.movie_id)
 
 
 class RatingInputSerializer(serializers.Serializer):
@@ -87,8 +98,11 @@ def _save(*, user, movie: Movie, value) -> tuple[Rating, bool]:
 
 
 class RatingListApi(ListAPIView):
+    """Your ratings, newest first, each with a link to change or remove it; rate a movie here."""
+
     pagination_class = ApiPagination
     serializer_class = RatingSerializer
+    name = "Your ratings"
 
     class FilterSerializer(serializers.Serializer):
         class Meta:
@@ -111,6 +125,12 @@ class RatingListApi(ListAPIView):
         params.is_valid(raise_exception=True)
         return selectors.rating_list_for_user(user=self.request.user, sort=params.validated_data["sort"])
 
+    def get_serializer_class(self):
+        # POST reads RatingInputSerializer (the browsable API makes its form from it); GET lists ratings.
+        if self.request is not None and self.request.method == "POST":
+            return RatingInputSerializer
+        return super().get_serializer_class()
+
     @extend_schema(
         operation_id="my_ratings_create",
         request=RatingInputSerializer,
@@ -127,11 +147,20 @@ class RatingListApi(ListAPIView):
             raise serializers.ValidationError({"movie": [f"There is no movie with id {data['movie']}."]})
         rating, created = _save(user=request.user, movie=movie, value=data["value"])
         return Response(
-            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            RatingSerializer(rating, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
 
 class RatingDetailApi(APIView):
+    """Your rating of one movie: see it, rate the movie or change your rating (PUT), remove it (DELETE)."""
+
+    name = "Your rating"
+
+    def get_serializer(self, *args, **kwargs):
+        """What PUT and PATCH read: the browsable API makes its form from it."""
+        return RatingValueInputSerializer(*args, **kwargs)
+
     def _rating_or_404(self, request, movie_id: int) -> Rating:
         movie = movie_or_404(movie_id, with_genres=False)
         rating = selectors.rating_get(user=request.user, movie_id=movie.pk)
@@ -143,7 +172,7 @@ class RatingDetailApi(APIView):
     @extend_schema(operation_id="my_ratings_retrieve", responses=RatingSerializer, tags=["my ratings"])
     def get(self, request, movie_id: int):
         """Your rating of one movie; 404 if you have not rated it."""
-        return Response(RatingSerializer(self._rating_or_404(request, movie_id)).data)
+        return Response(RatingSerializer(self._rating_or_404(request, movie_id), context={"request": request}).data)
 
     @extend_schema(
         operation_id="my_ratings_update",
@@ -158,7 +187,8 @@ class RatingDetailApi(APIView):
         serializer.is_valid(raise_exception=True)
         rating, created = _save(user=request.user, movie=movie, value=serializer.validated_data["value"])
         return Response(
-            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+            RatingSerializer(rating, context={"request": request}).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
     @extend_schema(
@@ -185,6 +215,14 @@ class RatingDetailApi(APIView):
 
 
 class RatingBulkApi(APIView):
+    """Rate up to 500 movies at once, all or nothing."""
+
+    name = "Rate many movies"
+
+    def get_serializer(self, *args, **kwargs):
+        """What POST reads: the browsable API makes its form from it."""
+        return self.InputSerializer(*args, **kwargs)
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "RatingBulkInput"
@@ -234,5 +272,7 @@ class RatingBulkApi(APIView):
         )
         created = sum(1 for rating in saved if rating.movie_id not in already_rated)
         return Response(
-            self.OutputSerializer({"created": created, "updated": len(saved) - created, "ratings": saved}).data
+            self.OutputSerializer(
+                {"created": created, "updated": len(saved) - created, "ratings": saved}, context={"request": request}
+            ).data
         )

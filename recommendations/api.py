@@ -13,12 +13,13 @@ from types import MappingProxyType
 import orjson
 from django.db.models import QuerySet
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
 from rest_framework.permissions import AllowAny, IsAdminUser
-from rest_framework.renderers import BrowsableAPIRenderer, JSONRenderer
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,11 +28,13 @@ from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, mov
 from catalog.api import MovieListApi as CatalogMovieListApi
 from catalog.models import Movie
 from movierec_site.api import (
+    ApiBrowsableRenderer,
     ApiPagination,
     JsonBooleanField,
     JsonIntegerField,
     JsonNumberField,
     QueryIntegerField,
+    api_url,
     query_params,
 )
 from ratings.selectors import rating_get
@@ -55,7 +58,12 @@ class MovieRefSerializer(serializers.Serializer):
         ref_name = "MovieRef"
 
     id = serializers.IntegerField()
+    url = serializers.SerializerMethodField(help_text="The movie in this API.")
     title = serializers.CharField()
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, movie: Movie) -> str:
+        return api_url(self.context.get("request"), "movie_detail", movie.pk)
 
 
 class RecommendationFilterSerializer(serializers.Serializer):
@@ -132,7 +140,7 @@ class FastJSONRenderer(JSONRenderer):
 
 
 # The recommendation views answer in JSON through FastJSONRenderer; browsers still get the browsable API.
-RECOMMENDATION_RENDERERS = [FastJSONRenderer, BrowsableAPIRenderer]
+RECOMMENDATION_RENDERERS = [FastJSONRenderer, ApiBrowsableRenderer]
 
 
 def _explain(item, personal: bool) -> str:
@@ -174,6 +182,7 @@ def _recommendations_response(request, user) -> Response:
     )
     # Rendered by hand (the busiest endpoint): the shape is RecommendationsSerializer's, which
     # documents it, and tests/api check that both agree.
+    movies_url = api_url(request, "movie_list")
     body = {
         "user": user.pk,
         "personal": result.personal,
@@ -181,10 +190,14 @@ def _recommendations_response(request, user) -> Response:
         "results": [
             {
                 "rank": rank,
-                "movie": movie_summary(item.movie),
+                "movie": movie_summary(item.movie, movies_url=movies_url),
                 # score: the predicted stars (None when the run predicts none); popular lists carry averages.
                 "predicted_rating": item.score if result.personal else None,
-                "because": {"id": item.because.pk, "title": item.because.title} if item.because else None,
+                "because": (
+                    {"id": item.because.pk, "url": f"{movies_url}{item.because.pk}/", "title": item.because.title}
+                    if item.because
+                    else None
+                ),
                 "explanation": _explain(item, result.personal),
             }
             for rank, item in enumerate(result.items, start=1)
@@ -194,7 +207,10 @@ def _recommendations_response(request, user) -> Response:
 
 
 class MyRecommendationsApi(APIView):
+    """Movies for you, best first, following every rating you have saved; each links to its movie."""
+
     renderer_classes = RECOMMENDATION_RENDERERS
+    name = "Your recommendations"
 
     @extend_schema(
         operation_id="my_recommendations",
@@ -212,7 +228,10 @@ class MyRecommendationsApi(APIView):
 
 
 class UserRecommendationsApi(APIView):
+    """Staff: the recommendations any user sees, as they see them."""
+
     renderer_classes = RECOMMENDATION_RENDERERS
+    name = "A user's recommendations"
 
     @extend_schema(
         operation_id="user_recommendations",
@@ -231,6 +250,10 @@ class UserRecommendationsApi(APIView):
 
 
 class MyPredictionApi(APIView):
+    """The stars the recommender predicts you would give a movie, next to your own rating of it."""
+
+    name = "Predicted rating"
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "Prediction"
@@ -252,11 +275,14 @@ class MyPredictionApi(APIView):
             "predicted_rating": selectors.predicted_rating(user=request.user, movie=movie),
             "my_rating": rating.value if rating else None,
         }
-        return Response(self.OutputSerializer(body).data)
+        return Response(self.OutputSerializer(body, context={"request": request}).data)
 
 
 class SimilarMoviesApi(APIView):
+    """The movies most like this one, by the recommender's model; each links to its movie."""
+
     permission_classes = [AllowAny]
+    name = "Similar movies"
 
     class FilterSerializer(serializers.Serializer):
         class Meta:
@@ -286,15 +312,19 @@ class SimilarMoviesApi(APIView):
         similar = selectors.similar_movie_list(movie=movie, limit=params.validated_data["n"]).prefetch_related(
             "similar__genres"
         )
-        return Response(self.OutputSerializer(similar, many=True).data)
+        return Response(self.OutputSerializer(similar, many=True, context={"request": request}).data)
 
 
 class MovieListWithNewArrivalsApi(CatalogMovieListApi):
-    """GET /api/v1/movies/: the catalogue's movie list (catalog.api.MovieListApi) with one more filter, `new`.
+    """The catalogue: browse and search every movie, by title words, genre, decade and number of ratings, or
+    list the new arrivals the recommender has not learned yet.
 
-    New arrivals are movies the serving model has not learned, a question for this app: catalog may not import
-    recommendations, so the filter is added here and movierec_site/api_urls.py routes the list to this view.
+    Each movie links to its page here, which links on to similar movies and to your predicted rating.
     """
+
+    # GET /api/v1/movies/: the catalogue's movie list (catalog.api.MovieListApi) with one more filter, `new`.
+    # New arrivals are movies the serving model has not learned, a question for this app: catalog may not import
+    # recommendations, so the filter is added here and movierec_site/api_urls.py routes the list to this view.
 
     class FilterSerializer(CatalogMovieListApi.FilterSerializer):
         class Meta:
@@ -367,12 +397,21 @@ def _run_url(request, run: TrainingRun) -> str:
 
 
 class TrainingRunListApi(ListAPIView):
+    """Staff: the recommender's training runs, newest first, and a retrain on demand."""
+
     permission_classes = [IsAdminUser]
     pagination_class = ApiPagination
     serializer_class = TrainingRunSerializer
+    name = "Training runs"
 
     def get_queryset(self):
         return selectors.training_run_list()
+
+    def get_serializer_class(self):
+        # POST reads RetrainInputSerializer (the browsable API makes its form from it); GET lists runs.
+        if self.request is not None and self.request.method == "POST":
+            return self.RetrainInputSerializer
+        return super().get_serializer_class()
 
     class RetrainInputSerializer(serializers.Serializer):
         class Meta:
@@ -440,7 +479,10 @@ class TrainingRunListApi(ListAPIView):
 
 
 class TrainingRunDetailApi(APIView):
+    """Staff: one training run, with its stage timings, metrics and error."""
+
     permission_classes = [IsAdminUser]
+    name = "Training run"
 
     @extend_schema(
         operation_id="training_runs_retrieve",

@@ -19,7 +19,9 @@ from .views import takeaway_filename, takeaway_response
 
 
 class MeApi(AccountMeApi):
-    """GET the signed-in user (accounts.api.MeApi); DELETE the account."""
+    """Your account: who you are signed in as. Deleting it deletes everything in it."""
+
+    # GET is accounts.api.MeApi's; DELETE (the account and its data) is this app's.
 
     class DeleteInputSerializer(serializers.Serializer):
         class Meta:
@@ -59,6 +61,10 @@ class MeApi(AccountMeApi):
 
 
 class ExportApi(APIView):
+    """Everything of yours as one JSON document: your ratings, wishlist and hidden movies."""
+
+    name = "Your data export"
+
     @extend_schema(
         operation_id="my_export",
         responses={

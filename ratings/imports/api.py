@@ -15,7 +15,8 @@ does the work, with the same rules as the site's pages.
 from __future__ import annotations
 
 from django.db.models import Count, Q
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.generics import ListAPIView
@@ -24,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api import MAX_MOVIE_ID
-from movierec_site.api import ApiPagination, JsonIntegerField, query_params
+from movierec_site.api import ApiPagination, JsonIntegerField, api_url, query_params
 from ratings.models import Rating
 
 from . import formats, selectors, services
@@ -94,6 +95,26 @@ class RatingImportSerializer(serializers.Serializer):
     counts = MatchCountsSerializer(help_text="Rows by how they matched.")
     applied = AppliedCountsSerializer(source="applied_counts", help_text="What confirming did (zeros before).")
     undone = UndoneCountsSerializer(source="undone_counts", help_text="What undo did (zeros before).")
+    url = serializers.SerializerMethodField(help_text="This import (DELETE there drops a preview).")
+    items_url = serializers.SerializerMethodField(help_text="Its rows, and how each matched.")
+    confirm_url = serializers.SerializerMethodField(help_text="POST here to apply the preview.")
+    undo_url = serializers.SerializerMethodField(help_text="POST here to undo the applied import.")
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_url(self, rating_import: RatingImport) -> str:
+        return api_url(self.context.get("request"), "my_rating_import_detail", rating_import.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_items_url(self, rating_import: RatingImport) -> str:
+        return api_url(self.context.get("request"), "my_rating_import_items", rating_import.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_confirm_url(self, rating_import: RatingImport) -> str:
+        return api_url(self.context.get("request"), "my_rating_import_confirm", rating_import.pk)
+
+    @extend_schema_field(OpenApiTypes.URI)
+    def get_undo_url(self, rating_import: RatingImport) -> str:
+        return api_url(self.context.get("request"), "my_rating_import_undo", rating_import.pk)
 
 
 def _with_counts(rating_import: RatingImport) -> RatingImport:
@@ -102,8 +123,8 @@ def _with_counts(rating_import: RatingImport) -> RatingImport:
     return rating_import
 
 
-def _render(rating_import: RatingImport, code: int = status.HTTP_200_OK) -> Response:
-    return Response(RatingImportSerializer(_with_counts(rating_import)).data, status=code)
+def _render(request, rating_import: RatingImport, code: int = status.HTTP_200_OK) -> Response:
+    return Response(RatingImportSerializer(_with_counts(rating_import), context={"request": request}).data, status=code)
 
 
 class MovieBriefSerializer(serializers.Serializer):
@@ -188,9 +209,13 @@ def _item_rows(items: list[RatingImportItem], *, user) -> list[dict]:
 
 
 class RatingImportListApi(ListAPIView):
+    """Bring in your ratings from IMDb, Letterboxd, Trakt or a MovieRec export: upload the file for a preview,
+    then confirm it (or undo it later)."""
+
     pagination_class = ApiPagination
     serializer_class = RatingImportSerializer
     parser_classes = [MultiPartParser]
+    name = "Your rating imports"
 
     class UploadSerializer(serializers.Serializer):
         class Meta:
@@ -218,6 +243,12 @@ class RatingImportListApi(ListAPIView):
                 for match in RatingImportItem.Match.values
             }
         )
+
+    def get_serializer_class(self):
+        # POST reads UploadSerializer (the browsable API makes its upload form from it); GET lists imports.
+        if self.request is not None and self.request.method == "POST":
+            return self.UploadSerializer
+        return super().get_serializer_class()
 
     def paginate_queryset(self, queryset):
         page = super().paginate_queryset(queryset)
@@ -264,14 +295,18 @@ class RatingImportListApi(ListAPIView):
             filename=upload.name or "",
             format=serializer.validated_data["format"],
         )
-        return _render(rating_import, status.HTTP_201_CREATED)
+        return _render(request, rating_import, status.HTTP_201_CREATED)
 
 
 class RatingImportDetailApi(APIView):
+    """One of your rating imports: its status, how its rows matched, and links to its rows, confirm and undo."""
+
+    name = "Rating import"
+
     @extend_schema(operation_id="my_rating_imports_retrieve", responses=RatingImportSerializer, tags=["rating imports"])
     def get(self, request, import_id: int):
         """One of your imports: its status and how its rows matched."""
-        return _render(_import_or_404(request, import_id))
+        return _render(request, _import_or_404(request, import_id))
 
     @extend_schema(
         operation_id="my_rating_imports_destroy",
@@ -285,8 +320,11 @@ class RatingImportDetailApi(APIView):
 
 
 class RatingImportItemListApi(ListAPIView):
+    """The rows of one of your rating imports, by line, and how each matched a movie."""
+
     pagination_class = ApiPagination
     serializer_class = RatingImportItemSerializer
+    name = "Rating import rows"
 
     class FilterSerializer(serializers.Serializer):
         class Meta:
@@ -316,6 +354,14 @@ class RatingImportItemListApi(ListAPIView):
 
 
 class RatingImportConfirmApi(APIView):
+    """Apply a rating import's preview to your ratings, choosing movies for rows that need it."""
+
+    name = "Confirm"
+
+    def get_serializer(self, *args, **kwargs):
+        """What POST reads: the browsable API makes its form from it."""
+        return self.InputSerializer(*args, **kwargs)
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "RatingImportConfirm"
@@ -383,10 +429,14 @@ class RatingImportConfirmApi(APIView):
             conflict_policy=data["conflict_policy"],
             conflict_overrides={entry["item"]: entry["keep"] for entry in data["conflicts"]},
         )
-        return _render(rating_import)
+        return _render(request, rating_import)
 
 
 class RatingImportUndoApi(APIView):
+    """Undo an applied rating import."""
+
+    name = "Undo"
+
     @extend_schema(
         operation_id="my_rating_imports_undo", request=None, responses=RatingImportSerializer, tags=["rating imports"]
     )
@@ -396,4 +446,4 @@ class RatingImportUndoApi(APIView):
         Ratings you changed after the import stay as you left them (counted in `undone.changed_since`).
         400 if the import is not applied.
         """
-        return _render(services.rating_import_undo(rating_import=_import_or_404(request, import_id)))
+        return _render(request, services.rating_import_undo(rating_import=_import_or_404(request, import_id)))

@@ -56,6 +56,8 @@ CASES = {
     ),
     "who am I": ("get", "api:me", lambda w: [], None, {"anon": 401, "alice": 200}),
     "revoke a token": ("delete", "api:token", lambda w: [], None, {"anon": 401, "alice": 204}),
+    "whether I have a token": ("get", "api:token", lambda w: [], None, {"anon": 401, "alice": 200}),
+    "the API root": ("get", "api:root", lambda w: [], None, {"anon": 200, "alice": 200, "staff": 200}),
     "browse movies": ("get", "api:movie_list", lambda w: [], None, {"anon": 200, "alice": 200}),
     "a movie": ("get", "api:movie_detail", lambda w: [w["movie"].pk], None, {"anon": 200, "alice": 200}),
 }  # fmt: skip

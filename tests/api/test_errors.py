@@ -7,7 +7,9 @@ from movierec_site.api_errors import MAX_QUERY_STRING_BYTES
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("path", ["/api/v1/", "/api/v1/nothing-here/", "/api/v1/movies", "/api/v1/me/ratings/x/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/nothing-here/", "/api/v1/movies", "/api/v1/me/ratings/x/", "/api/v1/me/predictions/"]
+)
 def test_unknown_api_paths_are_json_404(anon, path):
     response = anon.post(path, {}, format="json")
     assert response.status_code == 404

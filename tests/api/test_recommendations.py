@@ -37,7 +37,11 @@ def test_fresh_ratings_change_the_very_next_response(alice_client, catalogue, ac
     assert comedies[0].pk not in [r["movie"]["id"] for r in body["results"]]
     top = body["results"][0]
     assert 0.5 <= top["predicted_rating"] <= 5
-    assert top["because"] == {"id": comedies[0].pk, "title": comedies[0].title}
+    assert top["because"] == {
+        "id": comedies[0].pk,
+        "url": f"http://testserver/api/v1/movies/{comedies[0].pk}/",
+        "title": comedies[0].title,
+    }
     assert top["explanation"] == f"Because you rated {comedies[0].title}."
 
     # Change of heart, no retrain: the next response follows.
@@ -107,7 +111,11 @@ def test_predicted_rating_for_one_movie(alice, alice_client, catalogue, active_r
     comedies = catalogue["comedies"]
     url = reverse("api:my_prediction", args=[comedies[1].pk])
     before = alice_client.get(url).json()
-    assert before["movie"] == {"id": comedies[1].pk, "title": comedies[1].title}
+    assert before["movie"] == {
+        "id": comedies[1].pk,
+        "url": f"http://testserver/api/v1/movies/{comedies[1].pk}/",
+        "title": comedies[1].title,
+    }
     assert before["predicted_rating"] is None and before["my_rating"] is None  # no ratings yet
 
     RatingFactory(user=alice, movie=comedies[0], value=5)
@@ -130,6 +138,7 @@ def test_staff_see_anyones_recommendations(staff_client, bob, catalogue, active_
 
 
 def test_hand_rendered_recommendations_match_their_documented_serializer(alice, alice_client, catalogue, active_run):
+    from catalog.api import MovieSummarySerializer
     from recommendations.api import RecommendationsSerializer
 
     RatingFactory(user=alice, movie=catalogue["comedies"][0], value=5)
@@ -137,4 +146,5 @@ def test_hand_rendered_recommendations_match_their_documented_serializer(alice, 
     serializer = RecommendationsSerializer(data=body)
     assert serializer.is_valid(), serializer.errors
     assert set(body["results"][0]) == set(RecommendationsSerializer.ItemSerializer().fields)
-    assert set(body["results"][0]["movie"]) == {"id", "title", "year", "genres", "rating_count", "rating_mean"}
+    assert set(body["results"][0]["movie"]) == set(MovieSummarySerializer().fields)
+    assert set(body["results"][0]["movie"]) == {"id", "url", "title", "year", "genres", "rating_count", "rating_mean"}
