@@ -133,7 +133,9 @@ class GroupListApi(ListAPIView):
         class Meta:
             ref_name = "GroupCreateInput"
 
-        name = JsonStringField(max_length=MAX_NAME_LENGTH, help_text="What to call the group.")
+        # Not trimmed here: the length limit holds for the string as sent (the schema's maxLength); the service
+        # collapses whitespace and refuses a blank name.
+        name = JsonStringField(max_length=MAX_NAME_LENGTH, trim_whitespace=False, help_text="What to call the group.")
 
     def get_queryset(self):
         return group_list_for_user(user=self.request.user)
@@ -215,7 +217,9 @@ class GroupJoinApi(APIView):
         class Meta:
             ref_name = "GroupJoinInput"
 
-        token = JsonStringField(max_length=64, help_text="The group's invite token (the last part of its link).")
+        token = JsonStringField(
+            max_length=64, trim_whitespace=False, help_text="The group's invite token (the last part of its link)."
+        )
 
     @extend_schema(
         operation_id="groups_join",
