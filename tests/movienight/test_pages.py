@@ -157,3 +157,16 @@ def test_the_group_page_query_count_is_pinned(client, catalogue, stars_run, alic
     rating_upsert(user=bob, movie=catalogue["dramas"][1], value=4)
     with django_assert_num_queries(7):  # and, computing again, the members' ratings and hidden movies
         assert catalogue["dramas"][1] not in [i.movie for i in client.get(url).context["result"].items]
+
+
+def test_rating_a_listed_movie_from_the_group_page_takes_it_off_the_list(client, catalogue, stars_run, alice, bob):
+    rating_upsert(user=alice, movie=catalogue["comedies"][0], value=5)
+    group = make_group(alice, bob)
+    client.force_login(bob)
+    url = reverse("movienight_group", args=[group.pk])
+    page = client.get(url)
+    top = page.context["result"].items[0].movie
+    assert f'action="{reverse("rate", args=[top.pk])}"' in page.content.decode()
+    back = client.post(reverse("rate", args=[top.pk]), {"value": "3.5", "next": url}, follow=True)
+    assert back.redirect_chain[-1][0] == url
+    assert top not in [item.movie for item in back.context["result"].items]
