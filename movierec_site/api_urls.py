@@ -16,6 +16,14 @@ from rest_framework.views import APIView
 
 from accounts.api import TokenApi
 from catalog.api import GenreListApi, MovieDetailApi
+from movienight.api import (
+    GroupDetailApi,
+    GroupInviteApi,
+    GroupJoinApi,
+    GroupLeaveApi,
+    GroupListApi,
+    GroupMoviesApi,
+)
 from movierec_site.api import absolute_url, view_summary
 from ratings.api import RatingBulkApi, RatingDetailApi, RatingListApi
 from ratings.imports.api import (
@@ -216,5 +224,11 @@ urlpatterns = [
     path("users/<int:user_id>/recommendations/", UserRecommendationsApi.as_view(), name="user_recommendations"),
     path("training-runs/", TrainingRunListApi.as_view(), name="training_run_list"),
     path("training-runs/<int:run_id>/", TrainingRunDetailApi.as_view(), name="training_run_detail"),
+    path("groups/", GroupListApi.as_view(), name="group_list"),
+    path("groups/join/", GroupJoinApi.as_view(), name="group_join"),
+    path("groups/<int:group_id>/", GroupDetailApi.as_view(), name="group_detail"),
+    path("groups/<int:group_id>/leave/", GroupLeaveApi.as_view(), name="group_leave"),
+    path("groups/<int:group_id>/invite/", GroupInviteApi.as_view(), name="group_invite"),
+    path("groups/<int:group_id>/movies/", GroupMoviesApi.as_view(), name="group_movies"),
     re_path(r"^[\s\S]*$", NotFoundApi.as_view(), name="not_found"),  # any character, newlines too
 ]

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
     "spark_engine",
     "movielens",
     "yourdata",
+    "movienight",
     "ops",
     # Log-in rate limiting (failed attempts are stored in the database).
     "axes",

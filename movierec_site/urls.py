@@ -42,6 +42,7 @@ urlpatterns = [
     path("", include("ratings.urls")),
     path("", include("recommendations.urls")),
     path("", include("yourdata.urls")),
+    path("", include("movienight.urls")),
 ]
 
 # A database outage answers 503 with Retry-After instead of 500 (ops.views.server_error).

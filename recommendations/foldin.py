@@ -362,13 +362,18 @@ def predict(*, factors: ItemFactors, user: UserVector, movie_id: int) -> float |
     return float(_as_stars(factors, np.array([raw]))[0])
 
 
-def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids: Iterable[int]) -> np.ndarray:
-    """The stars model's predictions for `movie_ids` with the user's `ratings` folded in (NaN for movies the
-    run does not know). Ratings of unknown movies are ignored; with none left the user is average (b_u = 0)."""
-    targets, target_found = model.rows_of(movie_ids)
-    result = np.full(target_found.size, np.nan)
-    if not target_found.any():
-        return result
+@dataclass(frozen=True)
+class StarsUser:
+    """A user folded into the stars model: a prediction for movie i is μ + bias + b_i + v_i·x, clipped."""
+
+    bias: float
+    x: np.ndarray  # float64 (rank,)
+    ratings_used: int  # the user's ratings of movies the model knows (0: an average user, bias 0 and x 0)
+
+
+def stars_user(*, model: StarsModel, ratings: Mapping[int, float]) -> StarsUser:
+    """The stars model's user terms for `ratings` (movie id -> stars): b_u, then x on the residuals.
+    Ratings of unknown movies are ignored; with none left the user is average (b_u = 0, x = 0)."""
     rows, found = model.rows_of(ratings.keys())
     values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))[found]
     rows = rows[found]
@@ -386,7 +391,18 @@ def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids:
             x = np.linalg.solve(a, v.T @ residuals)
         except np.linalg.LinAlgError:
             x = np.linalg.pinv(a) @ (v.T @ residuals)
+    return StarsUser(bias=user_bias, x=x, ratings_used=n)
+
+
+def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids: Iterable[int]) -> np.ndarray:
+    """The stars model's predictions for `movie_ids` with the user's `ratings` folded in (NaN for movies the
+    run does not know). Ratings of unknown movies are ignored; with none left the user is average (b_u = 0)."""
+    targets, target_found = model.rows_of(movie_ids)
+    result = np.full(target_found.size, np.nan)
+    if not target_found.any():
+        return result
+    user = stars_user(model=model, ratings=ratings)
     chosen = targets[target_found]
-    raw = model.global_mean + user_bias + model.biases[chosen] + model.matrix[chosen].astype(np.float64) @ x
+    raw = model.global_mean + user.bias + model.biases[chosen] + model.matrix[chosen].astype(np.float64) @ user.x
     result[target_found] = np.clip(raw, MIN_STARS, MAX_STARS)
     return result
