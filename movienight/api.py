@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, movie_summary
-from movierec_site.api import ApiPagination, JsonStringField, QueryIntegerField, query_params
+from movierec_site.api import ApiPagination, JsonStringField, QueryIntegerField, api_url, query_params
 
 from .forms import DEFAULT_MIN_RATINGS
 from .models import Group
@@ -126,6 +126,8 @@ def _detail_of(request, group_id: int) -> dict:
 
 
 class GroupListApi(ListAPIView):
+    """Your movie-night groups, and a new one (you own it and get its invite link)."""
+
     pagination_class = ApiPagination
     serializer_class = GroupSummarySerializer
 
@@ -161,6 +163,8 @@ class GroupListApi(ListAPIView):
 
 
 class GroupDetailApi(APIView):
+    """One of your groups: its members and invite link. Its owner may delete it; anyone else gets 404."""
+
     @extend_schema(operation_id="groups_retrieve", responses=GroupDetailSerializer, tags=TAGS)
     def get(self, request, group_id: int):
         """One of your groups, with its members and invite link."""
@@ -179,6 +183,8 @@ class GroupDetailApi(APIView):
 
 
 class GroupLeaveApi(APIView):
+    """Leave a group; an owner hands it to the longest member, and the last one out deletes it."""
+
     @extend_schema(
         operation_id="groups_leave",
         request=None,
@@ -194,6 +200,8 @@ class GroupLeaveApi(APIView):
 
 
 class GroupInviteApi(APIView):
+    """A new invite link for your group (owner only); the old link stops working at once."""
+
     class OutputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "GroupInvite"
@@ -213,6 +221,8 @@ class GroupInviteApi(APIView):
 
 
 class GroupJoinApi(APIView):
+    """Join a group with the token of its invite link."""
+
     class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "GroupJoinInput"
@@ -314,7 +324,8 @@ class GroupMoviesSerializer(serializers.Serializer):
     results = ItemSerializer(many=True)
 
 
-def _movies_body(view: GroupView, result: GroupMovies) -> dict:
+def _movies_body(request, view: GroupView, result: GroupMovies) -> dict:
+    movies_url = api_url(request, "movie_list")
     not_counted = {m.user_id for m in result.not_counted}
     return {
         "group": view.group.pk,
@@ -333,7 +344,7 @@ def _movies_body(view: GroupView, result: GroupMovies) -> dict:
         "results": [
             {
                 "rank": rank,
-                "movie": movie_summary(item.movie),
+                "movie": movie_summary(item.movie, movies_url=movies_url),
                 "score": item.score,
                 "average": item.average,
                 "least_misery": item.least,
@@ -345,6 +356,8 @@ def _movies_body(view: GroupView, result: GroupMovies) -> dict:
 
 
 class GroupMoviesApi(APIView):
+    """What to watch together: movies no member rated or hid, by the average or least misery of your predictions."""
+
     @extend_schema(
         operation_id="groups_movies",
         parameters=[GroupMoviesFilterSerializer],
@@ -369,4 +382,4 @@ class GroupMoviesApi(APIView):
             min_ratings=data["min_ratings"],
             limit=data["n"],
         )
-        return Response(_movies_body(view, result))
+        return Response(_movies_body(request, view, result))

@@ -68,6 +68,12 @@ ENDPOINT_ACCESS = {
     "user_recommendations": STAFF,  # a user may name themselves; anyone else's list is for staff
     "training_run_list": STAFF,
     "training_run_detail": STAFF,
+    "group_list": SIGNED_IN,
+    "group_join": SIGNED_IN,
+    "group_detail": SIGNED_IN,  # members only; anyone else gets 404
+    "group_leave": SIGNED_IN,
+    "group_invite": SIGNED_IN,
+    "group_movies": SIGNED_IN,
 }
 _LISTED_METHODS = ("get", "post", "put", "patch", "delete")
 
