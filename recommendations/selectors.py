@@ -8,7 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -16,9 +18,9 @@ from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ratings.models import Rating
-from ratings.selectors import not_interested_movie_ids, rating_values_for_user
+from ratings.selectors import not_interested_movie_ids, rating_histograms, rating_values_for_user
 
-from . import foldin
+from . import foldin, onboarding
 from .metrics import observe_foldin
 from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
 
@@ -343,3 +345,72 @@ def movie_list_new_arrivals(*, limit: int = 12, run: TrainingRun | None = None) 
     genres and TMDB details loaded for cards. Empty without a serving run."""
     movies = movie_filter_new_arrivals(movies=Movie.objects.with_genres(), run=run)
     return list(movies.order_by("-pk")[:limit])
+
+
+# --- Onboarding: which movies a newcomer is asked about (recommendations.onboarding holds the strategies). ---
+
+# Every strategy picks among this many of the most-rated movies (the cold-start evaluation uses the same pool).
+ONBOARDING_POOL = 1000
+# Star histograms and the number of raters change slowly; the "popular_entropy" and "informative" strategies
+# reuse them for this long in each process.
+ONBOARDING_STATS_SECONDS = 3600.0
+_onboarding_stats: dict[str, tuple[float, object]] = {}
+
+
+def _onboarding_stat(key: str, load):
+    now = time.monotonic()
+    hit = _onboarding_stats.get(key)
+    if hit is None or now - hit[0] >= ONBOARDING_STATS_SECONDS:
+        hit = (now, load())
+        _onboarding_stats[key] = hit
+    return hit[1]
+
+
+def onboarding_stats_clear() -> None:
+    _onboarding_stats.clear()
+
+
+def onboarding_page_for_user(
+    *, user, exclude_movie_ids: Iterable[int] = (), strategy: str | None = None, count: int = onboarding.PAGE_SIZE
+) -> list[Movie]:
+    """The next `count` movies to ask `user` about (genres prefetched), by `strategy` (default the
+    ONBOARDING_STRATEGY setting), leaving out the movies they rated and `exclude_movie_ids` (already shown).
+
+    Adaptive strategies ("informative") use the user's ratings so far and the serving run's list-model factors;
+    without a serving run it asks about the most popular movies. Raises ImproperlyConfigured on an unknown strategy.
+    """
+    strategy = strategy or settings.ONBOARDING_STRATEGY
+    if strategy not in onboarding.STRATEGIES:
+        raise ImproperlyConfigured(
+            f"ONBOARDING_STRATEGY must be one of {', '.join(onboarding.STRATEGIES)}, got {strategy!r}"
+        )
+    rated = rating_values_for_user(user=user)
+    movies = movie_list_popular(limit=ONBOARDING_POOL)
+    movie_ids = np.fromiter((m.pk for m in movies), dtype=np.int64, count=len(movies))
+    extra: dict = {}
+    if strategy == "varied":
+        extra["genres"] = tuple(frozenset(g.pk for g in m.genres.all()) for m in movies)
+        extra["decades"] = tuple(m.year // 10 * 10 if m.year else None for m in movies)
+    elif strategy == "popular_entropy":
+        histograms = _onboarding_stat("histograms", lambda: rating_histograms(movie_ids=movie_ids.tolist()))
+        extra["entropy"] = onboarding.rating_entropy(np.array([histograms.get(m.pk, [0] * 10) for m in movies]))
+    elif strategy == "informative":
+        run = training_run_serving()
+        factors = np.zeros((len(movies), 1), dtype=np.float32)
+        if run is not None:
+            item_factors = foldin.item_factors_for_run(run)
+            rows, found = item_factors.rows_of(movie_ids)
+            factors = np.zeros((len(movies), item_factors.matrix.shape[1]), dtype=np.float32)
+            factors[found] = item_factors.matrix[rows[found]]
+        extra["factors"] = factors
+    pool = onboarding.OnboardingPool(
+        movie_ids=movie_ids,
+        counts=np.fromiter((m.rating_count for m in movies), dtype=np.float64, count=len(movies)),
+        raters=_onboarding_stat("raters", lambda: Rating.objects.values("user_id").distinct().count()),
+        **extra,
+    )
+    picked = onboarding.next_page(
+        strategy=strategy, pool=pool, exclude=set(exclude_movie_ids), rated=rated, count=count
+    )
+    by_id = {m.pk: m for m in movies}
+    return [by_id[movie_id] for movie_id in picked]
