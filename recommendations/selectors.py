@@ -385,32 +385,42 @@ def onboarding_page_for_user(
             f"ONBOARDING_STRATEGY must be one of {', '.join(onboarding.STRATEGIES)}, got {strategy!r}"
         )
     rated = rating_values_for_user(user=user)
-    movies = movie_list_popular(limit=ONBOARDING_POOL)
-    movie_ids = np.fromiter((m.pk for m in movies), dtype=np.int64, count=len(movies))
+    # Plain values for the pool (loading 1,000 Movie objects with their genres cost ~100 ms); full objects for
+    # the page only, from the shared movie cache.
+    rows = list(
+        Movie.objects.filter(rating_count__gt=0)
+        .order_by("-rating_count", "-rating_mean", "pk")
+        .values_list("pk", "rating_count", "year")[:ONBOARDING_POOL]
+    )
+    movie_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     extra: dict = {}
     if strategy == "varied":
-        extra["genres"] = tuple(frozenset(g.pk for g in m.genres.all()) for m in movies)
-        extra["decades"] = tuple(m.year // 10 * 10 if m.year else None for m in movies)
+        genres: dict[int, set[int]] = {}
+        pairs = Movie.genres.through.objects.filter(movie_id__in=movie_ids.tolist()).values_list("movie_id", "genre_id")
+        for movie_id, genre_id in pairs:
+            genres.setdefault(movie_id, set()).add(genre_id)
+        extra["genres"] = tuple(frozenset(genres.get(row[0], ())) for row in rows)
+        extra["decades"] = tuple(row[2] // 10 * 10 if row[2] else None for row in rows)
     elif strategy == "popular_entropy":
         histograms = _onboarding_stat("histograms", lambda: rating_histograms(movie_ids=movie_ids.tolist()))
-        extra["entropy"] = onboarding.rating_entropy(np.array([histograms.get(m.pk, [0] * 10) for m in movies]))
+        extra["entropy"] = onboarding.rating_entropy(np.array([histograms.get(row[0], [0] * 10) for row in rows]))
     elif strategy == "informative":
         run = training_run_serving()
-        factors = np.zeros((len(movies), 1), dtype=np.float32)
+        factors = np.zeros((len(rows), 1), dtype=np.float32)
         if run is not None:
             item_factors = foldin.item_factors_for_run(run)
-            rows, found = item_factors.rows_of(movie_ids)
-            factors = np.zeros((len(movies), item_factors.matrix.shape[1]), dtype=np.float32)
-            factors[found] = item_factors.matrix[rows[found]]
+            found_rows, found = item_factors.rows_of(movie_ids)
+            factors = np.zeros((len(rows), item_factors.matrix.shape[1]), dtype=np.float32)
+            factors[found] = item_factors.matrix[found_rows[found]]
         extra["factors"] = factors
     pool = onboarding.OnboardingPool(
         movie_ids=movie_ids,
-        counts=np.fromiter((m.rating_count for m in movies), dtype=np.float64, count=len(movies)),
+        counts=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
         raters=_onboarding_stat("raters", lambda: Rating.objects.values("user_id").distinct().count()),
         **extra,
     )
     picked = onboarding.next_page(
         strategy=strategy, pool=pool, exclude=set(exclude_movie_ids), rated=rated, count=count
     )
-    by_id = {m.pk: m for m in movies}
-    return [by_id[movie_id] for movie_id in picked]
+    movies = movie_in_bulk_cached(movie_ids=picked)
+    return [movies[movie_id] for movie_id in picked if movie_id in movies]
