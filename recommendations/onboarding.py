@@ -14,6 +14,8 @@ strategy picks from a pool of well-known movies (most rated first) and leaves ou
   (the pick adapts to them) and each candidate counts with the probability that a newcomer has seen it
   (its share of raters): p · log(1 + vᵀA⁻¹v), then A += p·v vᵀ for the next pick of the page.
 
+`taste_clusters` groups the best-known movies by their list-model factors for "pick groups you like".
+
 `manage.py evaluate --cold-start` measures them (spark_engine.cold_start); the site uses ONBOARDING_STRATEGY
 (recommendations.selectors.onboarding_page_for_user). No database here: arrays in, movie ids out.
 """
@@ -169,3 +171,41 @@ def _informative(pool: OnboardingPool, available: np.ndarray, rated: Mapping[int
         rest = np.flatnonzero(available & ~known)[: count - len(picked)]
         picked.extend(int(row) for row in rest)
     return picked
+
+
+def taste_clusters(factors: np.ndarray, k: int, *, seed: int = 0, iterations: int = 25) -> np.ndarray:
+    """Cluster label (0..k-1) of each row of `factors`: k-means on the rows scaled to unit length (the list model's
+    similar movies are by cosine), seeded k-means++ start. Rows of zeros get label -1. At most as many clusters as
+    distinct directions; labels are renumbered so that cluster 0 holds the first row's group, 1 the next new one...
+    """
+    v = np.asarray(factors, dtype=np.float64)
+    norms = np.linalg.norm(v, axis=1)
+    labels = np.full(v.shape[0], -1)
+    known = np.flatnonzero(norms > 0)
+    if known.size == 0 or k < 1:
+        return labels
+    points = v[known] / norms[known, None]
+    rng = np.random.default_rng(seed)
+    centres = [points[0]]  # the best-known movie seeds the first cluster
+    for _ in range(1, min(k, points.shape[0])):
+        distance = np.min(1.0 - points @ np.array(centres).T, axis=1).clip(min=0.0)
+        if distance.sum() <= 1e-12:
+            break
+        centres.append(points[rng.choice(points.shape[0], p=distance / distance.sum())])
+    centres = np.array(centres)
+    assigned = np.zeros(points.shape[0], dtype=np.int64)
+    for _ in range(iterations):
+        assigned = np.argmax(points @ centres.T, axis=1)
+        moved = centres.copy()
+        for c in range(centres.shape[0]):
+            members = points[assigned == c]
+            if members.size:
+                mean = members.mean(axis=0)
+                moved[c] = mean / max(np.linalg.norm(mean), 1e-12)
+        if np.allclose(moved, centres):
+            break
+        centres = moved
+    _, first = np.unique(assigned, return_index=True)
+    renumber = {old: new for new, old in enumerate(assigned[np.sort(first)])}
+    labels[known] = [renumber[label] for label in assigned]
+    return labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -422,5 +423,102 @@ def onboarding_page_for_user(
     picked = onboarding.next_page(
         strategy=strategy, pool=pool, exclude=set(exclude_movie_ids), rated=rated, count=count
     )
+    movies = movie_in_bulk_cached(movie_ids=picked)
+    return [movies[movie_id] for movie_id in picked if movie_id in movies]
+
+
+# --- "Pick groups you like": clusters of the serving run's best-known movies by list-model factors. ---
+
+TASTE_GROUP_MOVIES = 500  # the most-rated movies with factors, clustered
+TASTE_GROUPS = 8
+TASTE_GROUP_MIN_MOVIES = 20  # fewer groups in a small catalogue
+TASTE_GROUP_EXAMPLES = 3
+_taste_groups: dict[int, list[TasteGroup]] = {}
+_taste_groups_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TasteGroup:
+    key: int
+    genres: tuple[str, ...]  # the group's most common genres
+    examples: tuple[str, ...]  # titles of its best-known movies
+    movie_ids: tuple[int, ...]  # most rated first
+
+
+def taste_groups(*, run: TrainingRun | None = None) -> list[TasteGroup]:
+    """The serving run's TASTE_GROUP_MOVIES most-rated movies in TASTE_GROUPS clusters of its list-model factors
+    (recommendations.onboarding.taste_clusters), named by their most common genres and best-known films.
+
+    Computed once per run and process on first use (a few tens of milliseconds), then kept. Empty without a run.
+    """
+    run = run or training_run_serving()
+    if run is None:
+        return []
+    cached = _taste_groups.get(run.pk)
+    if cached is not None:
+        return cached
+    with _taste_groups_lock:
+        if run.pk not in _taste_groups:
+            _taste_groups.clear()  # only the serving run's are ever asked for
+            _taste_groups[run.pk] = _compute_taste_groups(run)
+    return _taste_groups[run.pk]
+
+
+def taste_groups_clear() -> None:
+    with _taste_groups_lock:
+        _taste_groups.clear()
+
+
+def _compute_taste_groups(run: TrainingRun) -> list[TasteGroup]:
+    factors = foldin.item_factors_for_run(run)
+    rows = list(
+        Movie.objects.filter(rating_count__gt=0, pk__in=ItemFactor.objects.filter(run_id=run.pk).values("movie_id"))
+        .order_by("-rating_count", "-rating_mean", "pk")
+        .values_list("pk", "title")[:TASTE_GROUP_MOVIES]
+    )
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    found_rows, found = factors.rows_of(ids)
+    k = min(TASTE_GROUPS, max(1, len(rows) // TASTE_GROUP_MIN_MOVIES))
+    labels = onboarding.taste_clusters(factors.matrix[found_rows] * found[:, None], k)
+    genre_names: dict[int, list[str]] = {}
+    pairs = Movie.genres.through.objects.filter(movie_id__in=ids).values_list("movie_id", "genre__name")
+    for movie_id, name in pairs:
+        genre_names.setdefault(movie_id, []).append(name)
+    groups = []
+    for key in range(int(labels.max()) + 1):
+        members = [rows[i] for i in np.flatnonzero(labels == key)]
+        counts: dict[str, int] = {}
+        for movie_id, _ in members:
+            for name in genre_names.get(movie_id, ()):
+                if not name.startswith("("):  # "(no genres listed)"
+                    counts[name] = counts.get(name, 0) + 1
+        top_genres = tuple(sorted(counts, key=lambda name: (-counts[name], name))[:2])
+        groups.append(
+            TasteGroup(
+                key=key,
+                genres=top_genres,
+                examples=tuple(title for _, title in members[:TASTE_GROUP_EXAMPLES]),
+                movie_ids=tuple(movie_id for movie_id, _ in members),
+            )
+        )
+    return groups
+
+
+def onboarding_group_page_for_user(
+    *, user, group_keys: Iterable[int], exclude_movie_ids: Iterable[int] = (), count: int = onboarding.PAGE_SIZE
+) -> list[Movie]:
+    """The best-known movies of the chosen taste groups (taken in turn from each group), leaving out the user's rated
+    movies and `exclude_movie_ids`: what to ask about once someone said which groups they like. Choosing a group
+    saves nothing; the user still rates the movies they know, so their ratings stay their own."""
+    chosen = [group for group in taste_groups() if group.key in set(group_keys)]
+    excluded = set(exclude_movie_ids) | set(rating_values_for_user(user=user))
+    queues = [[m for m in group.movie_ids if m not in excluded] for group in chosen]
+    picked: list[int] = []
+    while len(picked) < count and any(queues):
+        for queue in queues:
+            if queue and len(picked) < count:
+                picked.append(queue.pop(0))
     movies = movie_in_bulk_cached(movie_ids=picked)
     return [movies[movie_id] for movie_id in picked if movie_id in movies]

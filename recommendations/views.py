@@ -25,8 +25,10 @@ from .models import EvaluationReport, TrainingRun
 from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
     evaluation_report_list,
+    onboarding_group_page_for_user,
     onboarding_page_for_user,
     recommendation_list_for_user_fresh,
+    taste_groups,
     training_run_active,
     training_run_history,
 )
@@ -58,30 +60,44 @@ def welcome(request):
 
     POST saves every rated movie at once, then shows the recommendations; with action=others ("Show me others")
     it saves them too and shows the next page, leaving out every movie shown so far (the `shown` field, carried in
-    the URL: no JavaScript needed).
+    the URL: no JavaScript needed). With action=groups, the next pages ask about the best-known movies of the
+    taste groups ticked (`group`), carried in the URL as `groups`.
     """
     if request.method == "POST":
         shown = _shown_ids(request.POST.get("shown", ""))
         saved, errors = _save_onboarding_ratings(request)
         for error in errors:
             messages.error(request, error)
-        if request.POST.get("action") == "others":
+        action = request.POST.get("action")
+        if action in ("others", "groups"):
             if saved:
                 messages.success(request, f"Saved {saved} rating{'s' if saved != 1 else ''}.")
-            return redirect(_welcome_url(shown))
+            groups = _shown_ids(",".join(request.POST.getlist("group"))) if action == "groups" else []
+            if action == "others":
+                groups = _shown_ids(request.POST.get("groups", ""))
+            return redirect(_welcome_url(shown, groups))
         if saved:
             messages.success(request, f"Saved {saved} rating{'s' if saved != 1 else ''}. Here is what we suggest.")
         if errors:
             return redirect(_welcome_url(shown))
         return redirect("recommendations")
     shown = _shown_ids(request.GET.get("shown", ""))
-    movies = onboarding_page_for_user(user=request.user, exclude_movie_ids=shown)
+    groups = _shown_ids(request.GET.get("groups", ""))
+    movies = []
+    if groups:
+        movies = onboarding_group_page_for_user(user=request.user, group_keys=groups, exclude_movie_ids=shown)
+    if not movies:
+        groups = []
+        movies = onboarding_page_for_user(user=request.user, exclude_movie_ids=shown)
     now_shown = [*shown, *(m.pk for m in movies)][-ONBOARDING_SHOWN_MAX:]
-    return render(
-        request,
-        "registration/welcome.html",
-        {"movies": movies, "shown": ",".join(map(str, now_shown)), "more_pages": bool(shown)},
-    )
+    context = {
+        "movies": movies,
+        "shown": ",".join(map(str, now_shown)),
+        "groups": ",".join(map(str, groups)),
+        "more_pages": bool(shown),
+        "taste_groups": taste_groups(),
+    }
+    return render(request, "registration/welcome.html", context)
 
 
 def _shown_ids(value: str) -> list[int]:
@@ -92,9 +108,10 @@ def _shown_ids(value: str) -> list[int]:
     return list(dict.fromkeys(ids))
 
 
-def _welcome_url(shown: list[int]) -> str:
-    url = reverse("welcome")
-    return f"{url}?shown={','.join(map(str, shown))}" if shown else url
+def _welcome_url(shown: list[int], groups: list[int] = ()) -> str:
+    # Digits and commas only: nothing to escape.
+    parts = [f"{key}={','.join(map(str, ids))}" for key, ids in (("shown", shown), ("groups", groups)) if ids]
+    return f"{reverse('welcome')}?{'&'.join(parts)}" if parts else reverse("welcome")
 
 
 def _save_onboarding_ratings(request) -> tuple[int, list[str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recommendations.onboarding import OnboardingPool, next_page, rating_entropy
+from recommendations.onboarding import OnboardingPool, next_page, rating_entropy, taste_clusters
 
 
 def _pool(n=6, **extra) -> OnboardingPool:
@@ -75,3 +75,14 @@ def test_unknown_strategy_or_missing_inputs_are_refused():
         next_page(strategy="informative", pool=_pool())
     with pytest.raises(ValueError, match="rows"):
         OnboardingPool(movie_ids=np.array([1, 2]), counts=np.array([1.0]), raters=1)
+
+
+def test_taste_clusters_separate_directions_and_leave_unknown_movies_out():
+    rng = np.random.default_rng(0)
+    a = np.array([1.0, 0.0, 0.0]) + rng.normal(0, 0.05, (5, 3))
+    b = np.array([0.0, 1.0, 0.0]) * 3 + rng.normal(0, 0.05, (5, 3))  # scale does not matter: cosine
+    factors = np.vstack([a[:1], b, a[1:], np.zeros((1, 3))])
+    labels = taste_clusters(factors, 2, seed=1)
+    assert labels.tolist() == [0, 1, 1, 1, 1, 1, 0, 0, 0, 0, -1]
+    # Never more clusters than distinct directions.
+    assert set(taste_clusters(np.vstack([a, a]), 5).tolist()) <= {0, 1, 2, 3, 4}

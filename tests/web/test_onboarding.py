@@ -101,3 +101,33 @@ def test_saving_from_a_later_page_shows_the_recommendations(client, settings, ca
     response = client.post(reverse("welcome"), {"shown": "1,2,junk", f"rating-{catalogue[12].pk}": "3.5"})
     assert response.url == reverse("recommendations")
     assert Rating.objects.get(user=user).movie == catalogue[12]
+
+
+def test_picking_a_taste_group_asks_about_its_best_known_films(client, settings, monkeypatch):
+    from recommendations import selectors
+    from recommendations.selectors import taste_groups, taste_groups_clear
+    from tests.factories import two_taste_catalogue
+
+    monkeypatch.setattr(selectors, "TASTE_GROUP_MIN_MOVIES", 5)
+    taste_groups_clear()
+    catalogue = two_taste_catalogue()
+    make_active_run(catalogue["factors"], stars={})
+    user = UserFactory()
+    client.force_login(user)
+    page = client.get(reverse("welcome"))
+    groups = page.context["taste_groups"]
+    assert len(groups) == 2
+    drama_group = next(g for g in groups if g.genres == ("Drama",))
+    assert drama_group.examples == tuple(m.title for m in catalogue["dramas"][:3])
+    assert b"pick groups you like" in page.content
+
+    response = client.post(
+        reverse("welcome"), {"shown": page.context["shown"], "action": "groups", "group": str(drama_group.key)}
+    )
+    assert parse_qs(urlparse(response.url).query)["groups"] == [str(drama_group.key)]
+    movies = client.get(response.url).context["movies"]
+    shown_first = {m.pk for m in page.context["movies"]}
+    assert movies and all(m in catalogue["dramas"] and m.pk not in shown_first for m in movies)
+    assert not Rating.objects.filter(user=user).exists()  # choosing a group rates nothing
+    taste_groups_clear()
+    assert taste_groups() is not None
