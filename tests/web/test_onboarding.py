@@ -131,3 +131,30 @@ def test_picking_a_taste_group_asks_about_its_best_known_films(client, settings,
     assert not Rating.objects.filter(user=user).exists()  # choosing a group rates nothing
     taste_groups_clear()
     assert taste_groups() is not None
+
+
+def test_a_cold_start_report_is_listed_on_the_staff_page_but_not_charted(client):
+    from recommendations.models import EvaluationReport
+
+    client.force_login(UserFactory(is_staff=True))
+    EvaluationReport.objects.create(
+        kind="cold_start",
+        ratings_count=100,
+        rmse=0.91,
+        ndcg_at_10=0.2,
+        popularity_ndcg_at_10=0.08,
+        summary="cold start varied NDCG@10 0.2000 popularity NDCG@10 0.0800 RMSE 0.9100",
+    )
+    response = client.get(reverse("staff_runs"))
+    body = response.content.decode()
+    assert "evaluate --cold-start" in body and "cold start varied NDCG@10 0.2000" in body
+    assert body.count("Nothing to chart yet: run manage.py evaluate.") == 2
+
+
+def test_the_system_check_refuses_an_unknown_strategy(settings):
+    from recommendations.apps import check_onboarding_strategy
+
+    assert check_onboarding_strategy(None) == []
+    settings.ONBOARDING_STRATEGY = "random"
+    (error,) = check_onboarding_strategy(None)
+    assert "ONBOARDING_STRATEGY" in error.msg and error.id == "recommendations.E001"
