@@ -1,5 +1,5 @@
 """Sign-up; log-in, log-out and passwords are Django's auth views. The onboarding page that follows
-sign-up (rate ten popular movies) is ratings.views.welcome.
+sign-up (rate ten popular movies) is recommendations.views.welcome.
 
 Sign-up and password reset are rate limited per client address (django-ratelimit; a limited
 POST gets ops.views.rate_limited, 429); reset is also limited per e-mail address, so nobody can

@@ -1,4 +1,4 @@
-"""Reads for the catalogue: search and browse, a movie's details, onboarding picks."""
+"""Reads for the catalogue: search and browse, a movie's details, popular movies."""
 
 from __future__ import annotations
 
@@ -112,40 +112,6 @@ def movie_list_popular(
     if exclude_movie_ids:
         movies = movies.exclude(pk__in=exclude_movie_ids)
     return list(movies.order_by("-rating_count", "-rating_mean", "pk")[:limit])
-
-
-def movie_list_for_onboarding(
-    *, count: int = 10, pool: int = 300, exclude_subquery: QuerySet | None = None
-) -> list[Movie]:
-    """`count` well-known movies spread over genres and decades, leaving out `exclude_subquery` ids.
-
-    From the `pool` most-rated movies, picks greedily the one adding the most genres and the
-    newest decade not yet shown, the more popular first on ties: recognisable films get rated
-    fast, varied ones tell the model more.
-    """
-    candidates = movie_list_popular(limit=pool, exclude_subquery=exclude_subquery)
-    genres_of = {m.pk: {g.pk for g in m.genres.all()} for m in candidates}
-    seen_genres: set[int] = set()
-    decade_counts: dict[int | None, int] = {}
-    picked: list[Movie] = []
-    remaining = candidates
-    while remaining and len(picked) < count:
-        best, best_gain = None, None
-        for position, movie in enumerate(remaining):
-            decade = movie.year // 10 * 10 if movie.year else None
-            gain = (
-                len(genres_of[movie.pk] - seen_genres)
-                + (2 if decade_counts.get(decade, 0) == 0 else -decade_counts[decade])
-                - position / len(remaining)  # prefer the more popular
-            )
-            if best_gain is None or gain > best_gain:
-                best, best_gain = movie, gain
-        picked.append(best)
-        remaining = [m for m in remaining if m.pk != best.pk]
-        seen_genres |= genres_of[best.pk]
-        decade = best.year // 10 * 10 if best.year else None
-        decade_counts[decade] = decade_counts.get(decade, 0) + 1
-    return picked
 
 
 def movie_in_bulk(*, movie_ids: Iterable[int]) -> dict[int, Movie]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 
 from .models import NotInterested, Rating, WishlistEntry
 
@@ -67,3 +67,18 @@ def not_interested_movie_ids(*, user) -> set[int]:
 
 def not_interested_list_for_user(*, user) -> QuerySet[NotInterested]:
     return NotInterested.objects.filter(user=user).select_related("movie").order_by("-created_at")
+
+
+def rating_histograms(*, movie_ids) -> dict[int, list[int]]:
+    """movie id -> counts of 0.5, 1.0, ... 5.0 stars (ten numbers) for those of `movie_ids` with ratings; one query."""
+    histograms: dict[int, list[int]] = {}
+    rows = (
+        Rating.objects.filter(movie_id__in=list(movie_ids))
+        .values_list("movie_id", "value")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for movie_id, value, count in rows:
+        slot = min(max(int(round(float(value) * 2)) - 1, 0), 9)
+        histograms.setdefault(movie_id, [0] * 10)[slot] += count
+    return histograms

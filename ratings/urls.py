@@ -3,7 +3,6 @@ from django.urls import include, path
 from . import views
 
 urlpatterns = [
-    path("welcome/", views.welcome, name="welcome"),
     path("movies/<int:movie_id>/rate/", views.rate, name="rate"),
     path("movies/<int:movie_id>/wishlist/", views.wishlist_toggle, name="wishlist_toggle"),
     path("movies/<int:movie_id>/not-interested/", views.not_interested, name="not_interested"),

@@ -3,7 +3,7 @@
 Without JavaScript each form posts, the view redirects back to `next` with a message. With
 static/js/rating.js the same forms are sent by fetch with `X-Requested-With: fetch`, and the
 view answers JSON instead: {"ok", "message", ...}; 400 with the message for invalid input.
-Also the onboarding page after sign-up (`welcome`): ten popular movies to rate at once.
+The onboarding page after sign-up (`welcome`) is recommendations.views.welcome: it picks with the models.
 """
 
 from __future__ import annotations
@@ -13,20 +13,16 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Movie
-from catalog.selectors import movie_list_for_onboarding
 
 from . import selectors, services
-from .models import Rating
 from .templatetags.rating_controls import stars
 
-ONBOARDING_MOVIES = 10
-RATING_FIELD_PREFIX = "rating-"
 RATINGS_PER_PAGE = 50
 RATING_SORT_LABELS = {
     "date": "Newest first",
@@ -134,44 +130,3 @@ def wishlist(request):
 def hidden_movies(request):
     entries = list(selectors.not_interested_list_for_user(user=request.user))
     return render(request, "ratings/hidden.html", {"entries": entries})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def welcome(request):
-    """Ten popular, varied movies to rate on one page; POST saves every rated one at once."""
-    if request.method == "POST":
-        saved, errors = _save_onboarding_ratings(request)
-        for error in errors:
-            messages.error(request, error)
-        if saved:
-            messages.success(request, f"Saved {saved} rating{'s' if saved != 1 else ''}. Here is what we suggest.")
-        if errors:
-            return redirect("welcome")
-        return redirect("recommendations")
-    movies = movie_list_for_onboarding(
-        count=ONBOARDING_MOVIES, exclude_subquery=Rating.objects.filter(user=request.user).values("movie_id")
-    )
-    return render(request, "registration/welcome.html", {"movies": movies})
-
-
-def _save_onboarding_ratings(request) -> tuple[int, list[str]]:
-    values: dict[int, str] = {}
-    for key, value in request.POST.items():
-        if key.startswith(RATING_FIELD_PREFIX) and value:
-            try:
-                values[int(key.removeprefix(RATING_FIELD_PREFIX))] = value
-            except ValueError:
-                continue
-    movies = Movie.objects.in_bulk(list(values)[:100])
-    saved, errors = 0, []
-    for movie_id, value in values.items():
-        movie = movies.get(movie_id)
-        if movie is None:
-            continue
-        try:
-            services.rating_upsert(user=request.user, movie=movie, value=value)
-            saved += 1
-        except ValidationError as exc:
-            errors.append(f"{movie.natural_title}: {' '.join(exc.messages)}")
-    return saved, errors

@@ -232,11 +232,13 @@ class TunedParameters(models.Model):
 
 
 class EvaluationReport(models.Model):
-    """What `manage.py evaluate` or `manage.py tune` measured, kept for the staff page and the admin."""
+    """What `manage.py evaluate` (also `--cold-start`) or `manage.py tune` measured, kept for the staff page and
+    the admin. A cold-start report's figures are those of its best onboarding strategy."""
 
     class Kind(models.TextChoices):
         EVALUATE = "evaluate"
         TUNE = "tune"
+        COLD_START = "cold_start", "evaluate --cold-start"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)

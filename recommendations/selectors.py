@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import functools
+import threading
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Exists, OuterRef, QuerySet
 
@@ -16,9 +19,9 @@ from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ratings.models import Rating
-from ratings.selectors import not_interested_movie_ids, rating_values_for_user
+from ratings.selectors import not_interested_movie_ids, rating_histograms, rating_values_for_user
 
-from . import foldin
+from . import foldin, onboarding
 from .metrics import observe_foldin
 from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
 
@@ -343,3 +346,179 @@ def movie_list_new_arrivals(*, limit: int = 12, run: TrainingRun | None = None) 
     genres and TMDB details loaded for cards. Empty without a serving run."""
     movies = movie_filter_new_arrivals(movies=Movie.objects.with_genres(), run=run)
     return list(movies.order_by("-pk")[:limit])
+
+
+# --- Onboarding: which movies a newcomer is asked about (recommendations.onboarding holds the strategies). ---
+
+# Every strategy picks among this many of the most-rated movies (the cold-start evaluation uses the same pool).
+ONBOARDING_POOL = 1000
+# Star histograms and the number of raters change slowly; the "popular_entropy" and "informative" strategies
+# reuse them for this long in each process.
+ONBOARDING_STATS_SECONDS = 3600.0
+_onboarding_stats: dict[str, tuple[float, object]] = {}
+
+
+def _onboarding_stat(key: str, load):
+    now = time.monotonic()
+    hit = _onboarding_stats.get(key)
+    if hit is None or now - hit[0] >= ONBOARDING_STATS_SECONDS:
+        hit = (now, load())
+        _onboarding_stats[key] = hit
+    return hit[1]
+
+
+def onboarding_stats_clear() -> None:
+    _onboarding_stats.clear()
+
+
+def onboarding_page_for_user(
+    *, user, exclude_movie_ids: Iterable[int] = (), strategy: str | None = None, count: int = onboarding.PAGE_SIZE
+) -> list[Movie]:
+    """The next `count` movies to ask `user` about (genres prefetched), by `strategy` (default the
+    ONBOARDING_STRATEGY setting), leaving out the movies they rated and `exclude_movie_ids` (already shown).
+
+    Adaptive strategies ("informative") use the user's ratings so far and the serving run's list-model factors;
+    without a serving run it asks about the most popular movies. Raises ImproperlyConfigured on an unknown strategy.
+    """
+    strategy = strategy or settings.ONBOARDING_STRATEGY
+    if strategy not in onboarding.STRATEGIES:
+        raise ImproperlyConfigured(
+            f"ONBOARDING_STRATEGY must be one of {', '.join(onboarding.STRATEGIES)}, got {strategy!r}"
+        )
+    rated = rating_values_for_user(user=user)
+    # Plain values for the pool (loading 1,000 Movie objects with their genres cost ~100 ms); full objects for
+    # the page only, from the shared movie cache.
+    rows = list(
+        Movie.objects.filter(rating_count__gt=0)
+        .order_by("-rating_count", "-rating_mean", "pk")
+        .values_list("pk", "rating_count", "year")[:ONBOARDING_POOL]
+    )
+    movie_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    extra: dict = {}
+    if strategy == "varied":
+        genres: dict[int, set[int]] = {}
+        pairs = Movie.genres.through.objects.filter(movie_id__in=movie_ids.tolist()).values_list("movie_id", "genre_id")
+        for movie_id, genre_id in pairs:
+            genres.setdefault(movie_id, set()).add(genre_id)
+        extra["genres"] = tuple(frozenset(genres.get(row[0], ())) for row in rows)
+        extra["decades"] = tuple(row[2] // 10 * 10 if row[2] else None for row in rows)
+    elif strategy == "popular_entropy":
+        histograms = _onboarding_stat("histograms", lambda: rating_histograms(movie_ids=movie_ids.tolist()))
+        extra["entropy"] = onboarding.rating_entropy(np.array([histograms.get(row[0], [0] * 10) for row in rows]))
+    elif strategy == "informative":
+        run = training_run_serving()
+        factors = np.zeros((len(rows), 1), dtype=np.float32)
+        if run is not None:
+            item_factors = foldin.item_factors_for_run(run)
+            found_rows, found = item_factors.rows_of(movie_ids)
+            factors = np.zeros((len(rows), item_factors.matrix.shape[1]), dtype=np.float32)
+            factors[found] = item_factors.matrix[found_rows[found]]
+        extra["factors"] = factors
+    pool = onboarding.OnboardingPool(
+        movie_ids=movie_ids,
+        counts=np.fromiter((row[1] for row in rows), dtype=np.float64, count=len(rows)),
+        raters=_onboarding_stat("raters", lambda: Rating.objects.values("user_id").distinct().count()),
+        **extra,
+    )
+    picked = onboarding.next_page(
+        strategy=strategy, pool=pool, exclude=set(exclude_movie_ids), rated=rated, count=count
+    )
+    movies = movie_in_bulk_cached(movie_ids=picked)
+    return [movies[movie_id] for movie_id in picked if movie_id in movies]
+
+
+# --- "Pick groups you like": clusters of the serving run's best-known movies by list-model factors. ---
+
+TASTE_GROUP_MOVIES = 500  # the most-rated movies with factors, clustered
+TASTE_GROUPS = 8
+TASTE_GROUP_MIN_MOVIES = 20  # fewer groups in a small catalogue
+TASTE_GROUP_EXAMPLES = 3
+_taste_groups: dict[int, list[TasteGroup]] = {}
+_taste_groups_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TasteGroup:
+    key: int
+    genres: tuple[str, ...]  # the group's most common genres
+    examples: tuple[str, ...]  # titles of its best-known movies
+    movie_ids: tuple[int, ...]  # most rated first
+
+
+def taste_groups(*, run: TrainingRun | None = None) -> list[TasteGroup]:
+    """The serving run's TASTE_GROUP_MOVIES most-rated movies in TASTE_GROUPS clusters of its list-model factors
+    (recommendations.onboarding.taste_clusters), named by their most common genres and best-known films.
+
+    Computed once per run and process on first use (a few tens of milliseconds), then kept. Empty without a run.
+    """
+    run = run or training_run_serving()
+    if run is None:
+        return []
+    cached = _taste_groups.get(run.pk)
+    if cached is not None:
+        return cached
+    with _taste_groups_lock:
+        if run.pk not in _taste_groups:
+            _taste_groups.clear()  # only the serving run's are ever asked for
+            _taste_groups[run.pk] = _compute_taste_groups(run)
+    return _taste_groups[run.pk]
+
+
+def taste_groups_clear() -> None:
+    with _taste_groups_lock:
+        _taste_groups.clear()
+
+
+def _compute_taste_groups(run: TrainingRun) -> list[TasteGroup]:
+    factors = foldin.item_factors_for_run(run)
+    rows = list(
+        Movie.objects.filter(rating_count__gt=0, pk__in=ItemFactor.objects.filter(run_id=run.pk).values("movie_id"))
+        .order_by("-rating_count", "-rating_mean", "pk")
+        .values_list("pk", "title")[:TASTE_GROUP_MOVIES]
+    )
+    if not rows:
+        return []
+    ids = [row[0] for row in rows]
+    found_rows, found = factors.rows_of(ids)
+    k = min(TASTE_GROUPS, max(1, len(rows) // TASTE_GROUP_MIN_MOVIES))
+    labels = onboarding.taste_clusters(factors.matrix[found_rows] * found[:, None], k)
+    genre_names: dict[int, list[str]] = {}
+    pairs = Movie.genres.through.objects.filter(movie_id__in=ids).values_list("movie_id", "genre__name")
+    for movie_id, name in pairs:
+        genre_names.setdefault(movie_id, []).append(name)
+    groups = []
+    for key in range(int(labels.max()) + 1):
+        members = [rows[i] for i in np.flatnonzero(labels == key)]
+        counts: dict[str, int] = {}
+        for movie_id, _ in members:
+            for name in genre_names.get(movie_id, ()):
+                if not name.startswith("("):  # "(no genres listed)"
+                    counts[name] = counts.get(name, 0) + 1
+        top_genres = tuple(sorted(counts, key=lambda name: (-counts[name], name))[:2])
+        groups.append(
+            TasteGroup(
+                key=key,
+                genres=top_genres,
+                examples=tuple(title for _, title in members[:TASTE_GROUP_EXAMPLES]),
+                movie_ids=tuple(movie_id for movie_id, _ in members),
+            )
+        )
+    return groups
+
+
+def onboarding_group_page_for_user(
+    *, user, group_keys: Iterable[int], exclude_movie_ids: Iterable[int] = (), count: int = onboarding.PAGE_SIZE
+) -> list[Movie]:
+    """The best-known movies of the chosen taste groups (taken in turn from each group), leaving out the user's rated
+    movies and `exclude_movie_ids`: what to ask about once someone said which groups they like. Choosing a group
+    saves nothing; the user still rates the movies they know, so their ratings stay their own."""
+    chosen = [group for group in taste_groups() if group.key in set(group_keys)]
+    excluded = set(exclude_movie_ids) | set(rating_values_for_user(user=user))
+    queues = [[m for m in group.movie_ids if m not in excluded] for group in chosen]
+    picked: list[int] = []
+    while len(picked) < count and any(queues):
+        for queue in queues:
+            if queue and len(picked) < count:
+                picked.append(queue.pop(0))
+    movies = movie_in_bulk_cached(movie_ids=picked)
+    return [movies[movie_id] for movie_id in picked if movie_id in movies]

@@ -4,6 +4,7 @@ from . import views
 
 urlpatterns = [
     path("recommendations/", views.recommendations, name="recommendations"),
+    path("welcome/", views.welcome, name="welcome"),
     path("staff/training-runs/", views.staff_runs, name="staff_runs"),
     path("staff/training-runs/retrain/", views.staff_retrain, name="staff_retrain"),
 ]

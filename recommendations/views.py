@@ -1,4 +1,4 @@
-"""The recommendations page, and the staff page with the training-run history."""
+"""The recommendations page, the onboarding page (`welcome`), and the staff page with the training-run history."""
 
 from __future__ import annotations
 
@@ -9,13 +9,15 @@ from functools import wraps
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.models import Genre
+from catalog.models import Genre, Movie
+from ratings import services as rating_services
 from ratings.selectors import wishlist_movie_ids
 
 from . import charts
@@ -23,12 +25,18 @@ from .models import EvaluationReport, TrainingRun
 from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
     evaluation_report_list,
+    onboarding_group_page_for_user,
+    onboarding_page_for_user,
     recommendation_list_for_user_fresh,
+    taste_groups,
     training_run_active,
     training_run_history,
 )
 
 RECOMMENDATIONS_SHOWN = 30
+RATING_FIELD_PREFIX = "rating-"
+# "Show me others" remembers this many shown movies (in the page's hidden field and the URL).
+ONBOARDING_SHOWN_MAX = 200
 DEFAULT_MIN_RATINGS = 25
 
 
@@ -43,6 +51,89 @@ class RecommendationFilterForm(forms.Form):
         max_value=1_000_000,
         help_text="Leave out movies with fewer ratings than this (few ratings make shaky predictions).",
     )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def welcome(request):
+    """The onboarding: a page of movies to rate, picked by ONBOARDING_STRATEGY (recommendations.onboarding).
+
+    POST saves every rated movie at once, then shows the recommendations; with action=others ("Show me others")
+    it saves them too and shows the next page, leaving out every movie shown so far (the `shown` field, carried in
+    the URL: no JavaScript needed). With action=groups, the next pages ask about the best-known movies of the
+    taste groups ticked (`group`), carried in the URL as `groups`.
+    """
+    if request.method == "POST":
+        shown = _shown_ids(request.POST.get("shown", ""))
+        saved, errors = _save_onboarding_ratings(request)
+        for error in errors:
+            messages.error(request, error)
+        action = request.POST.get("action")
+        if action in ("others", "groups"):
+            if saved:
+                messages.success(request, f"Saved {saved} rating{'s' if saved != 1 else ''}.")
+            groups = _shown_ids(",".join(request.POST.getlist("group"))) if action == "groups" else []
+            if action == "others":
+                groups = _shown_ids(request.POST.get("groups", ""))
+            return redirect(_welcome_url(shown, groups))
+        if saved:
+            messages.success(request, f"Saved {saved} rating{'s' if saved != 1 else ''}. Here is what we suggest.")
+        if errors:
+            return redirect(_welcome_url(shown))
+        return redirect("recommendations")
+    shown = _shown_ids(request.GET.get("shown", ""))
+    groups = _shown_ids(request.GET.get("groups", ""))
+    movies = []
+    if groups:
+        movies = onboarding_group_page_for_user(user=request.user, group_keys=groups, exclude_movie_ids=shown)
+    if not movies:
+        groups = []
+        movies = onboarding_page_for_user(user=request.user, exclude_movie_ids=shown)
+    now_shown = [*shown, *(m.pk for m in movies)][-ONBOARDING_SHOWN_MAX:]
+    context = {
+        "movies": movies,
+        "shown": ",".join(map(str, now_shown)),
+        "groups": ",".join(map(str, groups)),
+        "more_pages": bool(shown),
+        "taste_groups": taste_groups(),
+    }
+    return render(request, "registration/welcome.html", context)
+
+
+def _shown_ids(value: str) -> list[int]:
+    ids = []
+    for part in value.split(",")[-ONBOARDING_SHOWN_MAX:]:
+        if part.strip().isdigit():
+            ids.append(int(part))
+    return list(dict.fromkeys(ids))
+
+
+def _welcome_url(shown: list[int], groups: list[int] = ()) -> str:
+    # Digits and commas only: nothing to escape.
+    parts = [f"{key}={','.join(map(str, ids))}" for key, ids in (("shown", shown), ("groups", groups)) if ids]
+    return f"{reverse('welcome')}?{'&'.join(parts)}" if parts else reverse("welcome")
+
+
+def _save_onboarding_ratings(request) -> tuple[int, list[str]]:
+    values: dict[int, str] = {}
+    for key, value in request.POST.items():
+        if key.startswith(RATING_FIELD_PREFIX) and value:
+            try:
+                values[int(key.removeprefix(RATING_FIELD_PREFIX))] = value
+            except ValueError:
+                continue
+    movies = Movie.objects.in_bulk(list(values)[:100])
+    saved, errors = 0, []
+    for movie_id, value in values.items():
+        movie = movies.get(movie_id)
+        if movie is None:
+            continue
+        try:
+            rating_services.rating_upsert(user=request.user, movie=movie, value=value)
+            saved += 1
+        except ValidationError as exc:
+            errors.append(f"{movie.natural_title}: {' '.join(exc.messages)}")
+    return saved, errors
 
 
 @login_required

@@ -16,9 +16,11 @@ from typing import Any
 
 from django.conf import settings
 
+from catalog.models import Movie
 from ratings.export import ratings_export_to_parquet
+from recommendations import onboarding
 from recommendations.retrain import RetrainOptions
-from spark_engine import fitting, metrics, stages, tuning
+from spark_engine import cold_start, fitting, metrics, stages, tuning
 from spark_engine.pipeline import spark_config_from_settings
 
 
@@ -134,3 +136,58 @@ def evaluation_run(
         )
     result["ratings"] = rows
     return result
+
+
+def cold_start_run(
+    *,
+    seed: int = 0,
+    fraction: float = cold_start.HOLDOUT_USER_FRACTION,
+    strategies: tuple[str, ...] = onboarding.STRATEGIES,
+    k: int = 10,
+    on_step=None,
+) -> dict[str, Any]:
+    """Export every rating, fit the two models a retrain would publish without a held-out `fraction` of the users
+    (`cold_start.fit_without_users`), then replay the onboarding of each held-out user with every strategy
+    (`cold_start.simulate`) and return its plain dict with "ratings", "train_users", "train_ratings",
+    "holdout_fraction" and "seed" added. Nothing is stored. Raises ValueError when there is too little data.
+    """
+    notify = on_step or (lambda message: None)
+    with exported_ratings(prefix="cold-start-", notify=notify) as (spark, ratings, rows):
+        options, _ = stages.fit_list_rank_to_data(RetrainOptions.from_settings(seed=seed), ratings)
+        config = stages.model_config(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
+        started = time.perf_counter()
+        data = cold_start.fit_without_users(
+            ratings,
+            config,
+            fraction=fraction,
+            seed=seed,
+            biases_on_driver=rows <= options.biases_driver_max_ratings,
+        )
+        notify(
+            f"fit without {len(data.held_out.ratings):,} held-out users: {data.train_ratings:,} training ratings "
+            f"in {time.perf_counter() - started:.1f}s"
+        )
+    genres, years = movie_genres_and_years(movie_ids=data.movie_ids)
+    pool = cold_start.build_pool(data, genres=genres, years=years)
+    started = time.perf_counter()
+    result = cold_start.simulate(data, pool, strategies=strategies, k=k, on_strategy=lambda s: notify(f"simulate {s}"))
+    notify(f"simulation in {time.perf_counter() - started:.1f}s")
+    return {
+        **result,
+        "ratings": rows,
+        "train_users": data.train_users,
+        "train_ratings": data.train_ratings,
+        "holdout_fraction": fraction,
+        "seed": seed,
+        "k": k,
+    }
+
+
+def movie_genres_and_years(*, movie_ids) -> tuple[dict[int, frozenset[int]], dict[int, int | None]]:
+    """Genre ids and year of each of `movie_ids` (catalogue metadata, for the "varied" strategy)."""
+    ids = [int(m) for m in movie_ids]
+    genres: dict[int, set[int]] = {}
+    for movie_id, genre_id in Movie.genres.through.objects.filter(movie_id__in=ids).values_list("movie_id", "genre_id"):
+        genres.setdefault(movie_id, set()).add(genre_id)
+    years = dict(Movie.objects.filter(pk__in=ids).values_list("pk", "year"))
+    return {m: frozenset(g) for m, g in genres.items()}, years

@@ -1,4 +1,4 @@
-"""python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
+"""python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed] [--cold-start]
 
 The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
 models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
@@ -6,6 +6,10 @@ random 60/20/20 split, validation RMSE per rank, test RMSE of the best, and list
 serve, for the tutorial's approach and for popularity. The last line, for scripts, reads
 `test RMSE <x> NDCG@<k> <y> popularity NDCG@<k> <z>` for the current defaults (x: the defaults refitted on
 train+validation; y, z: lists judged on the test split).
+
+`--cold-start` measures new users instead (spark_engine.cold_start): held-out users go through a simulated
+onboarding with each strategy, and the lists and stars after their ten ratings are judged on the rest of their
+ratings. Its last line reads `cold start <best strategy> NDCG@<k> <y> popularity NDCG@<k> <z>`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from recommendations.models import EvaluationReport
 from recommendations.services import evaluation_report_create
-from spark_engine.experiments import evaluation_run
+from spark_engine.experiments import cold_start_run, evaluation_run
 
 
 class Command(BaseCommand):
@@ -39,8 +43,30 @@ class Command(BaseCommand):
             action="store_true",
             help="Also evaluate the proposed configuration (biased ALS for stars, implicit ALS for lists).",
         )
+        parser.add_argument(
+            "--cold-start",
+            action="store_true",
+            help="Measure new users instead: hold out a share of the users, fit without them, replay the "
+            "onboarding with each strategy and judge the lists (NDCG@k) and stars (RMSE) after ten ratings.",
+        )
+        parser.add_argument(
+            "--holdout-users",
+            type=float,
+            default=0.15,
+            help="With --cold-start: share of the users held out of training (default 0.15).",
+        )
 
-    def handle(self, *args, seed: int, ranks: str, k: int, compare_proposed: bool, **options):
+    def handle(
+        self,
+        *args,
+        seed: int,
+        ranks: str,
+        k: int,
+        compare_proposed: bool,
+        cold_start: bool = False,
+        holdout_users: float = 0.15,
+        **options,
+    ):
         try:
             rank_list = tuple(int(part) for part in ranks.split(",") if part.strip())
         except ValueError:
@@ -54,6 +80,8 @@ class Command(BaseCommand):
             sys.stderr.write(f"[evaluate] {message}\n")
             sys.stderr.flush()
 
+        if cold_start:
+            return self._cold_start(seed=seed, k=k, fraction=holdout_users, on_step=on_step)
         try:
             result = evaluation_run(seed=seed, ranks=rank_list, k=k, compare_proposed=compare_proposed, on_step=on_step)
         except ValueError as exc:
@@ -71,6 +99,67 @@ class Command(BaseCommand):
             popularity_ndcg_at_10=result["popularity"].get("ndcg_at_10"),
             summary=lines[-1],
         )
+
+    def _cold_start(self, *, seed: int, k: int, fraction: float, on_step) -> None:
+        if not 0.0 < fraction < 1.0:
+            raise CommandError("--holdout-users must be between 0 and 1")
+        try:
+            result = cold_start_run(seed=seed, fraction=fraction, k=k, on_step=on_step)
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        lines = format_cold_start_report(result, k)
+        for line in lines:
+            self.stdout.write(line)
+        best = result["best"]
+        entry = result["strategies"][best]
+        evaluation_report_create(
+            kind=EvaluationReport.Kind.COLD_START,
+            ratings_count=result["ratings"],
+            results=result,
+            rmse=entry["rmse"],
+            ndcg_at_10=entry.get("ndcg_at_10"),
+            popularity_ndcg_at_10=result["popularity"].get("ndcg_at_10"),
+            summary=lines[-1],
+        )
+
+
+def format_cold_start_report(result: dict[str, Any], k: int) -> list[str]:
+    """The cold-start table (one row per onboarding strategy); sets result["best"] (highest NDCG@k).
+    The last line is the scripts' summary."""
+    strategies = result["strategies"]
+    best = max(strategies, key=lambda name: _or_minus_inf(strategies[name][f"ndcg_at_{k}"]))
+    result["best"] = best
+    lines = [
+        f"{result['ratings']:,} ratings; {result['users']:,} held-out users ({result['holdout_fraction']:.0%}, seed "
+        f"{result['seed']}), models fitted on the other {result['train_users']:,} "
+        f"({result['train_ratings']:,} ratings)",
+        "onboarding: pages of 10, each user rates those they rated in truth, until 10 ratings or 60 shown",
+        "",
+        f"{'strategy':<18}{'ratings':>8}{'shown':>7}{'got 10':>8}{f'NDCG@{k}':>9}{'x popularity':>13}"
+        f"{f'P@{k}':>7}{'RMSE':>8}",
+    ]
+    for name, entry in strategies.items():
+        lines.append(
+            f"{name:<18}{entry['ratings_given']:>8.1f}{entry['shown']:>7.1f}{entry['reached_target']:>8.0%}"
+            f"{_num(entry[f'ndcg_at_{k}']):>9}{entry['ndcg_vs_popularity']:>13.2f}"
+            f"{_num(entry[f'precision_at_{k}']):>7}{_num(entry['rmse']):>8}"
+        )
+    popularity = result["popularity"]
+    lines.append(
+        f"{'popularity':<18}{'':>8}{'':>7}{'':>8}{_num(popularity[f'ndcg_at_{k}']):>9}{1:>13.2f}"
+        f"{_num(popularity[f'precision_at_{k}']):>7}{_num(result['rmse_no_ratings']):>8}  (stars: no ratings)"
+    )
+    entry = strategies[best]
+    lines += [
+        "",
+        f"cold start {best} NDCG@{k} {_num(entry[f'ndcg_at_{k}'])} popularity NDCG@{k} "
+        f"{_num(popularity[f'ndcg_at_{k}'])} RMSE {_num(entry['rmse'])}",
+    ]
+    return lines
+
+
+def _or_minus_inf(value: float | None) -> float:
+    return -math.inf if value is None or math.isnan(value) else value
 
 
 def format_report(result: dict[str, Any], k: int) -> list[str]:
