@@ -13,20 +13,23 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from catalog.models import Genre
 from ratings.selectors import wishlist_movie_ids
 
-from . import charts
+from . import charts, flavours
 from .models import EvaluationReport, TrainingRun
 from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
     evaluation_report_list,
+    list_preference_flavour,
     recommendation_list_for_user_fresh,
     training_run_active,
     training_run_history,
 )
+from .services import list_preference_set
 
 RECOMMENDATIONS_SHOWN = 30
 DEFAULT_MIN_RATINGS = 25
@@ -45,6 +48,11 @@ class RecommendationFilterForm(forms.Form):
     )
 
 
+class ListFlavourForm(forms.Form):
+    flavour = forms.ChoiceField(choices=[(name, flavours.LABELS[name]) for name in flavours.FLAVOURS])
+    next = forms.CharField(required=False)
+
+
 @login_required
 @require_GET
 def recommendations(request):
@@ -53,12 +61,14 @@ def recommendations(request):
     min_ratings = data.get("min_ratings")
     if min_ratings is None:
         min_ratings = DEFAULT_MIN_RATINGS
+    flavour = list_preference_flavour(user=request.user)
     result = recommendation_list_for_user_fresh(
         user=request.user,
         limit=RECOMMENDATIONS_SHOWN,
         genre=data.get("genre"),
         min_ratings=min_ratings,
         taste_version=request.user.taste_version,  # the user row was read for this GET
+        flavour=flavour,
     )
     return render(
         request,
@@ -68,8 +78,29 @@ def recommendations(request):
             "result": result,
             "min_ratings": min_ratings,
             "wishlist_ids": wishlist_movie_ids(user=request.user),
+            "flavour": flavour,
+            "flavours": [
+                {"name": name, "label": flavours.LABELS[name], "description": flavours.DESCRIPTIONS[name]}
+                for name in flavours.FLAVOURS
+            ],
+            "flavour_label": flavours.LABELS[flavour],
         },
     )
+
+
+@login_required
+@require_POST
+def recommendations_flavour(request):
+    """Remember the flavour of list chosen on the recommendations page, then show it (with the filters kept)."""
+    form = ListFlavourForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the lists offered.")
+        return redirect("recommendations")
+    list_preference_set(user=request.user, flavour=form.cleaned_data["flavour"])
+    target = form.cleaned_data.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("recommendations")
 
 
 # --- Staff: training-run history and "Retrain now". ---
