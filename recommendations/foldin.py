@@ -288,10 +288,11 @@ class GenreRows:
 
 def genre_rows(factors: ItemFactors) -> GenreRows:
     """The genres of every movie of `factors` (for the genre_mix flavour); cached for a few minutes."""
-    return _cached_mask(factors, ("genre-rows",), lambda: _genre_rows(factors))
+    return _cached_mask(factors, ("genre-rows",), lambda: genre_rows_load(factors))
 
 
-def _genre_rows(factors: ItemFactors) -> GenreRows:
+def genre_rows_load(factors: ItemFactors) -> GenreRows:
+    """`genre_rows` read now from the catalogue, uncached (for the offline evaluation of the flavours)."""
     from catalog.models import Genre
 
     genres = list(Genre.objects.order_by("name").values_list("id", "name"))
