@@ -288,6 +288,30 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
     ]
 
 
+# What each run's evaluation measures of the list model's top-10 besides accuracy (spark_engine.metrics).
+BEYOND_ACCURACY = (
+    ("Coverage@10", "coverage_at_10", 4),
+    ("Novelty (bits)", "novelty_at_10", 2),
+    ("Diversity", "diversity_at_10", 4),
+    ("Personalisation", "personalisation_at_10", 4),
+    ("Popularity percentile", "popularity_percentile_at_10", 1),
+)
+
+
+def _trade_off(reports: list[EvaluationReport]) -> dict | None:
+    """The latest `manage.py evaluate --flavours` table, ready to render; None if there is none."""
+    report = next((r for r in reports if r.kind == EvaluationReport.Kind.FLAVOURS), None)
+    if report is None:
+        return None
+    headings, rows = flavours.trade_off_rows(report.results or {}, 10)
+    return {
+        "report": report,
+        "headings": headings,
+        "rows": rows,
+        "parameters": (report.results or {}).get("parameters"),
+    }
+
+
 @staff_required
 @require_GET
 def staff_runs(request):
@@ -301,9 +325,16 @@ def staff_runs(request):
             "active": active,
             "charts": _run_charts(runs),
             "recent": [
-                {"run": r, "rmse": _fixed(4)(_metric(r, "rmse")), "ndcg": _fixed(4)(_metric(r, "ndcg_at_10"))}
+                {
+                    "run": r,
+                    "rmse": _fixed(4)(_metric(r, "rmse")),
+                    "ndcg": _fixed(4)(_metric(r, "ndcg_at_10")),
+                    "beyond": [_fixed(digits)(_metric(r, key)) for _, key, digits in BEYOND_ACCURACY],
+                }
                 for r in reversed(runs[-RECENT_RUNS_LISTED:])
             ],
+            "beyond_headings": [title for title, _, _ in BEYOND_ACCURACY],
+            "trade_off": _trade_off(evaluations),
             "evaluations": evaluations[:RECENT_RUNS_LISTED],
             "evaluation_charts": _evaluation_charts(evaluations),
         },

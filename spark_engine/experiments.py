@@ -7,6 +7,7 @@ the commands so a task or a bench can run it too.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Iterator
@@ -222,7 +223,10 @@ def flavour_table(
     gems take counts and median from the training part, `min_ratings` is the page's filter (0: none). A user the
     list model cannot rank gets popular movies, as on the site. Scored by `metrics.ranking_metrics_of_arrays` and
     `metrics.beyond_accuracy_of_arrays` (diversity in the list model's item factors, genres from the catalogue).
-    Out: {list name: metrics}, popularity first, then the flavours, plus "popular_fallbacks" under popularity.
+    Also "miscalibration_at_<k>": the mean KL divergence of the person's genre distribution from the list's (as
+    genre_mix smooths it), over the users the list model ranks. Baselines: popularity, and popular_gems (the most-rated
+    of the hidden gems' candidates). Out: {list name: metrics}, the baselines first, then the flavours, plus
+    "popular_fallbacks" (users given popular movies) under popularity.
     """
     factors, genres = holdout.factors, holdout.genres
     item_ids = factors.movie_ids
@@ -234,12 +238,17 @@ def flavour_table(
     allowed = pop_ids if mask is None else np.union1d(item_ids[mask], np.setdiff1d(pop_ids, item_ids))
     popular_order = pop_ids[np.lexsort((pop_ids, -pop_counts))]
     popular_order = popular_order[np.isin(popular_order, allowed)]
+    # The fair baseline for hidden gems: the most-rated of the same gems.
+    gem_ids = item_ids[flavours.gem_mask(counts, min_ratings)]
+    popular_gems = popular_order[np.isin(popular_order, gem_ids)]
 
     order = np.argsort(holdout.train_users, kind="stable")
     users, starts = np.unique(holdout.train_users[order], return_index=True)
     ends = np.append(starts[1:], order.size)
     evaluated = np.intersect1d(np.unique(holdout.rel_users), users)
-    names = ["popularity", *flavours.FLAVOURS]
+    names = ["popularity", "popular_gems", *flavours.FLAVOURS]
+    miscalibration: dict[str, list[float]] = {name: [] for name in names}
+    genre_target: dict[int, np.ndarray] = {}
     lists: dict[str, list[tuple[int, np.ndarray]]] = {name: [] for name in names}
     fallbacks = 0
     for user_id in evaluated:
@@ -248,6 +257,7 @@ def flavour_table(
         rated = dict(zip(holdout.train_movies[own].tolist(), holdout.train_values[own].tolist(), strict=True))
         popular = popular_order[~np.isin(popular_order, holdout.train_movies[own])][:k]
         lists["popularity"].append((user_id, popular))
+        lists["popular_gems"].append((user_id, popular_gems[~np.isin(popular_gems, holdout.train_movies[own])][:k]))
         vector = foldin.user_vector(factors=factors, ratings=rated)
         if vector is None:
             fallbacks += 1
@@ -258,6 +268,7 @@ def flavour_table(
         rated_rows, rated_found = factors.rows_of(rated.keys())
         weights = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))[rated_found]
         target = flavours.genre_distribution(genres.matrix[rated_rows[rated_found]], weights)
+        genre_target[int(user_id)] = target
 
         def stars(rows: np.ndarray, rated=rated) -> np.ndarray:
             return foldin.predict_stars(model=holdout.stars_model, ratings=rated, movie_ids=item_ids[rows].tolist())
@@ -281,6 +292,14 @@ def flavour_table(
     genre_sets = (genres.matrix > 0).astype(np.float64)
     table: dict[str, dict[str, float]] = {}
     for name in names:
+        for user_id, movies in lists[name]:
+            target = genre_target.get(int(user_id))
+            if target is None or target.sum() <= 0 or movies.size == 0:
+                continue
+            rows, _ = factors.rows_of(movies)
+            listed = flavours.genre_distribution(genres.matrix[rows])
+            smoothed = (1 - flavours.CALIBRATION_ALPHA) * listed + flavours.CALIBRATION_ALPHA * target
+            miscalibration[name].append(float(flavours.kl_divergence(target, smoothed)[0]))
         rec_users = np.concatenate([np.full(movies.size, user, np.int64) for user, movies in lists[name]])
         rec_movies = np.concatenate([movies for _, movies in lists[name]]).astype(np.int64)
         rec_ranks = np.concatenate([np.arange(1, movies.size + 1) for _, movies in lists[name]])
@@ -302,6 +321,7 @@ def flavour_table(
                 genre_matrix=genre_sets,
                 seed=seed,
             ),
+            f"miscalibration_at_{k}": float(np.mean(miscalibration[name])) if miscalibration[name] else math.nan,
         }
     table["popularity"]["popular_fallbacks"] = fallbacks
     return table
@@ -340,6 +360,7 @@ def flavour_evaluation_run(
             "calibration_lambda": calibration_lambda,
             "calibration_alpha": flavours.CALIBRATION_ALPHA,
             "hidden_gems_min_ratings": flavours.HIDDEN_GEMS_MIN_RATINGS,
+            "hidden_gems_pool_per_item": flavours.HIDDEN_GEMS_POOL_PER_ITEM,
         },
         "rows": table,
     }

@@ -310,6 +310,8 @@ def popularity_percentile_of_arrays(rec_movies: np.ndarray, pop_ids: np.ndarray,
 def _pairwise_mean_per_user(rec_users: np.ndarray, rec_movies: np.ndarray, similarity) -> float:
     """Mean over users (with two or more listed movies) of the mean pairwise `similarity(movies)` (a square matrix)."""
     rec_users, rec_movies = np.asarray(rec_users, np.int64), np.asarray(rec_movies, np.int64)
+    if rec_users.size == 0:
+        return math.nan
     order = np.argsort(rec_users, kind="stable")
     users, starts = np.unique(rec_users[order], return_index=True)
     ends = np.append(starts[1:], order.size)

@@ -79,3 +79,10 @@ def test_beyond_accuracy_reports_every_metric_at_k_and_ignores_lower_ranks():
     assert result["personalisation_at_1"] == pytest.approx(0.0)
     assert result["popularity_percentile_at_1"] == pytest.approx(87.5)
     assert math.isnan(result["diversity_at_1"]) and math.isnan(result["genre_diversity_at_1"])  # one movie each
+
+
+def test_no_list_at_all_gives_nan_not_an_error():
+    empty = np.array([], dtype=np.int64)
+    assert math.isnan(metrics.intra_list_diversity_of_arrays(empty, empty, POP_IDS, np.eye(4)))
+    assert math.isnan(metrics.genre_diversity_of_arrays(empty, empty, POP_IDS, np.eye(4)))
+    assert math.isnan(metrics.personalisation_of_arrays(empty, empty, 10))

@@ -136,43 +136,10 @@ class Command(BaseCommand):
         )
 
 
-FLAVOUR_COLUMNS = (
-    ("NDCG@{k}", "ndcg_at_{k}", 4),
-    ("× pop.", None, 2),
-    ("P@{k}", "precision_at_{k}", 4),
-    ("coverage", "coverage_at_{k}", 4),
-    ("novelty", "novelty_at_{k}", 2),
-    ("diversity", "diversity_at_{k}", 4),
-    ("genre div.", "genre_diversity_at_{k}", 4),
-    ("personal.", "personalisation_at_{k}", 4),
-    ("pop. pct", "popularity_percentile_at_{k}", 1),
-)
-
-
-def flavour_rows(result: dict[str, Any], k: int) -> tuple[list[str], list[list[str]]]:
-    """(column headings, one row of formatted figures per list) of `manage.py evaluate --flavours`' table."""
-    table = result["rows"]
-    popularity = table["popularity"].get(f"ndcg_at_{k}")
-    headings = ["list"] + [title.format(k=k) for title, _, _ in FLAVOUR_COLUMNS]
-    rows = []
-    for name, metrics in table.items():
-        label = flavours.LABELS.get(name, name)
-        cells = [label]
-        for _, key, digits in FLAVOUR_COLUMNS:
-            if key is None:
-                ndcg = metrics.get(f"ndcg_at_{k}")
-                value = ndcg / popularity if ndcg is not None and popularity else None
-            else:
-                value = metrics.get(key.format(k=k))
-            cells.append(_num(value, digits))
-        rows.append(cells)
-    return headings, rows
-
-
 def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
     """The printed trade-off table; the last line is the scripts' summary."""
     split, parameters = result["split"], result["parameters"]
-    headings, rows = flavour_rows(result, k)
+    headings, rows = flavours.trade_off_rows(result, k)
     widths = [22] + [max(len(h), 7) + 2 for h in headings[1:]]
     lines = [
         f"{split['ratings']:,} ratings; random holdout (seed {split['seed']}, {split['holdout_fraction']:.0%} "
