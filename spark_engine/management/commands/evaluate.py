@@ -1,4 +1,8 @@
 """python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
+python manage.py evaluate --flavours [--seed 42] [--k 10] [--mmr-lambda L] [--calibration-lambda L] [--min-ratings N]
+
+With --flavours: the trade-off table of the list flavours (spark_engine.experiments.flavour_evaluation_run), stored
+as an EvaluationReport of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
 
 The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
 models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
