@@ -374,9 +374,15 @@ def personalisation_of_arrays(
     users, index = np.unique(rec_users, return_inverse=True)
     if users.size < 2:
         return math.nan
-    movies, movie_index = np.unique(rec_movies, return_inverse=True)
-    member = np.zeros((users.size, movies.size), dtype=np.float32)
-    member[index, movie_index] = 1.0
+    # Each user's list as one row of a (users, width) table, padded with values no list holds; a pair's overlap is
+    # then a (width × width) comparison: memory grows with the pairs, not with users × catalogue.
+    order = np.argsort(index, kind="stable")
+    sizes = np.bincount(index, minlength=users.size)
+    width = int(sizes.max())
+    starts = np.cumsum(sizes) - sizes
+    column = np.arange(order.size) - starts[index[order]]
+    lists = np.full((users.size, width), -1, dtype=np.int64)
+    lists[index[order], column] = rec_movies[order]
     total = users.size * (users.size - 1) // 2
     if total <= pairs:
         left, right = np.triu_indices(users.size, 1)
@@ -384,7 +390,8 @@ def personalisation_of_arrays(
         rng = np.random.default_rng(seed)
         left = rng.integers(0, users.size, pairs)
         right = (left + rng.integers(1, users.size, pairs)) % users.size  # never the same user
-    overlap = np.einsum("ij,ij->i", member[left], member[right])
+    a, b = lists[left], np.where(lists[right] < 0, -2, lists[right])
+    overlap = (a[:, :, None] == b[:, None, :]).sum(axis=(1, 2))
     return float(1.0 - np.mean(overlap / k))
 
 
