@@ -186,6 +186,14 @@ def gem_mask(counts: np.ndarray, min_ratings: int = 0) -> np.ndarray:
     return trusted & (counts < median)
 
 
+def _different_reason(place: int, position: int) -> str:
+    """Why MMR put the candidate at `position` of the relevance order at `place` of its list."""
+    if place == 0:
+        return "Your closest match"
+    # Picked earlier than its relevance would place it: brought up for being unlike the movies above it.
+    return "Unlike the rest of your list" if position > place else "A top match, unlike those above it"
+
+
 def flavour_list(
     flavour: str,
     *,
@@ -214,13 +222,7 @@ def flavour_list(
     if flavour == DIFFERENT:
         candidates = top_rows(scores, pool)
         order = mmr(relevance=scores[candidates], vectors=item_matrix[candidates], k=k, lam=mmr_lambda)
-        # Picked earlier than its relevance would place it: brought up for being unlike the movies above it.
-        reasons = [
-            "Your closest match" if place == 0 else "Unlike the rest of your list"
-            if position > place else "A top match, unlike those above it"
-            for place, position in enumerate(order)
-        ]  # fmt: skip
-        return FlavourList(candidates[order], reasons)
+        return FlavourList(candidates[order], [_different_reason(place, int(pos)) for place, pos in enumerate(order)])
     if flavour == HIDDEN_GEMS:
         if counts is None:
             raise ValueError("hidden_gems needs the rating counts")
