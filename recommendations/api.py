@@ -39,7 +39,7 @@ from movierec_site.api import (
 )
 from ratings.selectors import rating_get
 
-from . import selectors
+from . import flavours, selectors
 from .models import TrainingRun
 from .retrain import RetrainOptions, retrain_enqueue
 
@@ -83,6 +83,15 @@ class RecommendationFilterSerializer(serializers.Serializer):
         required=False, default=DEFAULT_MIN_RATINGS, min_value=0, max_value=MAX_MIN_RATINGS,
         help_text="Only movies rated by at least this many people.",
     )  # fmt: skip
+    flavour = serializers.ChoiceField(
+        choices=list(flavours.FLAVOURS),
+        required=False,
+        default=flavours.TOP_PICKS,
+        help_text="Which list: top_picks (the best matches; the default), different (good matches unlike each "
+        "other: maximal marginal relevance), hidden_gems (less-known movies you are likely to rate highly), "
+        "genre_mix (good matches in the proportions of the genres you rate). Each item's `explanation` says why "
+        "the flavour chose it. Popular movies (personal false) are the same for every flavour.",
+    )
 
 
 class RecommendationsSerializer(serializers.Serializer):
@@ -107,6 +116,7 @@ class RecommendationsSerializer(serializers.Serializer):
         help_text="False when there is no trained model or no usable rating yet: the items are popular movies."
     )
     run = serializers.IntegerField(allow_null=True, help_text="The training run that scored them.")
+    flavour = serializers.ChoiceField(choices=list(flavours.FLAVOURS), help_text="Which list these are.")
     results = ItemSerializer(many=True)
 
 
@@ -147,6 +157,8 @@ def _explain(item, personal: bool) -> str:
     if not personal:
         mean = f", {item.movie.rating_mean:.1f} stars on average" if item.movie.rating_mean is not None else ""
         return f"Popular: rated by {item.movie.rating_count} people{mean}."
+    if item.reason is not None:
+        return f"{item.reason}."
     if item.because is not None:
         return f"Because you rated {item.because.title}."
     return "Matches the tastes your ratings show."
@@ -179,6 +191,7 @@ def _recommendations_response(request, user) -> Response:
         min_ratings=data["min_ratings"],
         # `user` was read from the database for this request (authentication or user_get); GETs write nothing.
         taste_version=user.taste_version,
+        flavour=data["flavour"],
     )
     # Rendered by hand (the busiest endpoint): the shape is RecommendationsSerializer's, which
     # documents it, and tests/api check that both agree.
@@ -187,6 +200,7 @@ def _recommendations_response(request, user) -> Response:
         "user": user.pk,
         "personal": result.personal,
         "run": result.run.pk if result.run else None,
+        "flavour": result.flavour,
         "results": [
             {
                 "rank": rank,

@@ -35,6 +35,7 @@ import numpy as np
 
 from catalog.models import Movie
 
+from .flavours import top_rows
 from .models import ItemFactor, TrainingRun
 
 MIN_STARS = 0.5
@@ -133,6 +134,7 @@ class ScoredMovie:
     movie_id: int
     score: float | None  # predicted stars (0.5..5); None for a run that predicts no stars
     because_movie_id: int | None  # the rated movie contributing most to the ranking
+    reason: str | None = None  # a flavour's explanation (recommendations.flavours); None: `because` explains
 
 
 # --- The cache: one matrix per run, in process memory. ---
@@ -227,7 +229,7 @@ def candidate_mask(*, factors: ItemFactors, genre_id: int | None = None, min_rat
     """Rows allowed by the genre and minimum-ratings filters (None: all), cached for a few minutes."""
     masks = []
     if min_ratings > 0:
-        counts = _cached_mask(factors, ("counts",), lambda: _rating_counts(factors))
+        counts = rating_counts(factors)
         masks.append(counts >= min_ratings)
     if genre_id is not None:
         masks.append(_cached_mask(factors, ("genre", genre_id), lambda: _genre_mask(factors, genre_id)))
@@ -254,6 +256,57 @@ def _rating_counts(factors: ItemFactors) -> np.ndarray:
     rows, found = factors.rows_of(ids)
     counts[rows[found]] = np.asarray(values, dtype=np.int64)[found]
     return counts
+
+
+def rating_counts(factors: ItemFactors) -> np.ndarray:
+    """Ratings per movie (rows of `factors`), from the catalogue's counts; cached for a few minutes."""
+    return _cached_mask(factors, ("counts",), lambda: _rating_counts(factors))
+
+
+def rating_means(factors: ItemFactors) -> np.ndarray:
+    """Mean stars per movie (rows of `factors`; NaN without ratings); cached for a few minutes."""
+    return _cached_mask(factors, ("means",), lambda: _rating_means(factors))
+
+
+def _rating_means(factors: ItemFactors) -> np.ndarray:
+    means = np.full(factors.movie_ids.size, np.nan)
+    pairs = list(Movie.objects.filter(rating_mean__isnull=False).values_list("id", "rating_mean"))
+    if pairs:
+        ids, values = zip(*pairs, strict=True)
+        rows, found = factors.rows_of(ids)
+        means[rows[found]] = np.asarray(values, dtype=np.float64)[found]
+    return means
+
+
+@dataclass(frozen=True)
+class GenreRows:
+    """Per movie (rows of a run's factors) its genres as a row summing to 1 (0 without genres), and the names."""
+
+    matrix: np.ndarray  # float64 (movies, genres)
+    names: tuple[str, ...]
+
+
+def genre_rows(factors: ItemFactors) -> GenreRows:
+    """The genres of every movie of `factors` (for the genre_mix flavour); cached for a few minutes."""
+    return _cached_mask(factors, ("genre-rows",), lambda: genre_rows_load(factors))
+
+
+def genre_rows_load(factors: ItemFactors) -> GenreRows:
+    """`genre_rows` read now from the catalogue, uncached (for the offline evaluation of the flavours)."""
+    from catalog.models import Genre
+
+    genres = list(Genre.objects.order_by("name").values_list("id", "name"))
+    column = {genre_id: i for i, (genre_id, _) in enumerate(genres)}
+    matrix = np.zeros((factors.movie_ids.size, len(genres)))
+    pairs = list(Movie.genres.through.objects.values_list("movie_id", "genre_id"))
+    if pairs:
+        movie_ids = [movie_id for movie_id, _ in pairs]
+        rows, found = factors.rows_of(movie_ids)
+        cols = np.fromiter((column[genre_id] for _, genre_id in pairs), dtype=np.int64, count=len(pairs))
+        matrix[rows[found], cols[found]] = 1.0
+    totals = matrix.sum(axis=1, keepdims=True)
+    matrix = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
+    return GenreRows(matrix=matrix, names=tuple(name for _, name in genres))
 
 
 def _genre_mask(factors: ItemFactors, genre_id: int) -> np.ndarray:
@@ -309,6 +362,43 @@ def _as_stars(factors: ItemFactors, raw: np.ndarray) -> np.ndarray:
     return raw if factors.implicit_prefs else np.clip(raw, MIN_STARS, MAX_STARS)
 
 
+def masked_scores(
+    *, factors: ItemFactors, user: UserVector, exclude_movie_ids: Iterable[int] = (), mask: np.ndarray | None = None
+) -> np.ndarray:
+    """The list model's score of every movie (rows of `factors`), −inf for rated and excluded movies and rows
+    outside `mask`."""
+    scores = factors.score_all(user.x)
+    if mask is not None:
+        scores[~mask] = -np.inf
+    excluded = np.fromiter(exclude_movie_ids, dtype=np.int64)
+    rows, found = factors.rows_of(np.concatenate([excluded, user.rated_movie_ids]))
+    scores[rows[found]] = -np.inf
+    return scores
+
+
+def scored_rows(
+    *, factors: ItemFactors, user: UserVector, rows: np.ndarray, scores: np.ndarray, reasons=None
+) -> list[ScoredMovie]:
+    """ScoredMovie for `rows` in their order: the list score (as stars for an explicit run) and the rated movie
+    contributing most to it. With A⁻¹ fixed, the score vᵢ·x splits into Σⱼ vᵢᵀA⁻¹(wⱼvⱼ), one term per rated movie."""
+    if rows.size == 0:
+        return []
+    contributions = factors.matrix[rows].astype(np.float64) @ (user.a_inv @ user.weighted_rated.T)
+    best = contributions.argmax(axis=1)
+    best_positive = contributions[np.arange(rows.size), best] > 0
+    stars = _as_stars(factors, scores[rows].astype(np.float64))
+    reasons = reasons or [None] * rows.size
+    return [
+        ScoredMovie(
+            movie_id=int(factors.movie_ids[row]),
+            score=float(stars[i]),
+            because_movie_id=int(user.rated_movie_ids[best[i]]) if best_positive[i] else None,
+            reason=reasons[i],
+        )
+        for i, row in enumerate(rows)
+    ]
+
+
 def top_movies(
     *,
     factors: ItemFactors,
@@ -317,40 +407,12 @@ def top_movies(
     limit: int = 50,
     mask: np.ndarray | None = None,
 ) -> list[ScoredMovie]:
-    """The `limit` best-scored movies, leaving out excluded ones and rows outside `mask`.
-
-    Each result names the rated movie contributing most to its score: with A⁻¹ fixed, the
-    score vᵢ·x splits into Σⱼ vᵢᵀA⁻¹(wⱼvⱼ), one term per rated movie.
-    """
+    """The `limit` best-scored movies, leaving out excluded ones and rows outside `mask`; each names the rated movie
+    contributing most to its score (`scored_rows`)."""
     if limit <= 0 or factors.movie_ids.size == 0:
         return []
-    scores = factors.score_all(user.x)
-    if mask is not None:
-        scores[~mask] = -np.inf
-    excluded = np.fromiter(exclude_movie_ids, dtype=np.int64)
-    rows, found = factors.rows_of(np.concatenate([excluded, user.rated_movie_ids]))
-    scores[rows[found]] = -np.inf
-    available = int(np.isfinite(scores).sum())
-    limit = min(limit, available)
-    if limit == 0:
-        return []
-    if limit < scores.size:
-        top = np.argpartition(-scores, limit - 1)[:limit]
-    else:
-        top = np.arange(scores.size)
-    top = top[np.argsort(-scores[top], kind="stable")]
-    contributions = factors.matrix[top].astype(np.float64) @ (user.a_inv @ user.weighted_rated.T)
-    best = contributions.argmax(axis=1)
-    best_positive = contributions[np.arange(top.size), best] > 0
-    stars = _as_stars(factors, scores[top].astype(np.float64))
-    return [
-        ScoredMovie(
-            movie_id=int(factors.movie_ids[row]),
-            score=float(stars[i]),
-            because_movie_id=int(user.rated_movie_ids[best[i]]) if best_positive[i] else None,
-        )
-        for i, row in enumerate(top)
-    ]
+    scores = masked_scores(factors=factors, user=user, exclude_movie_ids=exclude_movie_ids, mask=mask)
+    return scored_rows(factors=factors, user=user, rows=top_rows(scores, limit), scores=scores)
 
 
 def predict(*, factors: ItemFactors, user: UserVector, movie_id: int) -> float | None:

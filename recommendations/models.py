@@ -16,6 +16,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
 
+from . import flavours
+
 
 class TrainingRun(models.Model):
     class Status(models.TextChoices):
@@ -239,6 +241,7 @@ class EvaluationReport(models.Model):
         EVALUATE = "evaluate"
         TUNE = "tune"
         COLD_START = "cold_start", "evaluate --cold-start"
+        FLAVOURS = "flavours"  # manage.py evaluate --flavours: the trade-off table of the list flavours
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -255,3 +258,19 @@ class EvaluationReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.created_at:%Y-%m-%d %H:%M}: {self.summary}"
+
+
+class ListPreference(models.Model):
+    """The flavour of recommendation list a person chose on the recommendations page (recommendations.flavours).
+
+    No row: top picks. One row per person, replaced when they choose again.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="list_preference")
+    flavour = models.CharField(
+        max_length=16, choices=[(name, flavours.LABELS[name]) for name in flavours.FLAVOURS], default=flavours.TOP_PICKS
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.flavour}"

@@ -21,9 +21,18 @@ from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ratings.models import Rating
 from ratings.selectors import not_interested_movie_ids, rating_histograms, rating_values_for_user
 
-from . import foldin, onboarding
+from . import flavours, foldin, onboarding
 from .metrics import observe_foldin
-from .models import EvaluationReport, ItemFactor, Recommendation, SimilarMovie, TrainingRun, TunedParameters, UserFactor
+from .models import (
+    EvaluationReport,
+    ItemFactor,
+    ListPreference,
+    Recommendation,
+    SimilarMovie,
+    TrainingRun,
+    TunedParameters,
+    UserFactor,
+)
 
 
 def training_run_active() -> TrainingRun | None:
@@ -91,6 +100,8 @@ class RecommendedMovie:
     # popular ones.
     score: float | None
     because: Movie | None = None
+    # Why a flavour picked it ("Unlike the rest of your list"); None for top picks and popular movies.
+    reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -99,10 +110,17 @@ class FreshRecommendations:
     # False: the user has no usable rating or no run is active, so these are popular movies.
     personal: bool
     run: TrainingRun | None = None
+    flavour: str = flavours.TOP_PICKS
 
 
 def recommendation_list_for_user_fresh(
-    *, user, limit: int = 50, genre: Genre | None = None, min_ratings: int = 25, taste_version: int | None = None
+    *,
+    user,
+    limit: int = 50,
+    genre: Genre | None = None,
+    min_ratings: int = 25,
+    taste_version: int | None = None,
+    flavour: str = flavours.TOP_PICKS,
 ) -> FreshRecommendations:
     """Recommendations that already reflect the user's latest ratings.
 
@@ -115,18 +133,30 @@ def recommendation_list_for_user_fresh(
     movies the user rated or hid ("not interested") and honour the genre and
     minimum-number-of-ratings filters.
 
+    `flavour` (recommendations.flavours.FLAVOURS) re-ranks the fold-in's candidates for discovery; only top_picks
+    is ever served from the stored top-N, and each item of another flavour carries its `reason`. Popular movies
+    are the same whatever the flavour. Raises ValueError for an unknown flavour.
+
     `taste_version`: the user's version as read from the database in this request, with no write
     to their ratings since (a user row loaded by authentication, say); saves reading it again.
     """
+    if flavour not in flavours.FLAVOURS:
+        raise ValueError(f"unknown flavour {flavour!r}")
     run = training_run_serving()
     scored = None
     if run is not None:
         version = user_taste_version(user=user) if taste_version is None else taste_version
-        if genre is None:
+        if genre is None and flavour == flavours.TOP_PICKS:
             scored = _stored_scores(user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings)
         if scored is None:
             scored = _fresh_scores(
-                user=user, run=run, limit=limit, genre=genre, min_ratings=min_ratings, taste_version=version
+                user=user,
+                run=run,
+                limit=limit,
+                genre=genre,
+                min_ratings=min_ratings,
+                taste_version=version,
+                flavour=flavour,
             )
     if scored is not None:
         wanted = {s.movie_id for s in scored} | {s.because_movie_id for s in scored if s.because_movie_id}
@@ -136,11 +166,12 @@ def recommendation_list_for_user_fresh(
                 movie=movies[s.movie_id],
                 score=s.score,
                 because=movies.get(s.because_movie_id) if s.because_movie_id else None,
+                reason=s.reason,
             )
             for s in scored
             if s.movie_id in movies
         ]
-        return FreshRecommendations(items=items, personal=True, run=run)
+        return FreshRecommendations(items=items, personal=True, run=run, flavour=flavour)
     popular = movie_list_popular(
         limit=limit,
         genre=genre,
@@ -213,8 +244,17 @@ FRESH_CACHE_SECONDS = 3600
 _NOT_PERSONAL = "popular"
 
 
-def _fresh_scores(*, user, run: TrainingRun, limit: int, genre: Genre | None, min_ratings: int, taste_version: int):
-    key = f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}"
+def _fresh_scores(
+    *,
+    user,
+    run: TrainingRun,
+    limit: int,
+    genre: Genre | None,
+    min_ratings: int,
+    taste_version: int,
+    flavour: str = flavours.TOP_PICKS,
+):
+    key = f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}:{flavour}"
     cached = cache.get(key)
     if cached is not None:
         return None if cached == _NOT_PERSONAL else [foldin.ScoredMovie(*row) for row in cached]
@@ -227,9 +267,10 @@ def _fresh_scores(*, user, run: TrainingRun, limit: int, genre: Genre | None, mi
         limit=limit,
         genre_id=genre.pk if genre else None,
         min_ratings=min_ratings,
+        flavour=flavour,
     )
     observe_foldin(time.perf_counter() - started)
-    rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id) for s in scored]
+    rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id, s.reason) for s in scored]
     cache.set(key, rows, FRESH_CACHE_SECONDS)
     return scored
 
@@ -243,8 +284,10 @@ def recommend_for_user(
     limit: int = 50,
     genre_id: int | None = None,
     min_ratings: int = 0,
+    flavour: str = flavours.TOP_PICKS,
 ) -> list[foldin.ScoredMovie] | None:
-    """Top movies for `user` from `run` with their current ratings folded in (recommendations.foldin).
+    """Top movies for `user` from `run` with their current ratings folded in (recommendations.foldin), in the
+    order of `flavour` (recommendations.flavours; top_picks: the list model's).
 
     Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
     explicit list factors themselves; None for a legacy implicit run). None when the user has no
@@ -257,17 +300,69 @@ def recommend_for_user(
     if vector is None:
         return None
     mask = foldin.candidate_mask(factors=factors, genre_id=genre_id, min_ratings=min_ratings)
-    top = foldin.top_movies(factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask)
     stars_model = foldin.stars_model_for_run(run)
+    if flavour == flavours.TOP_PICKS:
+        top = foldin.top_movies(
+            factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask
+        )
+    else:
+        top = _flavour_movies(
+            flavour,
+            factors=factors,
+            stars_model=stars_model,
+            user=vector,
+            ratings=ratings,
+            exclude_movie_ids=exclude_movie_ids,
+            mask=mask,
+            limit=limit,
+            min_ratings=min_ratings,
+        )
     if stars_model is not None:
         stars = foldin.predict_stars(model=stars_model, ratings=ratings, movie_ids=[m.movie_id for m in top])
         return [
-            foldin.ScoredMovie(m.movie_id, None if np.isnan(value) else float(value), m.because_movie_id)
+            foldin.ScoredMovie(m.movie_id, None if np.isnan(value) else float(value), m.because_movie_id, m.reason)
             for m, value in zip(top, stars, strict=True)
         ]
     if factors.implicit_prefs:
-        return [foldin.ScoredMovie(m.movie_id, None, m.because_movie_id) for m in top]
+        return [foldin.ScoredMovie(m.movie_id, None, m.because_movie_id, m.reason) for m in top]
     return top
+
+
+def _flavour_movies(
+    flavour: str,
+    *,
+    factors: foldin.ItemFactors,
+    stars_model: foldin.StarsModel | None,
+    user: foldin.UserVector,
+    ratings: Mapping[int, float],
+    exclude_movie_ids: Iterable[int],
+    mask: np.ndarray | None,
+    limit: int,
+    min_ratings: int,
+) -> list[foldin.ScoredMovie]:
+    """`flavour`'s list (recommendations.flavours.flavour_list) over the folded-in user's masked scores."""
+    scores = foldin.masked_scores(factors=factors, user=user, exclude_movie_ids=exclude_movie_ids, mask=mask)
+    extra: dict = {}
+    if flavour == flavours.HIDDEN_GEMS:
+        extra = {"counts": foldin.rating_counts(factors), "means": foldin.rating_means(factors)}
+        if stars_model is not None:
+            extra["stars"] = lambda rows: foldin.predict_stars(
+                model=stars_model, ratings=ratings, movie_ids=factors.movie_ids[rows].tolist()
+            )
+    elif flavour == flavours.GENRE_MIX:
+        genres = foldin.genre_rows(factors)
+        rows, found = factors.rows_of(ratings.keys())
+        weights = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))[found]
+        extra = {
+            "genres": genres.matrix,
+            "genre_names": genres.names,
+            # Weighted by the stars given: a 5-star movie says more about the mix wanted than a 1-star one.
+            "genre_target": flavours.genre_distribution(genres.matrix[rows[found]], weights),
+        }
+    chosen = flavours.flavour_list(
+        flavour, scores=scores, item_matrix=factors.matrix, k=limit, min_ratings=min_ratings, **extra
+    )
+    return foldin.scored_rows(factors=factors, user=user, rows=chosen.rows, scores=scores, reasons=chosen.reasons)
 
 
 def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> float | None:
@@ -295,6 +390,12 @@ def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> f
     if vector is None:
         return None
     return foldin.predict(factors=factors, user=vector, movie_id=movie.pk)
+
+
+def list_preference_flavour(*, user) -> str:
+    """The flavour of list `user` last chose on the recommendations page; top picks if none."""
+    flavour = ListPreference.objects.filter(user=user).values_list("flavour", flat=True).first()
+    return flavour if flavour in flavours.FLAVOURS else flavours.TOP_PICKS
 
 
 def training_run_list() -> QuerySet[TrainingRun]:

@@ -11,9 +11,11 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from . import flavours
 from .models import (
     EvaluationReport,
     ItemFactor,
+    ListPreference,
     Recommendation,
     SimilarMovie,
     StarsItemFactor,
@@ -221,3 +223,11 @@ def _json_safe(value):
     if isinstance(value, list | tuple):
         return [_json_safe(v) for v in value]
     return value
+
+
+def list_preference_set(*, user, flavour: str) -> ListPreference:
+    """Remember the flavour of list `user` chose (recommendations.flavours.FLAVOURS); raises ValueError otherwise."""
+    if flavour not in flavours.FLAVOURS:
+        raise ValueError(f"unknown flavour {flavour!r}")
+    preference, _ = ListPreference.objects.update_or_create(user=user, defaults={"flavour": flavour})
+    return preference

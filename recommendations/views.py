@@ -14,17 +14,19 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog.models import Genre, Movie
 from ratings import services as rating_services
 from ratings.selectors import wishlist_movie_ids
 
-from . import charts
+from . import charts, flavours
 from .models import EvaluationReport, TrainingRun
 from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
     evaluation_report_list,
+    list_preference_flavour,
     onboarding_group_page_for_user,
     onboarding_page_for_user,
     recommendation_list_for_user_fresh,
@@ -32,6 +34,7 @@ from .selectors import (
     training_run_active,
     training_run_history,
 )
+from .services import list_preference_set
 
 RECOMMENDATIONS_SHOWN = 30
 RATING_FIELD_PREFIX = "rating-"
@@ -51,6 +54,11 @@ class RecommendationFilterForm(forms.Form):
         max_value=1_000_000,
         help_text="Leave out movies with fewer ratings than this (few ratings make shaky predictions).",
     )
+
+
+class ListFlavourForm(forms.Form):
+    flavour = forms.ChoiceField(choices=[(name, flavours.LABELS[name]) for name in flavours.FLAVOURS])
+    next = forms.CharField(required=False)
 
 
 @login_required
@@ -144,12 +152,14 @@ def recommendations(request):
     min_ratings = data.get("min_ratings")
     if min_ratings is None:
         min_ratings = DEFAULT_MIN_RATINGS
+    flavour = list_preference_flavour(user=request.user)
     result = recommendation_list_for_user_fresh(
         user=request.user,
         limit=RECOMMENDATIONS_SHOWN,
         genre=data.get("genre"),
         min_ratings=min_ratings,
         taste_version=request.user.taste_version,  # the user row was read for this GET
+        flavour=flavour,
     )
     return render(
         request,
@@ -159,8 +169,29 @@ def recommendations(request):
             "result": result,
             "min_ratings": min_ratings,
             "wishlist_ids": wishlist_movie_ids(user=request.user),
+            "flavour": flavour,
+            "flavours": [
+                {"name": name, "label": flavours.LABELS[name], "description": flavours.DESCRIPTIONS[name]}
+                for name in flavours.FLAVOURS
+            ],
+            "flavour_label": flavours.LABELS[flavour],
         },
     )
+
+
+@login_required
+@require_POST
+def recommendations_flavour(request):
+    """Remember the flavour of list chosen on the recommendations page, then show it (with the filters kept)."""
+    form = ListFlavourForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose one of the lists offered.")
+        return redirect("recommendations")
+    list_preference_set(user=request.user, flavour=form.cleaned_data["flavour"])
+    target = form.cleaned_data.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return redirect(target)
+    return redirect("recommendations")
 
 
 # --- Staff: training-run history and "Retrain now". ---
@@ -348,6 +379,30 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
     ]
 
 
+# What each run's evaluation measures of the list model's top-10 besides accuracy (spark_engine.metrics).
+BEYOND_ACCURACY = (
+    ("Coverage@10", "coverage_at_10", 4),
+    ("Novelty (bits)", "novelty_at_10", 2),
+    ("Diversity", "diversity_at_10", 4),
+    ("Personalisation", "personalisation_at_10", 4),
+    ("Popularity percentile", "popularity_percentile_at_10", 1),
+)
+
+
+def _trade_off(reports: list[EvaluationReport]) -> dict | None:
+    """The latest `manage.py evaluate --flavours` table, ready to render; None if there is none."""
+    report = next((r for r in reports if r.kind == EvaluationReport.Kind.FLAVOURS), None)
+    if report is None:
+        return None
+    headings, rows = flavours.trade_off_rows(report.results or {}, 10)
+    return {
+        "report": report,
+        "headings": headings,
+        "rows": rows,
+        "parameters": (report.results or {}).get("parameters"),
+    }
+
+
 @staff_required
 @require_GET
 def staff_runs(request):
@@ -361,9 +416,16 @@ def staff_runs(request):
             "active": active,
             "charts": _run_charts(runs),
             "recent": [
-                {"run": r, "rmse": _fixed(4)(_metric(r, "rmse")), "ndcg": _fixed(4)(_metric(r, "ndcg_at_10"))}
+                {
+                    "run": r,
+                    "rmse": _fixed(4)(_metric(r, "rmse")),
+                    "ndcg": _fixed(4)(_metric(r, "ndcg_at_10")),
+                    "beyond": [_fixed(digits)(_metric(r, key)) for _, key, digits in BEYOND_ACCURACY],
+                }
                 for r in reversed(runs[-RECENT_RUNS_LISTED:])
             ],
+            "beyond_headings": [title for title, _, _ in BEYOND_ACCURACY],
+            "trade_off": _trade_off(evaluations),
             "evaluations": evaluations[:RECENT_RUNS_LISTED],
             "evaluation_charts": _evaluation_charts(evaluations),
         },

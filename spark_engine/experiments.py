@@ -7,20 +7,24 @@ the commands so a task or a bench can run it too.
 
 from __future__ import annotations
 
+import math
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from django.conf import settings
 
 from catalog.models import Movie
 from ratings.export import ratings_export_to_parquet
-from recommendations import onboarding
+from recommendations import flavours, foldin, onboarding
 from recommendations.retrain import RetrainOptions
 from spark_engine import cold_start, fitting, metrics, stages, tuning
+from spark_engine.frames import collect_factors
 from spark_engine.pipeline import spark_config_from_settings
 
 
@@ -191,3 +195,228 @@ def movie_genres_and_years(*, movie_ids) -> tuple[dict[int, frozenset[int]], dic
         genres.setdefault(movie_id, set()).add(genre_id)
     years = dict(Movie.objects.filter(pk__in=ids).values_list("pk", "year"))
     return {m: frozenset(g) for m, g in genres.items()}, years
+
+
+@dataclass(frozen=True)
+class FlavourHoldout:
+    """Both models fitted on the training part of a holdout split, on the driver, for `flavour_table`."""
+
+    factors: foldin.ItemFactors
+    stars_model: foldin.StarsModel
+    train_users: np.ndarray
+    train_movies: np.ndarray
+    train_values: np.ndarray
+    rel_users: np.ndarray  # held-out pairs rated 4 or more
+    rel_movies: np.ndarray
+    genres: foldin.GenreRows
+    split: dict
+
+
+def flavour_holdout_fit(*, seed: int = 42, fraction: float = 0.2, notify=None) -> FlavourHoldout:
+    """Hold out a random `fraction` of every rating (the retrain's split for the same `seed`), fit both models on the
+    rest as a retrain would (settings, then tuned parameters) and bring them to the driver. Raises ValueError when
+    there are no ratings."""
+    notify = notify or (lambda message: None)
+    with exported_ratings(prefix="evaluate-flavours-", notify=notify) as (spark, ratings, rows):
+        options, _ = stages.fit_list_rank_to_data(RetrainOptions.from_settings(seed=seed), ratings)
+        config = stages.model_config(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
+        train, test = metrics.split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
+        train, test = train.cache(), test.cache()
+        started = time.perf_counter()
+        models = fitting.fit_models(train, config)
+        item_ids, item_matrix = collect_factors(models.list_items, "list item factors")
+        terms = fitting.stars_item_terms(models.stars).orderBy("movie_id").toArrow()
+        train_table = train.toArrow()
+        test_table = test.where(test.rating >= 4.0).select("user_id", "movie_id").toArrow()
+        global_mean = float(models.stars.global_mean)
+        train.unpersist()
+        test.unpersist()
+    notify(f"fit on {train_table.num_rows:,} training ratings in {time.perf_counter() - started:.1f}s")
+    factors = foldin.ItemFactors(
+        run_id=0,
+        movie_ids=item_ids,
+        matrix=np.ascontiguousarray(item_matrix, dtype=np.float32),
+        reg_param=config.lists.als.reg_param,
+        implicit_prefs=True,
+        alpha=config.lists.als.alpha,
+        center=config.lists.center,
+    )
+    stars_features = terms.column("features").combine_chunks()
+    stars_model = foldin.StarsModel(
+        run_id=0,
+        global_mean=global_mean,
+        movie_ids=terms.column("movie_id").to_numpy().astype(np.int64),
+        biases=terms.column("bias").to_numpy().astype(np.float64),
+        matrix=stars_features.flatten().to_numpy().astype(np.float32).reshape(terms.num_rows, -1),
+        reg_param=config.ratings.reg_param,
+        reg_user=config.reg_user,
+    )
+    return FlavourHoldout(
+        factors=factors,
+        stars_model=stars_model,
+        train_users=train_table.column("user_id").to_numpy().astype(np.int64),
+        train_movies=train_table.column("movie_id").to_numpy().astype(np.int64),
+        train_values=train_table.column("rating").to_numpy().astype(np.float64),
+        rel_users=test_table.column("user_id").to_numpy().astype(np.int64),
+        rel_movies=test_table.column("movie_id").to_numpy().astype(np.int64),
+        genres=foldin.genre_rows_load(factors),
+        split={"seed": seed, "holdout_fraction": fraction, "train": train_table.num_rows, "ratings": rows},
+    )
+
+
+def flavour_table(
+    holdout: FlavourHoldout,
+    *,
+    k: int = 10,
+    min_ratings: int = 0,
+    seed: int = 42,
+    **tuning,
+) -> dict[str, dict[str, float]]:
+    """Each flavour's top `k` (and popularity's) for every held-out user with a rating of 4 or more, scored.
+
+    Users are folded in from their training ratings with the site's code (recommendations.foldin) and get each
+    flavour from recommendations.flavours.flavour_list (`tuning`: its keyword arguments, e.g. mmr_lambda); hidden
+    gems take counts and median from the training part, `min_ratings` is the page's filter (0: none). A user the
+    list model cannot rank gets popular movies, as on the site. Scored by `metrics.ranking_metrics_of_arrays` and
+    `metrics.beyond_accuracy_of_arrays` (diversity in the list model's item factors, genres from the catalogue).
+    Also "miscalibration_at_<k>": the mean KL divergence of the person's genre distribution from the list's (as
+    genre_mix smooths it), over the users the list model ranks. Baselines: popularity, and popular_gems (the most-rated
+    of the hidden gems' candidates). Out: {list name: metrics}, the baselines first, then the flavours, plus
+    "popular_fallbacks" (users given popular movies) under popularity.
+    """
+    factors, genres = holdout.factors, holdout.genres
+    item_ids = factors.movie_ids
+    pop_ids, pop_counts = np.unique(holdout.train_movies, return_counts=True)
+    counts = np.zeros(item_ids.size, dtype=np.int64)
+    rows_of, found = factors.rows_of(pop_ids)
+    counts[rows_of[found]] = pop_counts[found]
+    mask = counts >= min_ratings if min_ratings > 0 else None
+    allowed = pop_ids if mask is None else np.union1d(item_ids[mask], np.setdiff1d(pop_ids, item_ids))
+    popular_order = pop_ids[np.lexsort((pop_ids, -pop_counts))]
+    popular_order = popular_order[np.isin(popular_order, allowed)]
+    # The fair baseline for hidden gems: the most-rated of the same gems.
+    gem_ids = item_ids[flavours.gem_mask(counts, min_ratings)]
+    popular_gems = popular_order[np.isin(popular_order, gem_ids)]
+
+    order = np.argsort(holdout.train_users, kind="stable")
+    users, starts = np.unique(holdout.train_users[order], return_index=True)
+    ends = np.append(starts[1:], order.size)
+    evaluated = np.intersect1d(np.unique(holdout.rel_users), users)
+    names = ["popularity", "popular_gems", *flavours.FLAVOURS]
+    miscalibration: dict[str, list[float]] = {name: [] for name in names}
+    genre_target: dict[int, np.ndarray] = {}
+    lists: dict[str, list[tuple[int, np.ndarray]]] = {name: [] for name in names}
+    fallbacks = 0
+    for user_id in evaluated:
+        at = np.searchsorted(users, user_id)
+        own = order[starts[at] : ends[at]]
+        rated = dict(zip(holdout.train_movies[own].tolist(), holdout.train_values[own].tolist(), strict=True))
+        popular = popular_order[~np.isin(popular_order, holdout.train_movies[own])][:k]
+        lists["popularity"].append((user_id, popular))
+        lists["popular_gems"].append((user_id, popular_gems[~np.isin(popular_gems, holdout.train_movies[own])][:k]))
+        vector = foldin.user_vector(factors=factors, ratings=rated)
+        if vector is None:
+            fallbacks += 1
+            for name in flavours.FLAVOURS:
+                lists[name].append((user_id, popular))
+            continue
+        scores = foldin.masked_scores(factors=factors, user=vector, mask=mask)
+        rated_rows, rated_found = factors.rows_of(rated.keys())
+        weights = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))[rated_found]
+        target = flavours.genre_distribution(genres.matrix[rated_rows[rated_found]], weights)
+        genre_target[int(user_id)] = target
+
+        def stars(rows: np.ndarray, rated=rated) -> np.ndarray:
+            return foldin.predict_stars(model=holdout.stars_model, ratings=rated, movie_ids=item_ids[rows].tolist())
+
+        for name in flavours.FLAVOURS:
+            chosen = flavours.flavour_list(
+                name,
+                scores=scores,
+                item_matrix=factors.matrix,
+                k=k,
+                counts=counts,
+                min_ratings=min_ratings,
+                genres=genres.matrix,
+                genre_target=target,
+                genre_names=genres.names,
+                stars=stars,
+                **tuning,
+            )
+            lists[name].append((user_id, item_ids[chosen.rows]))
+
+    genre_sets = (genres.matrix > 0).astype(np.float64)
+    table: dict[str, dict[str, float]] = {}
+    for name in names:
+        for user_id, movies in lists[name]:
+            target = genre_target.get(int(user_id))
+            if target is None or target.sum() <= 0 or movies.size == 0:
+                continue
+            rows, _ = factors.rows_of(movies)
+            listed = flavours.genre_distribution(genres.matrix[rows])
+            smoothed = (1 - flavours.CALIBRATION_ALPHA) * listed + flavours.CALIBRATION_ALPHA * target
+            miscalibration[name].append(float(flavours.kl_divergence(target, smoothed)[0]))
+        rec_users = np.concatenate([np.full(movies.size, user, np.int64) for user, movies in lists[name]])
+        rec_movies = np.concatenate([movies for _, movies in lists[name]]).astype(np.int64)
+        rec_ranks = np.concatenate([np.arange(1, movies.size + 1) for _, movies in lists[name]])
+        table[name] = {
+            **metrics.ranking_metrics_of_arrays(
+                rec_users, rec_movies, rec_ranks, holdout.rel_users, holdout.rel_movies, k
+            ),
+            **metrics.beyond_accuracy_of_arrays(
+                rec_users,
+                rec_movies,
+                rec_ranks,
+                k,
+                pop_ids=pop_ids,
+                pop_counts=pop_counts,
+                raters=int(users.size),
+                item_ids=item_ids,
+                item_matrix=factors.matrix,
+                genre_movie_ids=item_ids,
+                genre_matrix=genre_sets,
+                seed=seed,
+            ),
+            f"miscalibration_at_{k}": float(np.mean(miscalibration[name])) if miscalibration[name] else math.nan,
+        }
+    table["popularity"]["popular_fallbacks"] = fallbacks
+    return table
+
+
+def flavour_evaluation_run(
+    *,
+    seed: int = 42,
+    fraction: float = 0.2,
+    k: int = 10,
+    min_ratings: int = 0,
+    mmr_lambda: float = flavours.MMR_LAMBDA,
+    calibration_lambda: float = flavours.CALIBRATION_LAMBDA,
+    notify=None,
+) -> dict[str, Any]:
+    """The trade-off table of the list flavours on one random holdout split (`flavour_holdout_fit`, `flavour_table`).
+
+    Out: {"split": {"seed", "holdout_fraction", "train", "ratings"}, "parameters": {...}, "rows": {list name:
+    metrics}} with popularity first. Nothing is stored. Raises ValueError when there are no ratings.
+    """
+    notify = notify or (lambda message: None)
+    holdout = flavour_holdout_fit(seed=seed, fraction=fraction, notify=notify)
+    started = time.perf_counter()
+    table = flavour_table(
+        holdout, k=k, min_ratings=min_ratings, seed=seed, mmr_lambda=mmr_lambda, calibration_lambda=calibration_lambda
+    )
+    notify(f"{table['popularity']['users_evaluated']:,} users, {len(table)} lists each in "
+           f"{time.perf_counter() - started:.1f}s")  # fmt: skip
+    return {
+        "split": holdout.split,
+        "parameters": {
+            "k": k,
+            "min_ratings": min_ratings,
+            "candidate_pool": flavours.CANDIDATE_POOL,
+            "mmr_lambda": mmr_lambda,
+            "calibration_lambda": calibration_lambda,
+            "calibration_alpha": flavours.CALIBRATION_ALPHA,
+            "hidden_gems_min_ratings": flavours.HIDDEN_GEMS_MIN_RATINGS,
+            "hidden_gems_pool_per_item": flavours.HIDDEN_GEMS_POOL_PER_ITEM,
+        },
+        "rows": table,
+    }

@@ -227,7 +227,10 @@ def holdout_ranking_metrics(
     rate in `train`, from the factors and from popularity (most ratings in `train`). The ranking runs on the
     driver with numpy from the collected factors, the sampled users' training pairs and per-movie counts: a
     handful of small Spark jobs instead of two distributed top-N passes.
-    Out: {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated",
+    Beyond accuracy (`beyond_accuracy_of_arrays`, the list model's item factors for diversity, for popularity's lists
+    too): coverage, novelty, popularity percentile, personalisation and diversity at k, over the sampled users.
+    Out: {"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>", "users_evaluated", "coverage_at_<k>",
+    "novelty_at_<k>", "popularity_percentile_at_<k>", "personalisation_at_<k>", "diversity_at_<k>",
     "popularity": {same keys}, "ranking_users_available"}. Raises ValueError on max_users < 1.
     """
     if max_users < 1:
@@ -261,11 +264,183 @@ def holdout_ranking_metrics(
         train_movies,
         k,
     )
+    raters = int(np.unique(train_users).size) if sample is candidates else _count_distinct(train, "user_id")
+    beyond = {"pop_ids": pop_ids, "pop_counts": pop_counts, "raters": raters, "seed": seed}
     return {
         **ranking_metrics_of_arrays(*model_rec, rel_users, rel_movies, k),
-        "popularity": ranking_metrics_of_arrays(*popularity_rec, rel_users, rel_movies, k),
+        **beyond_accuracy_of_arrays(*model_rec, k, item_ids=item_ids, item_matrix=item_matrix, **beyond),
+        "popularity": {
+            **ranking_metrics_of_arrays(*popularity_rec, rel_users, rel_movies, k),
+            **beyond_accuracy_of_arrays(*popularity_rec, k, item_ids=item_ids, item_matrix=item_matrix, **beyond),
+        },
         "ranking_users_available": int(candidates.size),
     }
+
+
+# --------------------------------------------------------------------------------------------------
+# Beyond accuracy: what the lists show, whatever the held-out ratings say
+
+# User pairs sampled for personalisation (every pair when there are fewer).
+PERSONALISATION_PAIRS = 20_000
+
+
+def novelty_of_arrays(rec_movies: np.ndarray, pop_ids: np.ndarray, pop_counts: np.ndarray, raters: int) -> float:
+    """Mean self-information of the listed movies: −log2(share of the `raters` who rated the movie), averaged over
+    every (user, movie) listed. A movie nobody rated counts as rated once. NaN for no list."""
+    rec_movies = np.asarray(rec_movies, np.int64)
+    if rec_movies.size == 0 or raters <= 0:
+        return math.nan
+    counts = _lookup(pop_ids, pop_counts, rec_movies).astype(np.float64)
+    return float(np.mean(-np.log2(np.maximum(counts, 1.0) / raters)))
+
+
+def popularity_percentile_of_arrays(rec_movies: np.ndarray, pop_ids: np.ndarray, pop_counts: np.ndarray) -> float:
+    """Mean popularity percentile (0–100) of the listed movies: the share of the catalogue (`pop_ids`) with fewer
+    ratings, ties counted half. NaN for no list."""
+    rec_movies = np.asarray(rec_movies, np.int64)
+    if rec_movies.size == 0 or len(pop_counts) == 0:
+        return math.nan
+    ordered = np.sort(np.asarray(pop_counts, np.float64))
+    counts = _lookup(pop_ids, pop_counts, rec_movies).astype(np.float64)
+    below = np.searchsorted(ordered, counts, side="left")
+    equal = np.searchsorted(ordered, counts, side="right") - below
+    return float(np.mean(100.0 * (below + 0.5 * equal) / ordered.size))
+
+
+def _pairwise_mean_per_user(rec_users: np.ndarray, rec_movies: np.ndarray, similarity) -> float:
+    """Mean over users (with two or more listed movies) of the mean pairwise `similarity(movies)` (a square matrix)."""
+    rec_users, rec_movies = np.asarray(rec_users, np.int64), np.asarray(rec_movies, np.int64)
+    if rec_users.size == 0:
+        return math.nan
+    order = np.argsort(rec_users, kind="stable")
+    users, starts = np.unique(rec_users[order], return_index=True)
+    ends = np.append(starts[1:], order.size)
+    values = []
+    for start, end in zip(starts, ends, strict=True):
+        movies = rec_movies[order[start:end]]
+        if movies.size < 2:
+            continue
+        matrix = similarity(movies)
+        upper = np.triu_indices(movies.size, 1)
+        values.append(matrix[upper].mean())
+    return float(np.mean(values)) if values else math.nan
+
+
+def intra_list_diversity_of_arrays(
+    rec_users: np.ndarray, rec_movies: np.ndarray, item_ids: np.ndarray, item_matrix: np.ndarray
+) -> float:
+    """1 − mean pairwise cosine similarity of the item factors (`item_ids` sorted, rows of `item_matrix`) within
+    each user's list, averaged over users. Movies without factors count as similar to nothing. NaN if no list has
+    two movies."""
+    item_ids = np.asarray(item_ids, np.int64)
+    norms = np.linalg.norm(item_matrix, axis=1)
+    unit = np.asarray(item_matrix, np.float64) / np.where(norms > 0, norms, 1.0)[:, None]
+
+    def cosine(movies: np.ndarray) -> np.ndarray:
+        rows = np.minimum(np.searchsorted(item_ids, movies), max(item_ids.size - 1, 0))
+        vectors = np.where((item_ids[rows] == movies)[:, None], unit[rows], 0.0)
+        return vectors @ vectors.T
+
+    similarity = _pairwise_mean_per_user(rec_users, rec_movies, cosine)
+    return 1.0 - similarity if not math.isnan(similarity) else math.nan
+
+
+def genre_diversity_of_arrays(
+    rec_users: np.ndarray, rec_movies: np.ndarray, genre_movie_ids: np.ndarray, genre_matrix: np.ndarray
+) -> float:
+    """1 − mean pairwise Jaccard similarity of the listed movies' genre sets (`genre_matrix`: one 0/1 row per
+    movie of the sorted `genre_movie_ids`), averaged over users. Two movies without genres count as unalike."""
+    genre_movie_ids = np.asarray(genre_movie_ids, np.int64)
+    sets = np.asarray(genre_matrix, np.float64)
+
+    def jaccard(movies: np.ndarray) -> np.ndarray:
+        rows = np.minimum(np.searchsorted(genre_movie_ids, movies), max(genre_movie_ids.size - 1, 0))
+        chosen = np.where((genre_movie_ids[rows] == movies)[:, None], sets[rows], 0.0)
+        both = chosen @ chosen.T
+        sizes = chosen.sum(axis=1)
+        either = sizes[:, None] + sizes[None, :] - both
+        return np.divide(both, either, out=np.zeros_like(both), where=either > 0)
+
+    similarity = _pairwise_mean_per_user(rec_users, rec_movies, jaccard)
+    return 1.0 - similarity if not math.isnan(similarity) else math.nan
+
+
+def personalisation_of_arrays(
+    rec_users: np.ndarray, rec_movies: np.ndarray, k: int, *, pairs: int = PERSONALISATION_PAIRS, seed: int = 42
+) -> float:
+    """1 − mean overlap |A ∩ B| / k of two users' top-k lists, over `pairs` user pairs drawn with `seed` (every pair
+    when there are fewer). 0: everyone sees the same list; 1: no two lists share a movie. NaN under two users."""
+    rec_users, rec_movies = np.asarray(rec_users, np.int64), np.asarray(rec_movies, np.int64)
+    users, index = np.unique(rec_users, return_inverse=True)
+    if users.size < 2:
+        return math.nan
+    # Each user's list as one row of a (users, width) table, padded with values no list holds; a pair's overlap is
+    # then a (width × width) comparison: memory grows with the pairs, not with users × catalogue.
+    order = np.argsort(index, kind="stable")
+    sizes = np.bincount(index, minlength=users.size)
+    width = int(sizes.max())
+    starts = np.cumsum(sizes) - sizes
+    column = np.arange(order.size) - starts[index[order]]
+    lists = np.full((users.size, width), -1, dtype=np.int64)
+    lists[index[order], column] = rec_movies[order]
+    total = users.size * (users.size - 1) // 2
+    if total <= pairs:
+        left, right = np.triu_indices(users.size, 1)
+    else:
+        rng = np.random.default_rng(seed)
+        left = rng.integers(0, users.size, pairs)
+        right = (left + rng.integers(1, users.size, pairs)) % users.size  # never the same user
+    a, b = lists[left], np.where(lists[right] < 0, -2, lists[right])
+    overlap = (a[:, :, None] == b[:, None, :]).sum(axis=(1, 2))
+    return float(1.0 - np.mean(overlap / k))
+
+
+def beyond_accuracy_of_arrays(
+    rec_users: np.ndarray,
+    rec_movies: np.ndarray,
+    rec_ranks: np.ndarray,
+    k: int,
+    *,
+    pop_ids: np.ndarray,
+    pop_counts: np.ndarray,
+    raters: int,
+    item_ids: np.ndarray | None = None,
+    item_matrix: np.ndarray | None = None,
+    genre_movie_ids: np.ndarray | None = None,
+    genre_matrix: np.ndarray | None = None,
+    seed: int = 42,
+) -> dict[str, float]:
+    """What top-k lists show beyond hitting held-out ratings, from flat arrays (rank 1 best; ranks above k ignored).
+
+    `pop_ids`/`pop_counts`: the catalogue (every movie of the training data, sorted ids) with its raters in
+    training; `raters`: the number of users in training. Out: "coverage_at_<k>" (share of the catalogue in some
+    list), "novelty_at_<k>" (`novelty_of_arrays`, bits), "popularity_percentile_at_<k>", "personalisation_at_<k>",
+    and with item factors "diversity_at_<k>" (`intra_list_diversity_of_arrays`), with genres
+    "genre_diversity_at_<k>" (`genre_diversity_of_arrays`).
+    """
+    keep = np.asarray(rec_ranks) <= k
+    users, movies = np.asarray(rec_users, np.int64)[keep], np.asarray(rec_movies, np.int64)[keep]
+    pop_ids = np.asarray(pop_ids, np.int64)
+    result = {
+        f"coverage_at_{k}": float(np.unique(movies).size / pop_ids.size) if pop_ids.size else 0.0,
+        f"novelty_at_{k}": novelty_of_arrays(movies, pop_ids, pop_counts, raters),
+        f"popularity_percentile_at_{k}": popularity_percentile_of_arrays(movies, pop_ids, pop_counts),
+        f"personalisation_at_{k}": personalisation_of_arrays(users, movies, k, seed=seed),
+    }
+    if item_ids is not None and item_matrix is not None:
+        result[f"diversity_at_{k}"] = intra_list_diversity_of_arrays(users, movies, item_ids, item_matrix)
+    if genre_movie_ids is not None and genre_matrix is not None:
+        result[f"genre_diversity_at_{k}"] = genre_diversity_of_arrays(users, movies, genre_movie_ids, genre_matrix)
+    return result
+
+
+def _lookup(ids: np.ndarray, values: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """values[ids == key] per key (ids sorted); 0 for keys not in ids."""
+    ids, values = np.asarray(ids, np.int64), np.asarray(values)
+    if ids.size == 0:
+        return np.zeros(keys.size, dtype=values.dtype)
+    rows = np.minimum(np.searchsorted(ids, keys), ids.size - 1)
+    return np.where(ids[rows] == keys, values[rows], 0)
 
 
 def catalogue_coverage(recommended: DataFrame, train: DataFrame, k: int = 10) -> float:
@@ -284,11 +459,31 @@ def catalogue_coverage(recommended: DataFrame, train: DataFrame, k: int = 10) ->
     return shown / catalogue if catalogue else 0.0
 
 
-def list_metrics(recommended: DataFrame, train: DataFrame, test: DataFrame, k: int = 10) -> dict[str, float]:
-    """`ranking_metrics` of `recommended` on `test`, plus "coverage_at_<k>" (`catalogue_coverage`)."""
+def list_metrics(
+    recommended: DataFrame, train: DataFrame, test: DataFrame, k: int = 10, *, item_factors: DataFrame | None = None
+) -> dict[str, float]:
+    """`ranking_metrics` of `recommended` on `test`, plus "coverage_at_<k>" (`catalogue_coverage`) and the other
+    beyond-accuracy metrics of every list (`beyond_accuracy_of_arrays`; diversity with `item_factors`, (id,
+    features))."""
     recommended = recommended.cache()
     try:
         metrics = dict(ranking_metrics(recommended, test, k))
+        rec = _collect_int_columns(recommended.where(F.col("rank") <= k).select("user_id", "movie_id", "rank"))
+        pop_ids, pop_counts = _collect_int_columns(train.groupBy("movie_id").count().orderBy("movie_id"))
+        item_ids, item_matrix = (
+            collect_factors(item_factors, "item_factors") if item_factors is not None else (None,) * 2
+        )
+        metrics.update(
+            beyond_accuracy_of_arrays(
+                *rec,
+                k,
+                pop_ids=pop_ids,
+                pop_counts=pop_counts,
+                raters=_count_distinct(train, "user_id"),
+                item_ids=item_ids,
+                item_matrix=item_matrix,
+            )
+        )
         metrics[f"coverage_at_{k}"] = catalogue_coverage(recommended, train, k)
     finally:
         recommended.unpersist()
@@ -388,7 +583,9 @@ def evaluate_protocol(
                          "lists", "seconds"}};
       "popularity": lists;
     where lists = `list_metrics` ({"precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
-    "users_evaluated", "coverage_at_<k>"}). Plain ALS RMSE leaves out pairs it cannot score (as the tutorial);
+    "users_evaluated", "coverage_at_<k>", "novelty_at_<k>", "popularity_percentile_at_<k>", "personalisation_at_<k>",
+    and "diversity_at_<k>" in each approach's own item factors, none for popularity). Plain ALS RMSE leaves out
+    pairs it cannot score (as the tutorial);
     biased ALS scores every pair. Runs many Spark jobs; caches and unpersists the split.
     Raises ValueError on a missing column or an empty split part.
     """
@@ -440,7 +637,7 @@ def evaluate_protocol(
         tutorial["test_rmse_refit"] = rmse(refit, test)
         items = restrict_items(refit.itemFactors, full_train, TUTORIAL_MIN_RATINGS)
         tutorial["lists"] = list_metrics(
-            top_n_unrated(refit.userFactors, items, full_train, k), full_train, known_test, k
+            top_n_unrated(refit.userFactors, items, full_train, k), full_train, known_test, k, item_factors=items
         )
         tutorial["seconds"] = time.perf_counter() - started
         result["tutorial"] = tutorial
@@ -497,12 +694,18 @@ def _evaluate_config(
         users, items = own_users, own_items
     else:
         users, items = fit_list_model(full_train, config.lists)
-    entry["lists"] = list_metrics(top_n_unrated(users, items, full_train, k), full_train, known_test, k)
+    entry["lists"] = list_metrics(
+        top_n_unrated(users, items, full_train, k), full_train, known_test, k, item_factors=items
+    )
     return entry
 
 
 # --------------------------------------------------------------------------------------------------
 # Helpers
+
+
+def _count_distinct(df: DataFrame, column: str) -> int:
+    return int(df.select(column).distinct().count())
 
 
 def _collect_int_columns(df: DataFrame) -> list[np.ndarray]:

@@ -58,7 +58,11 @@ def test_refusals_are_drfs(alice):
 
 
 def test_no_query_string_means_the_serializers_defaults(alice, alice_client, catalogue, active_run):
-    assert dict(_default_filters()) == {"n": DEFAULT_RECOMMENDATIONS, "min_ratings": DEFAULT_MIN_RATINGS}
+    assert dict(_default_filters()) == {
+        "n": DEFAULT_RECOMMENDATIONS,
+        "min_ratings": DEFAULT_MIN_RATINGS,
+        "flavour": "top_picks",
+    }
     for movie in catalogue["dramas"][:3]:
         RatingFactory(user=alice, movie=movie, value=4)
     plain = alice_client.get(MINE)

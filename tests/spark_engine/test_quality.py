@@ -262,6 +262,9 @@ def test_evaluate_command_ends_with_the_summary_line(spark, settings, tmp_path, 
 
     out = capsys.readouterr().out.strip().splitlines()
     assert any(line.startswith("tutorial rank 2") for line in out)
+    # Beyond accuracy next to the ranking metrics, for every list judged
+    beyond = out.index(next(line for line in out if line.startswith("Beyond accuracy (top-10)")))
+    assert "novelty" in out[beyond] and "personal." in out[beyond] and out[beyond + 1].startswith("tutorial (rank 2")
     # The defaults are the two models a retrain publishes.
     assert any(line.startswith("defaults (biased rank 2, reg 0.15; lists implicit rank 7)") for line in out)
     match = re.fullmatch(r"test RMSE (\S+) NDCG@10 (\S+) popularity NDCG@10 (\S+)", out[-1])

@@ -239,6 +239,13 @@ def test_evaluate_holdout_reports_finite_model_and_popularity_metrics(low_rank_r
     assert result["users_evaluated"] == result["popularity"]["users_evaluated"] > 0
     assert result["holdout_fraction"] == 0.25
     assert result["train_ratings"] + result["test_ratings"] == low_rank_ratings.count()
+    # Beyond accuracy, for the model's lists and popularity's: what every run records.
+    beyond = ["coverage_at_10", "novelty_at_10", "diversity_at_10", "personalisation_at_10"]
+    beyond.append("popularity_percentile_at_10")
+    for lists in (result, result["popularity"]):
+        assert all(math.isfinite(lists[key]) for key in beyond)
+        assert 0 < lists["coverage_at_10"] <= 1 and 0 <= lists["personalisation_at_10"] <= 1
+    assert result["novelty_at_10"] > result["popularity"]["novelty_at_10"]
 
 
 def test_invalid_arguments_raise_before_any_spark_job(spark):

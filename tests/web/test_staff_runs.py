@@ -180,3 +180,49 @@ def test_retrain_needs_a_post_with_csrf(enqueued):
     assert client.get(RETRAIN).status_code == 405
     assert client.post(RETRAIN).status_code == 403
     assert not TrainingRun.objects.exists() and enqueued == []
+
+
+def test_runs_list_their_beyond_accuracy_metrics(staff_client):
+    _run(
+        1,
+        metrics={
+            "rmse": 0.9,
+            "ndcg_at_10": 0.29,
+            "coverage_at_10": 0.071,
+            "novelty_at_10": 2.57,
+            "diversity_at_10": 0.362,
+            "personalisation_at_10": 0.917,
+            "popularity_percentile_at_10": 98.2,
+        },
+    )
+    response = staff_client.get(URL)
+    (row,) = response.context["recent"]
+    assert row["beyond"] == ["0.0710", "2.57", "0.3620", "0.9170", "98.2"]
+    body = response.content.decode()
+    assert '<th scope="col">Novelty (bits)</th>' in body and "<td>0.9170</td>" in body
+
+
+def test_the_latest_flavour_trade_off_table_is_shown(staff_client):
+    rows = {
+        "popularity": {"ndcg_at_10": 0.16, "coverage_at_10": 0.006},
+        "top_picks": {"ndcg_at_10": 0.29, "coverage_at_10": 0.071, "novelty_at_10": 2.57},
+        "hidden_gems": {"ndcg_at_10": 0.02, "coverage_at_10": 0.051, "novelty_at_10": 5.38},
+    }
+    EvaluationReport.objects.create(
+        kind="flavours",
+        ratings_count=100,
+        ndcg_at_10=0.29,
+        popularity_ndcg_at_10=0.16,
+        summary="s",
+        results={"rows": rows, "parameters": {"mmr_lambda": 0.4, "calibration_lambda": 0.5}},
+    )
+    response = staff_client.get(URL)
+    trade_off = response.context["trade_off"]
+    assert [row[0] for row in trade_off["rows"]] == ["popularity", "Top picks", "Hidden gems"]
+    assert trade_off["rows"][1][1:4] == ["0.2900", "1.81", "–"]
+    body = response.content.decode()
+    assert 'id="flavour-trade-off"' in body and "MMR λ 0.4" in body and "<td>5.38</td>" in body
+
+
+def test_without_a_flavour_evaluation_the_page_says_how_to_get_one(staff_client):
+    assert "manage.py evaluate --flavours</code> records its table here" in staff_client.get(URL).content.decode()

@@ -1,4 +1,10 @@
-"""python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed] [--cold-start]
+"""python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
+python manage.py evaluate --cold-start [--seed N] [--holdout-users 0.15]
+python manage.py evaluate --flavours [--seed 42] [--k 10] [--mmr-lambda L] [--calibration-lambda L] [--min-ratings N]
+
+With --cold-start: new users' onboarding replayed with each strategy (spark_engine.experiments.cold_start_run).
+With --flavours: the trade-off table of the list flavours (spark_engine.experiments.flavour_evaluation_run), stored
+as an EvaluationReport of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
 
 The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
 models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
@@ -20,9 +26,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from recommendations import flavours
 from recommendations.models import EvaluationReport
 from recommendations.services import evaluation_report_create
-from spark_engine.experiments import cold_start_run, evaluation_run
+from spark_engine.experiments import cold_start_run, evaluation_run, flavour_evaluation_run
 
 
 class Command(BaseCommand):
@@ -33,7 +40,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--seed", type=int, default=0, help="Seed of the random split and of ALS (default 0).")
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=None,
+            help="Seed of the random split and of ALS (default 0; 42 with --flavours, as the retrain's holdout).",
+        )
         parser.add_argument(
             "--ranks", default="4,8,12", help="Comma-separated ALS ranks of the tutorial's search (default 4,8,12)."
         )
@@ -56,10 +68,31 @@ class Command(BaseCommand):
             help="With --cold-start: share of the users held out of training (default 0.15).",
         )
 
+        flavour = parser.add_argument_group("--flavours: the trade-off table of the list flavours")
+        flavour.add_argument(
+            "--flavours",
+            action="store_true",
+            help="Instead of the protocol: every list flavour (top picks, something different, hidden gems, your "
+            "genre mix) and popularity on the retrain's 80/20 holdout split (seed 42 unless --seed), with NDCG@k and "
+            "the beyond-accuracy metrics; recorded for the staff page.",
+        )
+        flavour.add_argument(
+            "--mmr-lambda", type=float, default=flavours.MMR_LAMBDA, help="λ of something different (MMR)."
+        )
+        flavour.add_argument(
+            "--calibration-lambda",
+            type=float,
+            default=flavours.CALIBRATION_LAMBDA,
+            help="λ of your genre mix (calibration).",
+        )
+        flavour.add_argument(
+            "--min-ratings", type=int, default=0, help="The page's minimum-ratings filter (default 0: none)."
+        )
+
     def handle(
         self,
         *args,
-        seed: int,
+        seed: int | None,
         ranks: str,
         k: int,
         compare_proposed: bool,
@@ -67,6 +100,9 @@ class Command(BaseCommand):
         holdout_users: float = 0.15,
         **options,
     ):
+        if options.get("flavours"):
+            return self._flavours(seed=seed, k=k, **options)
+        seed = 0 if seed is None else seed
         try:
             rank_list = tuple(int(part) for part in ranks.split(",") if part.strip())
         except ValueError:
@@ -161,6 +197,65 @@ def format_cold_start_report(result: dict[str, Any], k: int) -> list[str]:
 def _or_minus_inf(value: float | None) -> float:
     return -math.inf if value is None or math.isnan(value) else value
 
+    def _flavours(self, *, seed: int | None, k: int, mmr_lambda: float, calibration_lambda: float, **options):
+        if k < 1:
+            raise CommandError("--k must be positive")
+        if not (0.0 <= mmr_lambda <= 1.0 and 0.0 <= calibration_lambda <= 1.0):
+            raise CommandError("the lambdas must be between 0 and 1")
+
+        def on_step(message: str) -> None:
+            sys.stderr.write(f"[evaluate --flavours] {message}\n")
+            sys.stderr.flush()
+
+        try:
+            result = flavour_evaluation_run(
+                **({} if seed is None else {"seed": seed}),
+                k=k,
+                min_ratings=max(options["min_ratings"], 0),
+                mmr_lambda=mmr_lambda,
+                calibration_lambda=calibration_lambda,
+                notify=on_step,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        lines = format_flavours_report(result, k)
+        for line in lines:
+            self.stdout.write(line)
+        table = result["rows"]
+        evaluation_report_create(
+            kind=EvaluationReport.Kind.FLAVOURS,
+            ratings_count=result["split"]["ratings"],
+            results=result,
+            ndcg_at_10=table[flavours.TOP_PICKS].get("ndcg_at_10"),
+            popularity_ndcg_at_10=table["popularity"].get("ndcg_at_10"),
+            summary=lines[-1][:300],
+        )
+
+
+def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
+    """The printed trade-off table; the last line is the scripts' summary."""
+    split, parameters = result["split"], result["parameters"]
+    headings, rows = flavours.trade_off_rows(result, k)
+    widths = [22] + [max(len(h), 7) + 2 for h in headings[1:]]
+    lines = [
+        f"{split['ratings']:,} ratings; random holdout (seed {split['seed']}, {split['holdout_fraction']:.0%} "
+        "held out); "
+        f"MMR λ {parameters['mmr_lambda']:g}, calibration λ {parameters['calibration_lambda']:g}, pool "
+        f"{parameters['candidate_pool']}, min ratings {parameters['min_ratings']}",
+        "",
+        "".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headings, widths, strict=True))),
+    ]
+    for cells in rows:
+        lines.append(
+            "".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
+        )
+    table = result["rows"]
+    lines += [
+        "",
+        " ".join(f"{name} NDCG@{k} {_num(metrics.get(f'ndcg_at_{k}'))}" for name, metrics in table.items()),
+    ]
+    return lines
+
 
 def format_report(result: dict[str, Any], k: int) -> list[str]:
     """The printed table; the last line is the scripts' summary for the defaults."""
@@ -193,6 +288,20 @@ def format_report(result: dict[str, Any], k: int) -> list[str]:
             f"{label:<60}{_num(metrics[f'precision_at_{k}']):>8}{_num(metrics[f'recall_at_{k}']):>8}"
             f"{_num(metrics[f'ndcg_at_{k}']):>9}{_num(metrics[f'map_at_{k}']):>8}{_num(metrics[f'coverage_at_{k}']):>10}"
         )
+    lines += [
+        "",
+        f"{f'Beyond accuracy (top-{k})':<60}{'novelty':>9}{'diversity':>10}{'personal.':>10}{'pop. pct':>9}",
+    ]
+    for label, metrics in rows:
+        novelty, diversity = metrics.get(f"novelty_at_{k}"), metrics.get(f"diversity_at_{k}")
+        personal, percentile = metrics.get(f"personalisation_at_{k}"), metrics.get(f"popularity_percentile_at_{k}")
+        lines.append(
+            f"{label:<60}{_num(novelty, 2):>9}{_num(diversity):>10}{_num(personal):>10}{_num(percentile, 1):>9}"
+        )
+    lines.append(
+        "novelty: mean −log2 of a listed movie's share of raters (bits); diversity: 1 − mean pairwise cosine of the "
+        "list's item factors; personal.: 1 − mean overlap of two users' lists; pop. pct: mean popularity percentile"
+    )
     defaults = configs["defaults"]
     lines += [
         "",
@@ -212,5 +321,5 @@ def _config_label(name: str, entry: dict[str, Any]) -> str:
     return label + ")"
 
 
-def _num(value: float) -> str:
-    return "nan" if value is None or math.isnan(value) else f"{value:.4f}"
+def _num(value: float | None, digits: int = 4) -> str:
+    return "nan" if value is None or math.isnan(value) else f"{value:.{digits}f}"
