@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -383,20 +383,34 @@ def scored_rows(
     contributing most to it. With A⁻¹ fixed, the score vᵢ·x splits into Σⱼ vᵢᵀA⁻¹(wⱼvⱼ), one term per rated movie."""
     if rows.size == 0:
         return []
-    contributions = factors.matrix[rows].astype(np.float64) @ (user.a_inv @ user.weighted_rated.T)
-    best = contributions.argmax(axis=1)
-    best_positive = contributions[np.arange(rows.size), best] > 0
+    because = _because_of_rows(factors=factors, user=user, rows=rows)
     stars = _as_stars(factors, scores[rows].astype(np.float64))
     reasons = reasons or [None] * rows.size
     return [
         ScoredMovie(
-            movie_id=int(factors.movie_ids[row]),
-            score=float(stars[i]),
-            because_movie_id=int(user.rated_movie_ids[best[i]]) if best_positive[i] else None,
-            reason=reasons[i],
+            movie_id=int(factors.movie_ids[row]), score=float(stars[i]), because_movie_id=because[i], reason=reasons[i]
         )
         for i, row in enumerate(rows)
     ]
+
+
+def _because_of_rows(*, factors: ItemFactors, user: UserVector, rows: np.ndarray) -> list[int | None]:
+    contributions = factors.matrix[rows].astype(np.float64) @ (user.a_inv @ user.weighted_rated.T)
+    best = contributions.argmax(axis=1)
+    best_positive = contributions[np.arange(rows.size), best] > 0
+    return [int(user.rated_movie_ids[best[i]]) if best_positive[i] else None for i in range(rows.size)]
+
+
+def because_movie_ids(*, factors: ItemFactors, user: UserVector, movie_ids: Sequence[int]) -> list[int | None]:
+    """For each of `movie_ids`, the rated movie contributing most to its list score (as `scored_rows` names it);
+    None for a movie the run does not know or no rating pulls towards. For lists ranked elsewhere (the stored top-N)."""
+    rows, found = factors.rows_of(movie_ids)
+    result: list[int | None] = [None] * len(movie_ids)
+    if found.any():
+        named = _because_of_rows(factors=factors, user=user, rows=rows[found])
+        for i, because in zip(np.flatnonzero(found), named, strict=True):
+            result[int(i)] = because
+    return result
 
 
 def top_movies(

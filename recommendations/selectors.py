@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import threading
 import time
@@ -121,6 +122,7 @@ def recommendation_list_for_user_fresh(
     min_ratings: int = 25,
     taste_version: int | None = None,
     flavour: str = flavours.TOP_PICKS,
+    explain: bool = False,
 ) -> FreshRecommendations:
     """Recommendations that already reflect the user's latest ratings.
 
@@ -128,8 +130,9 @@ def recommendation_list_for_user_fresh(
     export (same taste version) and no genre is asked for, the run's stored top-N in one query
     (`_stored_scores`); otherwise their current ratings folded into the run's item factors
     (recommendations.foldin). The two give the same movies in the same order with the same stars
-    (tests/spark_engine); stored items name no `because` movie. A user with no rating the run can
-    rank by, or no active run, gets the most-rated movies, marked `personal=False`. All leave out
+    (tests/spark_engine). Stored items name no `because` movie unless `explain` (the web page): then the
+    user's ratings are read and folded in to name it, without scoring the catalogue. A user with no rating the
+    run can rank by, or no active run, gets the most-rated movies, marked `personal=False`. All leave out
     movies the user rated or hid ("not interested") and honour the genre and
     minimum-number-of-ratings filters.
 
@@ -148,6 +151,8 @@ def recommendation_list_for_user_fresh(
         version = user_taste_version(user=user) if taste_version is None else taste_version
         if genre is None and flavour == flavours.TOP_PICKS:
             scored = _stored_scores(user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings)
+            if scored and explain:
+                scored = _with_because(user=user, run=run, scored=scored)
         if scored is None:
             scored = _fresh_scores(
                 user=user,
@@ -182,6 +187,15 @@ def recommendation_list_for_user_fresh(
     return FreshRecommendations(
         items=[RecommendedMovie(movie=m, score=m.rating_mean) for m in popular], personal=False, run=run
     )
+
+
+def _with_because(*, user, run: TrainingRun, scored: list[foldin.ScoredMovie]) -> list[foldin.ScoredMovie]:
+    factors = foldin.item_factors_for_run(run)
+    vector = foldin.user_vector(factors=factors, ratings=rating_values_for_user(user=user))
+    if vector is None:
+        return scored
+    because = foldin.because_movie_ids(factors=factors, user=vector, movie_ids=[s.movie_id for s in scored])
+    return [dataclasses.replace(s, because_movie_id=b) for s, b in zip(scored, because, strict=True)]
 
 
 @functools.cache

@@ -160,6 +160,7 @@ def recommendations(request):
         min_ratings=min_ratings,
         taste_version=request.user.taste_version,  # the user row was read for this GET
         flavour=flavour,
+        explain=True,  # "Because you rated …" on every card, stored lists included
     )
     return render(
         request,
