@@ -16,8 +16,8 @@ from rest_framework.views import APIView
 
 from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, movie_summary
 from movierec_site.api import ApiPagination, JsonStringField, QueryIntegerField, api_url, query_params
+from recommendations.forms import DEFAULT_MIN_RATINGS
 
-from .forms import DEFAULT_MIN_RATINGS
 from .models import Group
 from .ranking import AGGREGATIONS, AVERAGE
 from .selectors import (

@@ -1,11 +1,9 @@
 from django import forms
 
-from catalog.models import Genre
+from recommendations.forms import RecommendationFilterForm
 
 from .models import Group
 from .ranking import AGGREGATIONS, AVERAGE
-
-DEFAULT_MIN_RATINGS = 25  # as on the recommendations page: predictions for rarely rated movies are shaky
 
 
 class GroupCreateForm(forms.Form):
@@ -16,20 +14,13 @@ class GroupCreateForm(forms.Form):
     )
 
 
-class GroupMoviesFilterForm(forms.Form):
+class GroupMoviesFilterForm(RecommendationFilterForm):
+    """The recommendations page's filters (genre, minimum number of ratings), and how the group's stars combine."""
+
     aggregation = forms.ChoiceField(
         label="Rank by",
         choices=list(AGGREGATIONS.items()),
         required=False,
         initial=AVERAGE,
     )
-    genre = forms.ModelChoiceField(
-        label="Genre", queryset=Genre.objects.order_by("name"), required=False, to_field_name="name", empty_label="Any"
-    )
-    min_ratings = forms.IntegerField(
-        label="Rated by at least",
-        required=False,
-        min_value=0,
-        max_value=1_000_000,
-        help_text="Leave out movies with fewer ratings than this (few ratings make shaky predictions).",
-    )
+    field_order = ["aggregation", "genre", "min_ratings"]

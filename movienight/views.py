@@ -11,7 +11,9 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from .forms import DEFAULT_MIN_RATINGS, GroupCreateForm, GroupMoviesFilterForm
+from recommendations.forms import DEFAULT_MIN_RATINGS
+
+from .forms import GroupCreateForm, GroupMoviesFilterForm
 from .ranking import AGGREGATIONS, AVERAGE
 from .selectors import GroupView, group_get_by_invite, group_get_for_member, group_list_for_user, group_movie_list
 from .services import (

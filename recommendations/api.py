@@ -40,13 +40,13 @@ from movierec_site.api import (
 from ratings.selectors import rating_get
 
 from . import flavours, selectors
+from .forms import DEFAULT_MIN_RATINGS
 from .models import TrainingRun
 from .retrain import RetrainOptions, retrain_enqueue
 
 MAX_RECOMMENDATIONS = 100
 DEFAULT_RECOMMENDATIONS = 20
 # As on the site: predictions for movies with few ratings are shaky.
-DEFAULT_MIN_RATINGS = 25
 MAX_SIMILAR = 50
 # Users' primary keys are PostgreSQL bigints; anything larger cannot name a user.
 MAX_USER_ID = 2**63 - 1

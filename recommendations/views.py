@@ -17,11 +17,12 @@ from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from catalog.models import Genre, Movie
+from catalog.models import Movie
 from ratings import services as rating_services
 from ratings.selectors import wishlist_movie_ids
 
 from . import charts, flavours
+from .forms import DEFAULT_MIN_RATINGS, RecommendationFilterForm
 from .models import EvaluationReport, TrainingRun
 from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
@@ -40,20 +41,6 @@ RECOMMENDATIONS_SHOWN = 30
 RATING_FIELD_PREFIX = "rating-"
 # "Show me others" remembers this many shown movies (in the page's hidden field and the URL).
 ONBOARDING_SHOWN_MAX = 200
-DEFAULT_MIN_RATINGS = 25
-
-
-class RecommendationFilterForm(forms.Form):
-    genre = forms.ModelChoiceField(
-        label="Genre", queryset=Genre.objects.order_by("name"), required=False, to_field_name="name", empty_label="Any"
-    )
-    min_ratings = forms.IntegerField(
-        label="Rated by at least",
-        required=False,
-        min_value=0,
-        max_value=1_000_000,
-        help_text="Leave out movies with fewer ratings than this (few ratings make shaky predictions).",
-    )
 
 
 class ListFlavourForm(forms.Form):
