@@ -37,7 +37,9 @@ class MovieFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Movie
 
-    id = factory.Sequence(lambda n: n + 1)
+    # Far above the small ids tests give movies on purpose (1, 2571…): a sequence that reached one of them
+    # collided with it, depending on how many tests ran before.
+    id = factory.Sequence(lambda n: n + 1_000_000)
     title = factory.Sequence(lambda n: f"Movie {n} (2000)")
     year = 2000
 

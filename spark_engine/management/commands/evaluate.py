@@ -158,6 +158,40 @@ class Command(BaseCommand):
             summary=lines[-1],
         )
 
+    def _flavours(self, *, seed: int | None, k: int, mmr_lambda: float, calibration_lambda: float, **options):
+        if k < 1:
+            raise CommandError("--k must be positive")
+        if not (0.0 <= mmr_lambda <= 1.0 and 0.0 <= calibration_lambda <= 1.0):
+            raise CommandError("the lambdas must be between 0 and 1")
+
+        def on_step(message: str) -> None:
+            sys.stderr.write(f"[evaluate --flavours] {message}\n")
+            sys.stderr.flush()
+
+        try:
+            result = flavour_evaluation_run(
+                **({} if seed is None else {"seed": seed}),
+                k=k,
+                min_ratings=max(options["min_ratings"], 0),
+                mmr_lambda=mmr_lambda,
+                calibration_lambda=calibration_lambda,
+                notify=on_step,
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        lines = format_flavours_report(result, k)
+        for line in lines:
+            self.stdout.write(line)
+        table = result["rows"]
+        evaluation_report_create(
+            kind=EvaluationReport.Kind.FLAVOURS,
+            ratings_count=result["split"]["ratings"],
+            results=result,
+            ndcg_at_10=table[flavours.TOP_PICKS].get("ndcg_at_10"),
+            popularity_ndcg_at_10=table["popularity"].get("ndcg_at_10"),
+            summary=lines[-1][:300],
+        )
+
 
 def format_cold_start_report(result: dict[str, Any], k: int) -> list[str]:
     """The cold-start table (one row per onboarding strategy); sets result["best"] (highest NDCG@k).
@@ -196,40 +230,6 @@ def format_cold_start_report(result: dict[str, Any], k: int) -> list[str]:
 
 def _or_minus_inf(value: float | None) -> float:
     return -math.inf if value is None or math.isnan(value) else value
-
-    def _flavours(self, *, seed: int | None, k: int, mmr_lambda: float, calibration_lambda: float, **options):
-        if k < 1:
-            raise CommandError("--k must be positive")
-        if not (0.0 <= mmr_lambda <= 1.0 and 0.0 <= calibration_lambda <= 1.0):
-            raise CommandError("the lambdas must be between 0 and 1")
-
-        def on_step(message: str) -> None:
-            sys.stderr.write(f"[evaluate --flavours] {message}\n")
-            sys.stderr.flush()
-
-        try:
-            result = flavour_evaluation_run(
-                **({} if seed is None else {"seed": seed}),
-                k=k,
-                min_ratings=max(options["min_ratings"], 0),
-                mmr_lambda=mmr_lambda,
-                calibration_lambda=calibration_lambda,
-                notify=on_step,
-            )
-        except ValueError as exc:
-            raise CommandError(str(exc))
-        lines = format_flavours_report(result, k)
-        for line in lines:
-            self.stdout.write(line)
-        table = result["rows"]
-        evaluation_report_create(
-            kind=EvaluationReport.Kind.FLAVOURS,
-            ratings_count=result["split"]["ratings"],
-            results=result,
-            ndcg_at_10=table[flavours.TOP_PICKS].get("ndcg_at_10"),
-            popularity_ndcg_at_10=table["popularity"].get("ndcg_at_10"),
-            summary=lines[-1][:300],
-        )
 
 
 def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
