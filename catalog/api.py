@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from movierec_site.api import ApiPagination, QueryIntegerField, RoundedFloatField, api_url, query_params
 
-from .models import Genre, Movie
+from .models import MAX_MOVIE_ID, Genre, Movie
 from .selectors import (
     FIRST_DECADE,
     MOVIE_SORTS,
@@ -32,7 +32,6 @@ from .selectors import (
 )
 
 # Primary keys are PostgreSQL integers; a larger id in a URL cannot name a row (and must not reach SQL).
-MAX_MOVIE_ID = 2**31 - 1
 MAX_MIN_RATINGS = 1_000_000
 MOVIE_TAGS_SHOWN = 10
 

@@ -9,7 +9,7 @@ from django import forms
 from django.db.models import Max
 from django.utils import timezone
 
-from .models import Genre, Movie
+from .models import MAX_MOVIE_ID, Genre, Movie
 from .selectors import MOVIE_SORTS, MovieFilters, decade_choices
 
 SORT_LABELS = {
@@ -51,7 +51,6 @@ FIRST_FILM_YEAR = 1870  # Janssen's "Passage de Vénus" (1874) and friends; noth
 # Movies added by staff get ids from here on, far above MovieLens's own (about 300,000 in 2024), so a later
 # MovieLens import never takes one of them for its own movie with the same movieId.
 LOCAL_MOVIE_ID_START = 1_000_000_000
-MAX_MOVIE_ID = 2**31 - 1
 IMDB_ID = re.compile(r"(?:tt)?([0-9]{1,10})", re.IGNORECASE)
 
 

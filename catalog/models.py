@@ -7,6 +7,9 @@ from django.db.models.functions import Lower
 
 from .titles import natural_title
 
+# Movie ids are PostgreSQL integers (MovieLens movieIds, and ids staff give in the admin).
+MAX_MOVIE_ID = 2**31 - 1
+
 
 class Genre(models.Model):
     name = models.CharField(max_length=64, unique=True)

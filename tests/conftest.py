@@ -30,16 +30,19 @@ def _database_as_promised():
 
 @pytest.fixture(autouse=True)
 def _fresh_caches():
-    """Per-process caches (Django's cache, the movie cache) must not carry one test's data into another."""
+    """Per-process caches (Django's, the movie cache, the fold-in's) must not carry one test's data into another."""
     from django.core.cache import cache
 
     from catalog.selectors import movie_cache_clear
+    from recommendations.foldin import foldin_cache_clear
 
     cache.clear()
     movie_cache_clear()
+    foldin_cache_clear()  # the runs' factors and masks; the live server of browser tests shares this process
     yield
     cache.clear()
     movie_cache_clear()
+    foldin_cache_clear()
 
 
 # --- Headless Chromium (tests/browser, and the CSP checks in tests/ops) ---

@@ -1,20 +1,8 @@
 import pytest
-from django.core.cache import cache
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from recommendations import foldin
 from tests.factories import UserFactory, make_active_run, two_taste_catalogue  # noqa: F401 - re-exported
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    # Throttle counters live in the default cache and fold-in keeps factors per process: start clean.
-    cache.clear()
-    foldin.foldin_cache_clear()
-    yield
-    cache.clear()
-    foldin.foldin_cache_clear()
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from recommendations import foldin
-
 SCREENSHOTS = Path(settings.BASE_DIR) / "var" / "test-screenshots"
 # Generous for a loaded 2-core machine, short enough that a broken page fails fast.
 TIMEOUT_MS = 10_000
@@ -41,14 +39,6 @@ def page_without_js(browser, live_server):
     context, page = _page(browser, live_server, javascript=False)
     yield page
     context.close()
-
-
-@pytest.fixture(autouse=True)
-def _fresh_foldin_cache():
-    # The live server runs in this process: its fold-in cache must not outlive a test's run.
-    foldin.foldin_cache_clear()
-    yield
-    foldin.foldin_cache_clear()
 
 
 @pytest.hookimpl(wrapper=True)

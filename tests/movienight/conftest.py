@@ -1,21 +1,9 @@
 import pytest
-from django.core.cache import cache
 
 from movienight.services import group_create, group_join
-from recommendations import foldin
 from tests.factories import GenreFactory, MovieFactory, UserFactory, make_active_run, two_taste_catalogue
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    # Group lists live in the default cache and fold-in keeps factors and masks per process: start clean.
-    cache.clear()
-    foldin.foldin_cache_clear()
-    yield
-    cache.clear()
-    foldin.foldin_cache_clear()
 
 
 @pytest.fixture

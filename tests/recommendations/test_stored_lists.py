@@ -5,20 +5,12 @@ import pytest
 
 from accounts.selectors import user_taste_version
 from ratings.services import not_interested_add, rating_upsert
-from recommendations import foldin
 from recommendations.models import Recommendation, UserFactor
 from recommendations.selectors import recommend_for_user, recommendation_list_for_user_fresh
 from tests.factories import UserFactory, make_active_run, two_taste_catalogue
 
 pytestmark = pytest.mark.django_db
 TOP_N = 4
-
-
-@pytest.fixture(autouse=True)
-def _fresh_foldin_cache():
-    foldin.foldin_cache_clear()
-    yield
-    foldin.foldin_cache_clear()
 
 
 @pytest.fixture

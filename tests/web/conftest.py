@@ -1,15 +1,7 @@
 import pytest
 
-from recommendations import foldin
 from tests.factories import UserFactory, make_active_run  # noqa: F401 - re-exported
 from tests.factories import two_taste_catalogue as make_two_taste_catalogue
-
-
-@pytest.fixture(autouse=True)
-def _fresh_foldin_cache():
-    foldin.foldin_cache_clear()
-    yield
-    foldin.foldin_cache_clear()
 
 
 @pytest.fixture

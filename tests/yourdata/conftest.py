@@ -2,22 +2,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from django.core.cache import cache
 
 from ratings.models import NotInterested, WishlistEntry
-from recommendations import foldin
 from tests.factories import MovieFactory, RatingFactory, UserFactory
 
 PASSWORD = "correct horse battery staple"  # tests.factories.UserFactory's
-
-
-@pytest.fixture(autouse=True)
-def _fresh_caches():
-    cache.clear()
-    foldin.foldin_cache_clear()
-    yield
-    cache.clear()
-    foldin.foldin_cache_clear()
 
 
 @pytest.fixture
