@@ -1,10 +1,12 @@
 """python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
 python manage.py evaluate --cold-start [--seed N] [--holdout-users 0.15]
-python manage.py evaluate --flavours [--seed 42] [--k 10] [--mmr-lambda L] [--calibration-lambda L] [--min-ratings N]
+python manage.py evaluate --flavours [--seed 42] [--k 10] [--validation 0.2] [--mmr-lambda L] [--calibration-lambda L]
+                                    [--min-ratings N]
 
 With --cold-start: new users' onboarding replayed with each strategy (spark_engine.experiments.cold_start_run).
-With --flavours: the trade-off table of the list flavours (spark_engine.experiments.flavour_evaluation_run), stored
-as an EvaluationReport of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
+With --flavours: the trade-off table of the list flavours on the test split, their parameters chosen on a validation
+split carved out of the training part (spark_engine.experiments.flavour_evaluation_run), stored as an EvaluationReport
+of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
 
 The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
 models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
@@ -77,13 +79,20 @@ class Command(BaseCommand):
             "the beyond-accuracy metrics; recorded for the staff page.",
         )
         flavour.add_argument(
-            "--mmr-lambda", type=float, default=flavours.MMR_LAMBDA, help="λ of something different (MMR)."
+            "--validation",
+            type=float,
+            default=0.2,
+            help="Share of the training part held out to choose each flavour's parameters (default 0.2; 0: no "
+            "search, the values in recommendations/flavours.py).",
+        )
+        flavour.add_argument(
+            "--mmr-lambda", type=float, default=None, help="λ of something different (MMR), instead of searching it."
         )
         flavour.add_argument(
             "--calibration-lambda",
             type=float,
-            default=flavours.CALIBRATION_LAMBDA,
-            help="λ of your genre mix (calibration).",
+            default=None,
+            help="λ of your genre mix (calibration), instead of searching it.",
         )
         flavour.add_argument(
             "--min-ratings", type=int, default=0, help="The page's minimum-ratings filter (default 0: none)."
@@ -158,11 +167,27 @@ class Command(BaseCommand):
             summary=lines[-1],
         )
 
-    def _flavours(self, *, seed: int | None, k: int, mmr_lambda: float, calibration_lambda: float, **options):
+    def _flavours(
+        self,
+        *,
+        seed: int | None,
+        k: int,
+        mmr_lambda: float | None,
+        calibration_lambda: float | None,
+        validation: float,
+        **options,
+    ):
         if k < 1:
             raise CommandError("--k must be positive")
-        if not (0.0 <= mmr_lambda <= 1.0 and 0.0 <= calibration_lambda <= 1.0):
+        fixed = {
+            name: value
+            for name, value in (("mmr_lambda", mmr_lambda), ("calibration_lambda", calibration_lambda))
+            if value is not None
+        }
+        if not all(0.0 <= value <= 1.0 for value in fixed.values()):
             raise CommandError("the lambdas must be between 0 and 1")
+        if not 0.0 <= validation < 1.0:
+            raise CommandError("--validation must be at least 0 and below 1")
 
         def on_step(message: str) -> None:
             sys.stderr.write(f"[evaluate --flavours] {message}\n")
@@ -171,10 +196,10 @@ class Command(BaseCommand):
         try:
             result = flavour_evaluation_run(
                 **({} if seed is None else {"seed": seed}),
+                validation_fraction=validation,
                 k=k,
                 min_ratings=max(options["min_ratings"], 0),
-                mmr_lambda=mmr_lambda,
-                calibration_lambda=calibration_lambda,
+                fixed=fixed,
                 notify=on_step,
             )
         except ValueError as exc:
@@ -233,15 +258,39 @@ def _or_minus_inf(value: float | None) -> float:
 
 
 def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
-    """The printed trade-off table; the last line is the scripts' summary."""
+    """The printed trade-off table (the test split), after what the validation split chose; the last line is the
+    scripts' summary."""
     split, parameters = result["split"], result["parameters"]
     headings, rows = flavours.trade_off_rows(result, k)
     widths = [22] + [max(len(h), 7) + 2 for h in headings[1:]]
     lines = [
         f"{split['ratings']:,} ratings; random holdout (seed {split['seed']}, {split['holdout_fraction']:.0%} "
         "held out); "
-        f"MMR λ {parameters['mmr_lambda']:g}, calibration λ {parameters['calibration_lambda']:g}, pool "
-        f"{parameters['candidate_pool']}, min ratings {parameters['min_ratings']}",
+        f"MMR λ {parameters['mmr_lambda']:g} novelty {parameters['mmr_novelty']:g} pool "
+        f"{parameters['different_pool']}, hidden gems norm power {parameters['gem_norm_power']:g}, calibration λ "
+        f"{parameters['calibration_lambda']:g}, min ratings {parameters['min_ratings']}",
+    ]
+    validation = result.get("validation")
+    if validation:
+        lines.append(
+            f"chosen on a validation split ({validation['split']['holdout_fraction']:.0%} of the training part, "
+            f"seed {validation['split']['seed']}): most coverage (genre mix: least miscalibration) with NDCG@{k} ≥ "
+            f"{flavours.NDCG_GOAL:g} × popularity there, else the highest NDCG@{k}"
+        )
+        for flavour, entry in validation["search"].items():
+            trials = entry["trials"]
+            chosen = next(t for t in trials if t["setting"] == entry["chosen"])
+            popularity = entry[f"popularity_ndcg_at_{k}"]
+            ratio = chosen[f"ndcg_at_{k}"] / popularity if popularity else math.nan
+            setting = ", ".join(f"{name} {value:g}" for name, value in entry["chosen"].items())
+            lines.append(
+                f"  {flavours.LABELS[flavour]}: {setting} of {len(trials)} (validation NDCG@{k} "
+                f"{_num(chosen[f'ndcg_at_{k}'])} = {ratio:.2f} × popularity, coverage "
+                f"{_num(chosen[f'coverage_at_{k}'])}{'' if entry['meets_ndcg_goal'] else '; none met the NDCG goal'})"
+            )
+    else:
+        lines.append("no validation split: the parameters as given")
+    lines += [
         "",
         "".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headings, widths, strict=True))),
     ]
