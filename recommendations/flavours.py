@@ -18,8 +18,9 @@
   genre distribution of the person's ratings, q the list's (each movie spreads weight 1 evenly over its genres),
   q̃ = (1 − α)·q + α·p so the divergence stays finite. λ = `CALIBRATION_LAMBDA`, α = `CALIBRATION_ALPHA`.
 
-Callers (recommendations.selectors for the site and the API, spark_engine.flavour_eval for the trade-off table)
-fold the user in with recommendations.foldin, pass the masked list scores and get rows and reasons back.
+Callers (recommendations.selectors for the site and the API, spark_engine.experiments for the trade-off table and
+the validation search) fold the user in with recommendations.foldin, pass the masked list scores and get rows and
+reasons back.
 """
 
 from __future__ import annotations
