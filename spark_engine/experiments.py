@@ -113,9 +113,17 @@ def list_tuning_run(
 
 
 def evaluation_run(
-    *, seed: int = 0, ranks: tuple[int, ...] = (4, 8, 12), k: int = 10, compare_proposed: bool = False, on_step=None
+    *,
+    seed: int = 0,
+    ranks: tuple[int, ...] = (4, 8, 12),
+    k: int = 10,
+    compare_proposed: bool = False,
+    time_aware: bool = False,
+    on_step=None,
 ) -> dict[str, Any]:
-    """Export every rating, run `metrics.evaluate_protocol` on it in Spark and return its plain dict.
+    """Export every rating, run `metrics.evaluate_protocol` on it in Spark and return its plain dict; with
+    `time_aware`, also the same protocol split by time within each user (`metrics.split_three_by_time`), under
+    "time_aware".
 
     Configurations: "defaults" (what a retrain trains with today's settings) and, with `compare_proposed`,
     "proposed" (`fitting.PROPOSED`). The export lives in a temporary folder under TRAINING_RUNS_DIR, removed
@@ -138,6 +146,17 @@ def evaluation_run(
         result = metrics.evaluate_protocol(
             ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify
         )
+        if time_aware:
+            result["time_aware"] = metrics.evaluate_protocol(
+                ratings,
+                configs,
+                seed=seed,
+                ranks=ranks,
+                k=k,
+                num_blocks=blocks,
+                on_step=lambda message: notify(f"time-aware: {message}"),
+                protocol="time",
+            )
     result["ratings"] = rows
     return result
 
