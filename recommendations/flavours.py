@@ -1,23 +1,31 @@
 """Flavours of a recommendation list: the fold-in's candidates re-ranked for discovery. Pure NumPy, no database.
 
 - top_picks: the list model's order (today's list).
-- different: maximal marginal relevance (Carbonell & Goldstein 1998) over a candidate pool. Each step picks the
-  movie maximising  λ·rel(i) − (1 − λ)·max_{j picked} cos(v_i, v_j), with rel the list score min-max normalised
-  over the pool and v the list model's item factors. λ = `MMR_LAMBDA`: 1 is top_picks, 0 ignores relevance.
-- hidden_gems: movies below the popularity median with enough ratings to trust, best predicted stars first. The
-  median is taken over the movies that pass the trust threshold (max(`HIDDEN_GEMS_MIN_RATINGS`, min_ratings)): on
-  MovieLens the median over the whole catalogue is 3 ratings, below any threshold worth trusting. The pool is the
-  list model's best `HIDDEN_GEMS_POOL_PER_ITEM` × k of those movies, so a gem still matches the person's taste.
+- different: maximal marginal relevance (Carbonell & Goldstein 1998) over the list model's best `DIFFERENT_POOL`.
+  Each step picks the movie maximising  λ·rel(i) + γ·nov(i) − (1 − λ)·max_{j picked} cos(v_i, v_j), v the list
+  model's item factors. rel is the cosine of the person's and the movie's vectors (the list score over the movie's
+  norm: an implicit model's popular movies have long vectors, so the raw score favours them whatever the taste),
+  min-max normalised over the pool; nov the movie's self-information −log2(ratings), min-max normalised over the
+  pool. λ = `MMR_LAMBDA` (1: the pool by that relevance), γ = `MMR_NOVELTY`.
+- hidden_gems: movies below the popularity median with enough ratings to trust, the person's best matches first.
+  Both thresholds come from the data (`gem_mask`): "enough to trust" is at least as many ratings as the average
+  rated movie has (or the page's minimum-ratings filter, if higher); "below the median" is fewer ratings than the
+  movie at which the trusted movies' ratings, most-rated first, reach half their total (the median by rating
+  mass: the median over movies is 2–3 ratings on MovieLens, below any trust threshold). Among them the list
+  model's order (its score over the movie's norm to the power `HIDDEN_GEMS_NORM_POWER`), keeping the movies the
+  stars model predicts at or above the person's own mean rating ("likely to rate highly"), then the others.
 - genre_mix: calibrated recommendations (Steck 2018): greedily maximise (1 − λ)·Σ rel(i) − λ·KL(p ‖ q̃), p the
   genre distribution of the person's ratings, q the list's (each movie spreads weight 1 evenly over its genres),
   q̃ = (1 − α)·q + α·p so the divergence stays finite. λ = `CALIBRATION_LAMBDA`, α = `CALIBRATION_ALPHA`.
 
-Callers (recommendations.selectors for the site and the API, spark_engine.flavour_eval for the trade-off table)
-fold the user in with recommendations.foldin, pass the masked list scores and get rows and reasons back.
+Callers (recommendations.selectors for the site and the API, spark_engine.experiments for the trade-off table and
+the validation search) fold the user in with recommendations.foldin, pass the masked list scores and get rows and
+reasons back.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -41,17 +49,28 @@ DESCRIPTIONS = {
     GENRE_MIX: "good matches in the proportions of genres you rate",
 }
 
-# Candidates re-ranked by the flavours other than top_picks: the list model's best this many.
+# Candidates re-ranked by genre_mix: the list model's best this many.
 CANDIDATE_POOL = 200
-# Chosen on ml-latest-small with `manage.py evaluate --flavours` (README, "Lists people steer"): 0.4 is the lowest λ
-# (most diversity) that keeps NDCG@10 above 1.2 × popularity's; 0.5 (the textbook value) gave less coverage.
-MMR_LAMBDA = 0.4
-CALIBRATION_LAMBDA = 0.5
+# Chosen on ml-latest-small on a validation split carved out of the training part (`manage.py evaluate --flavours`,
+# README "Lists people steer"; `choose_setting`): of the grids below, the setting with the most coverage@10
+# (something different, hidden gems) or the least miscalibration (genre mix) whose NDCG@10 stays ≥ 1.2 × popularity's
+# there; when none does (hidden gems), the highest NDCG@10.
+DIFFERENT_POOL = 400
+MMR_LAMBDA = 0.7
+MMR_NOVELTY = 0.1
+CALIBRATION_LAMBDA = 0.7
 CALIBRATION_ALPHA = 0.01
-HIDDEN_GEMS_MIN_RATINGS = 10
-# Hidden gems: predicted stars choose among the list model's best this many times k gems. Stars alone (a pool of
-# 200) show nearly everyone the same acclaimed gems: lower coverage than top picks, and NDCG@10 0.009.
-HIDDEN_GEMS_POOL_PER_ITEM = 3
+HIDDEN_GEMS_NORM_POWER = 0.0
+# Hidden gems: the list model's best this many gems are sorted into liked (predicted stars ≥ the person's mean) first.
+HIDDEN_GEMS_POOL = 200
+# The grids `evaluate --flavours` searches on the validation split.
+DIFFERENT_GRID = {
+    "mmr_lambda": (0.5, 0.6, 0.7, 0.8, 0.9),
+    "mmr_novelty": (0.0, 0.1),
+    "different_pool": (200, 400),
+}
+HIDDEN_GEMS_GRID = {"gem_norm_power": (0.0, 0.5, 1.0)}
+CALIBRATION_GRID = {"calibration_lambda": (0.3, 0.5, 0.7, 0.9)}
 
 
 @dataclass(frozen=True)
@@ -83,31 +102,109 @@ def top_rows(scores: np.ndarray, limit: int) -> np.ndarray:
     return chosen[np.lexsort((chosen, -scores[chosen]))].astype(np.int64)
 
 
-def mmr(*, relevance: np.ndarray, vectors: np.ndarray, k: int, lam: float = MMR_LAMBDA) -> np.ndarray:
-    """Maximal marginal relevance: positions into `relevance` (and rows of `vectors`), picked greedily.
+def mmr(
+    *,
+    relevance: np.ndarray,
+    vectors: np.ndarray,
+    k: int,
+    lam: float = MMR_LAMBDA,
+    novelty: np.ndarray | None = None,
+    novelty_weight: float = MMR_NOVELTY,
+) -> np.ndarray:
+    """Maximal marginal relevance: positions into `relevance` (and rows of `vectors`), picked greedily, each step
+    maximising λ·rel + γ·nov − (1 − λ)·(highest cosine to a movie already picked), γ = `novelty_weight`.
 
-    Relevance is min-max normalised; similarity is the cosine of the vectors (a zero vector is similar to nothing).
+    Relevance and novelty are min-max normalised; similarity is the cosine of the vectors (a zero vector is similar
+    to nothing).
     """
+    picked, _ = mmr_explained(
+        relevance=relevance, vectors=vectors, k=k, lam=lam, novelty=novelty, novelty_weight=novelty_weight
+    )
+    return picked
+
+
+# Why MMR took a movie, against the most relevant movie still available at that step.
+MMR_CLOSEST = "closest"  # the first pick, and the most relevant
+MMR_TOP = "top"  # the most relevant left
+MMR_UNLIKE = "unlike"  # passed over more relevant movies for being less similar to those picked
+MMR_LESS_KNOWN = "less_known"  # passed over more relevant movies for being less known
+MMR_BOTH = "both"  # both
+
+
+def mmr_explained(
+    *,
+    relevance: np.ndarray,
+    vectors: np.ndarray,
+    k: int,
+    lam: float = MMR_LAMBDA,
+    novelty: np.ndarray | None = None,
+    novelty_weight: float = MMR_NOVELTY,
+) -> tuple[np.ndarray, list[str]]:
+    """`mmr`'s picks and, per pick, why (`MMR_*`): compared with the most relevant movie still available at that
+    step, a pick less relevant than it won by a lower similarity to the movies picked, a higher novelty, or by
+    both together."""
     n = relevance.size
     k = min(k, n)
     if k <= 0:
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), []
     rel = normalise(relevance)
+    gain = lam * rel
+    nov = None
+    if novelty is not None and novelty_weight:
+        nov = normalise(novelty)
+        gain = gain + novelty_weight * nov
     vectors = np.asarray(vectors, dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1)
     unit = vectors / np.where(norms > 0, norms, 1.0)[:, None]
+    by_relevance = np.lexsort((np.arange(n), -rel))
     picked: list[int] = []
+    why: list[str] = []
     available = np.ones(n, dtype=bool)
     penalty = np.zeros(n)
     for step in range(k):
-        value = lam * rel - (1.0 - lam) * penalty
+        value = gain - (1.0 - lam) * penalty
         value[~available] = -np.inf
         best = int(np.argmax(value))
+        top = int(by_relevance[available[by_relevance]][0])
+        if rel[best] >= rel[top]:
+            why.append(MMR_CLOSEST if step == 0 else MMR_TOP)
+        else:
+            # The relevance given up, against what being unlike the list and being less known each won back: a
+            # reason is named when it was needed, or when it alone sufficed and outweighed the other.
+            lost = lam * (rel[top] - rel[best])
+            unlike = (1.0 - lam) * (penalty[top] - penalty[best])
+            less_known = novelty_weight * (nov[best] - nov[top]) if nov is not None else 0.0
+            if unlike >= lost and less_known >= lost:
+                why.append(MMR_UNLIKE if unlike >= less_known else MMR_LESS_KNOWN)
+            elif unlike >= lost:
+                why.append(MMR_UNLIKE)
+            elif less_known >= lost:
+                why.append(MMR_LESS_KNOWN)
+            else:
+                why.append(MMR_BOTH)
         picked.append(best)
         available[best] = False
         similarity = unit @ unit[best]
         penalty = similarity if step == 0 else np.maximum(penalty, similarity)
-    return np.asarray(picked, dtype=np.int64)
+    return np.asarray(picked, dtype=np.int64), why
+
+
+DIFFERENT_REASONS = {
+    MMR_CLOSEST: "Your closest match",
+    MMR_TOP: "A top match, unlike those above it",
+    MMR_UNLIKE: "Unlike the rest of your list",
+    MMR_LESS_KNOWN: "Less known than your closer matches",
+    MMR_BOTH: "Less known, and unlike the rest of your list",
+}
+
+
+def cosine_relevance(scores: np.ndarray, vectors: np.ndarray, power: float = 1.0) -> np.ndarray:
+    """The list scores divided by the norm of each movie's vector to `power` (1: the cosine with the person's
+    vector, up to their own norm, which one person's list shares; 0: the scores). A zero vector keeps its score."""
+    if power == 0:
+        return np.asarray(scores, dtype=np.float64)
+    norms = np.linalg.norm(np.asarray(vectors, dtype=np.float64), axis=1)
+    return np.asarray(scores, dtype=np.float64) / np.where(norms > 0, norms, 1.0) ** power
 
 
 def genre_distribution(genres: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
@@ -175,23 +272,32 @@ def calibrate(
     return np.asarray(picked, dtype=np.int64), np.asarray(kept, dtype=np.int64)
 
 
+def mass_median(counts: np.ndarray) -> float:
+    """The median by rating mass: the rating count of the movie at which the movies' ratings, most-rated first,
+    reach half their total (0 without ratings)."""
+    ordered = np.sort(np.asarray(counts, dtype=np.int64)[np.asarray(counts) > 0])[::-1]
+    if ordered.size == 0:
+        return 0.0
+    cumulative = np.cumsum(ordered)
+    return float(ordered[np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def trust_threshold(counts: np.ndarray, min_ratings: int = 0) -> int:
+    """Ratings a movie needs to be trusted as a hidden gem: as many as the average rated movie has (rounded up:
+    10 on ml-latest-small, hundreds on ML-25M), or `min_ratings` if higher; at least 1."""
+    rated = np.asarray(counts)[np.asarray(counts) > 0]
+    average = math.ceil(rated.sum() / rated.size) if rated.size else 1
+    return max(average, min_ratings, 1)
+
+
 def gem_mask(counts: np.ndarray, min_ratings: int = 0) -> np.ndarray:
-    """Movies with enough ratings to trust (max(HIDDEN_GEMS_MIN_RATINGS, min_ratings)) and fewer than the median
-    count of those trusted movies."""
-    threshold = max(HIDDEN_GEMS_MIN_RATINGS, min_ratings)
-    trusted = counts >= threshold
+    """Movies with enough ratings to trust (`trust_threshold`) and fewer than the median by rating mass
+    (`mass_median`) of those trusted movies."""
+    counts = np.asarray(counts)
+    trusted = counts >= trust_threshold(counts, min_ratings)
     if not trusted.any():
         return trusted
-    median = float(np.median(counts[trusted]))
-    return trusted & (counts < median)
-
-
-def _different_reason(place: int, position: int) -> str:
-    """Why MMR put the candidate at `position` of the relevance order at `place` of its list."""
-    if place == 0:
-        return "Your closest match"
-    # Picked earlier than its relevance would place it: brought up for being unlike the movies above it.
-    return "Unlike the rest of your list" if position > place else "A top match, unlike those above it"
+    return trusted & (counts < mass_median(counts[trusted]))
 
 
 def flavour_list(
@@ -207,31 +313,51 @@ def flavour_list(
     genre_names: Sequence[str] = (),
     means: np.ndarray | None = None,
     stars: Callable[[np.ndarray], np.ndarray] | None = None,
+    person_mean: float | None = None,
     pool: int = CANDIDATE_POOL,
-    gem_pool_per_item: int = HIDDEN_GEMS_POOL_PER_ITEM,
+    different_pool: int = DIFFERENT_POOL,
+    gem_pool: int = HIDDEN_GEMS_POOL,
     mmr_lambda: float = MMR_LAMBDA,
+    mmr_novelty: float = MMR_NOVELTY,
+    gem_norm_power: float = HIDDEN_GEMS_NORM_POWER,
     calibration_lambda: float = CALIBRATION_LAMBDA,
 ) -> FlavourList:
     """One flavour's top `k` from the list model's scores of every movie (−inf for movies left out: rated, hidden,
-    filtered). Needs `counts` (ratings per row) for hidden_gems, `genres` (rows summing to 1) and `genre_target`
-    for genre_mix; `stars(rows)` orders hidden gems (else the list score does). Raises ValueError for an unknown
-    flavour."""
+    filtered). Needs `counts` (ratings per row) for hidden_gems (and for different's novelty), `genres` (rows
+    summing to 1) and `genre_target` for genre_mix; hidden gems the stars model predicts (`stars(rows)`) at or above
+    `person_mean` (the person's mean rating) come first. Raises ValueError for an unknown flavour."""
     if flavour == TOP_PICKS:
         rows = top_rows(scores, k)
         return FlavourList(rows, [None] * rows.size)
     if flavour == DIFFERENT:
-        candidates = top_rows(scores, pool)
-        order = mmr(relevance=scores[candidates], vectors=item_matrix[candidates], k=k, lam=mmr_lambda)
-        return FlavourList(candidates[order], [_different_reason(place, int(pos)) for place, pos in enumerate(order)])
+        candidates = top_rows(scores, max(different_pool, k))
+        relevance = cosine_relevance(scores[candidates], item_matrix[candidates])
+        novelty = None
+        if mmr_novelty and counts is not None:
+            novelty = -np.log2(np.maximum(counts[candidates], 1).astype(np.float64))
+        order, why = mmr_explained(
+            relevance=relevance,
+            vectors=item_matrix[candidates],
+            k=k,
+            lam=mmr_lambda,
+            novelty=novelty,
+            novelty_weight=mmr_novelty,
+        )
+        reasons = [DIFFERENT_REASONS[code] for code in why]
+        return FlavourList(candidates[order], reasons)
     if flavour == HIDDEN_GEMS:
         if counts is None:
             raise ValueError("hidden_gems needs the rating counts")
         gems = np.where(gem_mask(counts, min_ratings), scores, -np.inf)
-        candidates = top_rows(gems, gem_pool_per_item * k)
-        predicted = stars(candidates) if stars is not None and candidates.size else scores[candidates]
-        predicted = np.where(np.isnan(predicted), -np.inf, predicted)
-        order = np.lexsort((np.arange(candidates.size), -predicted))[:k]
-        rows = candidates[order]
+        candidates = top_rows(gems, max(gem_pool, k))
+        candidates = candidates[
+            top_rows(cosine_relevance(scores[candidates], item_matrix[candidates], gem_norm_power), candidates.size)
+        ]
+        if stars is not None and candidates.size:
+            predicted = stars(candidates)
+            liked = np.isfinite(predicted) & (predicted >= (person_mean if person_mean is not None else -np.inf))
+            candidates = np.concatenate([candidates[liked], candidates[~liked]])
+        rows = candidates[:k]
         reasons = []
         for row in rows:
             mean = None if means is None or np.isnan(means[row]) else float(means[row])
@@ -295,3 +421,56 @@ def trade_off_rows(result: dict, k: int = 10) -> tuple[list[str], list[list[str]
             cells.append(_figure(value, digits))
         rows.append(cells)
     return headings, rows
+
+
+# --- Choosing a flavour's parameters on a validation split (`manage.py evaluate --flavours`). ---
+
+# What each flavour's search optimises once its list keeps NDCG@10 ≥ NDCG_GOAL × popularity's: (metric, higher is
+# better). Discovery flavours widen the catalogue reached; genre mix follows the person's mix.
+SEARCH_GOALS = {
+    DIFFERENT: ("coverage_at_{k}", True),
+    HIDDEN_GEMS: ("coverage_at_{k}", True),
+    GENRE_MIX: ("miscalibration_at_{k}", False),
+}
+NDCG_GOAL = 1.2
+
+
+def parameter_grid(grid: dict[str, Sequence]) -> list[dict]:
+    """Every combination of the grid's values, in the grid's order (the last name varies fastest)."""
+    settings: list[dict] = [{}]
+    for name, values in grid.items():
+        settings = [{**setting, name: value} for setting in settings for value in values]
+    return settings
+
+
+def choose_setting(
+    trials: Sequence[tuple[dict, dict]], *, popularity_ndcg: float, flavour: str, k: int = 10
+) -> tuple[dict, bool]:
+    """(the chosen setting, whether it meets the NDCG goal) from (setting, metrics) trials of one flavour.
+
+    Of the settings whose NDCG@k is at least `NDCG_GOAL` × `popularity_ndcg`, the best by the flavour's
+    `SEARCH_GOALS` metric (ties: the earlier trial); when none reaches the goal, the highest NDCG@k. Raises
+    ValueError without trials.
+    """
+    if not trials:
+        raise ValueError("no trials to choose from")
+    key, higher = SEARCH_GOALS[flavour]
+    key = key.format(k=k)
+
+    def ndcg(metrics: dict) -> float:
+        value = metrics.get(f"ndcg_at_{k}")
+        return -math.inf if value is None or value != value else value
+
+    meeting = [i for i, (_, metrics) in enumerate(trials) if ndcg(metrics) >= NDCG_GOAL * popularity_ndcg]
+    if not meeting:
+        best = max(range(len(trials)), key=lambda i: (ndcg(trials[i][1]), -i))
+        return trials[best][0], False
+
+    def objective(i: int) -> float:
+        value = trials[i][1].get(key)
+        if value is None or value != value:
+            return -math.inf
+        return value if higher else -value
+
+    best = max(meeting, key=lambda i: (objective(i), -i))
+    return trials[best][0], True

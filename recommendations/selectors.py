@@ -357,9 +357,12 @@ def _flavour_movies(
     """`flavour`'s list (recommendations.flavours.flavour_list) over the folded-in user's masked scores."""
     scores = foldin.masked_scores(factors=factors, user=user, exclude_movie_ids=exclude_movie_ids, mask=mask)
     extra: dict = {}
-    if flavour == flavours.HIDDEN_GEMS:
+    if flavour == flavours.DIFFERENT:
+        extra = {"counts": foldin.rating_counts(factors)}  # for the novelty term
+    elif flavour == flavours.HIDDEN_GEMS:
         extra = {"counts": foldin.rating_counts(factors), "means": foldin.rating_means(factors)}
-        if stars_model is not None:
+        if stars_model is not None and ratings:
+            extra["person_mean"] = float(np.mean(list(ratings.values())))
             extra["stars"] = lambda rows: foldin.predict_stars(
                 model=stars_model, ratings=ratings, movie_ids=factors.movie_ids[rows].tolist()
             )

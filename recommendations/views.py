@@ -388,6 +388,7 @@ def _trade_off(reports: list[EvaluationReport]) -> dict | None:
         "headings": headings,
         "rows": rows,
         "parameters": (report.results or {}).get("parameters"),
+        "validated": bool((report.results or {}).get("validation")),
     }
 
 

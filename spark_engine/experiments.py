@@ -113,9 +113,17 @@ def list_tuning_run(
 
 
 def evaluation_run(
-    *, seed: int = 0, ranks: tuple[int, ...] = (4, 8, 12), k: int = 10, compare_proposed: bool = False, on_step=None
+    *,
+    seed: int = 0,
+    ranks: tuple[int, ...] = (4, 8, 12),
+    k: int = 10,
+    compare_proposed: bool = False,
+    time_aware: bool = False,
+    on_step=None,
 ) -> dict[str, Any]:
-    """Export every rating, run `metrics.evaluate_protocol` on it in Spark and return its plain dict.
+    """Export every rating, run `metrics.evaluate_protocol` on it in Spark and return its plain dict; with
+    `time_aware`, also the same protocol split by time within each user (`metrics.split_three_by_time`), under
+    "time_aware".
 
     Configurations: "defaults" (what a retrain trains with today's settings) and, with `compare_proposed`,
     "proposed" (`fitting.PROPOSED`). The export lives in a temporary folder under TRAINING_RUNS_DIR, removed
@@ -138,6 +146,17 @@ def evaluation_run(
         result = metrics.evaluate_protocol(
             ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify
         )
+        if time_aware:
+            result["time_aware"] = metrics.evaluate_protocol(
+                ratings,
+                configs,
+                seed=seed,
+                ranks=ranks,
+                k=k,
+                num_blocks=blocks,
+                on_step=lambda message: notify(f"time-aware: {message}"),
+                protocol="time",
+            )
     result["ratings"] = rows
     return result
 
@@ -212,26 +231,61 @@ class FlavourHoldout:
     split: dict
 
 
-def flavour_holdout_fit(*, seed: int = 42, fraction: float = 0.2, notify=None) -> FlavourHoldout:
-    """Hold out a random `fraction` of every rating (the retrain's split for the same `seed`), fit both models on the
-    rest as a retrain would (settings, then tuned parameters) and bring them to the driver. Raises ValueError when
-    there are no ratings."""
+def flavour_holdout_fit(
+    *, seed: int = 42, fraction: float = 0.2, validation_fraction: float = 0.2, notify=None
+) -> tuple[FlavourHoldout, FlavourHoldout | None]:
+    """(validation, test) holdouts: hold out a random `fraction` of every rating (the retrain's split for the same
+    `seed`) as the test part; carve a random `validation_fraction` of the remaining training part out as the
+    validation part (never touching the test part). Both models are fitted as a retrain would (settings, then tuned
+    parameters) twice: on the training part minus validation (the validation holdout, where the flavours'
+    parameters are chosen) and on the whole training part (the test holdout, reported once). Brought to the
+    driver. Validation is None when `validation_fraction` is 0. Raises ValueError when there are no ratings."""
     notify = notify or (lambda message: None)
     with exported_ratings(prefix="evaluate-flavours-", notify=notify) as (spark, ratings, rows):
         options, _ = stages.fit_list_rank_to_data(RetrainOptions.from_settings(seed=seed), ratings)
         config = stages.model_config(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
         train, test = metrics.split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
         train, test = train.cache(), test.cache()
-        started = time.perf_counter()
-        models = fitting.fit_models(train, config)
-        item_ids, item_matrix = collect_factors(models.list_items, "list item factors")
-        terms = fitting.stars_item_terms(models.stars).orderBy("movie_id").toArrow()
-        train_table = train.toArrow()
-        test_table = test.where(test.rating >= 4.0).select("user_id", "movie_id").toArrow()
-        global_mean = float(models.stars.global_mean)
+        validation_holdout = None
+        if validation_fraction > 0:
+            # A different seed than the test split's: the same one would pick the same share of rows again.
+            fit_part, validation = metrics.split_holdout(train, validation_fraction, seed + 1)
+            validation_holdout = _holdout_fitted(
+                fit_part,
+                validation,
+                config,
+                split={
+                    "seed": seed + 1,
+                    "holdout_fraction": validation_fraction,
+                    "ratings": rows,
+                    "part": "validation",
+                },
+                notify=notify,
+            )
+        test_holdout = _holdout_fitted(
+            train,
+            test,
+            config,
+            split={"seed": seed, "holdout_fraction": fraction, "ratings": rows, "part": "test"},
+            notify=notify,
+        )
         train.unpersist()
         test.unpersist()
-    notify(f"fit on {train_table.num_rows:,} training ratings in {time.perf_counter() - started:.1f}s")
+    return validation_holdout, test_holdout
+
+
+def _holdout_fitted(train, test, config, *, split: dict, notify) -> FlavourHoldout:
+    """Both models fitted on `train` and brought to the driver with the ratings of 4+ in `test` (Spark)."""
+    train = train.cache()
+    started = time.perf_counter()
+    models = fitting.fit_models(train, config)
+    item_ids, item_matrix = collect_factors(models.list_items, "list item factors")
+    terms = fitting.stars_item_terms(models.stars).orderBy("movie_id").toArrow()
+    train_table = train.toArrow()
+    test_table = test.where(test.rating >= 4.0).select("user_id", "movie_id").toArrow()
+    global_mean = float(models.stars.global_mean)
+    train.unpersist()
+    notify(f"{split['part']}: fit on {train_table.num_rows:,} training ratings in {time.perf_counter() - started:.1f}s")
     factors = foldin.ItemFactors(
         run_id=0,
         movie_ids=item_ids,
@@ -260,7 +314,7 @@ def flavour_holdout_fit(*, seed: int = 42, fraction: float = 0.2, notify=None) -
         rel_users=test_table.column("user_id").to_numpy().astype(np.int64),
         rel_movies=test_table.column("movie_id").to_numpy().astype(np.int64),
         genres=foldin.genre_rows_load(factors),
-        split={"seed": seed, "holdout_fraction": fraction, "train": train_table.num_rows, "ratings": rows},
+        split={**split, "train": train_table.num_rows},
     )
 
 
@@ -270,6 +324,7 @@ def flavour_table(
     k: int = 10,
     min_ratings: int = 0,
     seed: int = 42,
+    only: tuple[str, ...] | None = None,
     **tuning,
 ) -> dict[str, dict[str, float]]:
     """Each flavour's top `k` (and popularity's) for every held-out user with a rating of 4 or more, scored.
@@ -282,7 +337,8 @@ def flavour_table(
     Also "miscalibration_at_<k>": the mean KL divergence of the person's genre distribution from the list's (as
     genre_mix smooths it), over the users the list model ranks. Baselines: popularity, and popular_gems (the most-rated
     of the hidden gems' candidates). Out: {list name: metrics}, the baselines first, then the flavours, plus
-    "popular_fallbacks" (users given popular movies) under popularity.
+    "popular_fallbacks" (users given popular movies) under popularity. `only`: these flavours (and popularity)
+    alone, for the search on the validation split.
     """
     factors, genres = holdout.factors, holdout.genres
     item_ids = factors.movie_ids
@@ -302,7 +358,8 @@ def flavour_table(
     users, starts = np.unique(holdout.train_users[order], return_index=True)
     ends = np.append(starts[1:], order.size)
     evaluated = np.intersect1d(np.unique(holdout.rel_users), users)
-    names = ["popularity", "popular_gems", *flavours.FLAVOURS]
+    wanted = flavours.FLAVOURS if only is None else tuple(name for name in flavours.FLAVOURS if name in only)
+    names = ["popularity", *(["popular_gems"] if only is None else []), *wanted]
     miscalibration: dict[str, list[float]] = {name: [] for name in names}
     genre_target: dict[int, np.ndarray] = {}
     lists: dict[str, list[tuple[int, np.ndarray]]] = {name: [] for name in names}
@@ -313,11 +370,12 @@ def flavour_table(
         rated = dict(zip(holdout.train_movies[own].tolist(), holdout.train_values[own].tolist(), strict=True))
         popular = popular_order[~np.isin(popular_order, holdout.train_movies[own])][:k]
         lists["popularity"].append((user_id, popular))
-        lists["popular_gems"].append((user_id, popular_gems[~np.isin(popular_gems, holdout.train_movies[own])][:k]))
+        if "popular_gems" in lists:
+            lists["popular_gems"].append((user_id, popular_gems[~np.isin(popular_gems, holdout.train_movies[own])][:k]))
         vector = foldin.user_vector(factors=factors, ratings=rated)
         if vector is None:
             fallbacks += 1
-            for name in flavours.FLAVOURS:
+            for name in wanted:
                 lists[name].append((user_id, popular))
             continue
         scores = foldin.masked_scores(factors=factors, user=vector, mask=mask)
@@ -329,7 +387,7 @@ def flavour_table(
         def stars(rows: np.ndarray, rated=rated) -> np.ndarray:
             return foldin.predict_stars(model=holdout.stars_model, ratings=rated, movie_ids=item_ids[rows].tolist())
 
-        for name in flavours.FLAVOURS:
+        for name in wanted:
             chosen = flavours.flavour_list(
                 name,
                 scores=scores,
@@ -341,6 +399,7 @@ def flavour_table(
                 genre_target=target,
                 genre_names=genres.names,
                 stars=stars,
+                person_mean=float(np.mean(list(rated.values()))),
                 **tuning,
             )
             lists[name].append((user_id, item_ids[chosen.rows]))
@@ -383,40 +442,112 @@ def flavour_table(
     return table
 
 
+SEARCH_GRIDS = {
+    flavours.DIFFERENT: flavours.DIFFERENT_GRID,
+    flavours.HIDDEN_GEMS: flavours.HIDDEN_GEMS_GRID,
+    flavours.GENRE_MIX: flavours.CALIBRATION_GRID,
+}
+
+
+def flavour_parameters_search(
+    holdout: FlavourHoldout,
+    *,
+    k: int = 10,
+    min_ratings: int = 0,
+    seed: int = 42,
+    fixed: dict | None = None,
+    notify=None,
+) -> tuple[dict, dict]:
+    """Each flavour's parameters chosen on the validation `holdout` (`flavours.choose_setting` over
+    `SEARCH_GRIDS`); parameters in `fixed` are not searched. Out: (chosen keyword arguments of
+    `flavours.flavour_list`, {flavour: {"trials": [{"setting", "ndcg_at_<k>", "coverage_at_<k>", "novelty_at_<k>",
+    "miscalibration_at_<k>"}], "chosen", "meets_ndcg_goal", "popularity_ndcg_at_<k>"}})."""
+    notify = notify or (lambda message: None)
+    fixed = fixed or {}
+    chosen: dict = dict(fixed)
+    log: dict = {}
+    for flavour, grid in SEARCH_GRIDS.items():
+        grid = {name: values for name, values in grid.items() if name not in fixed}
+        if not grid:
+            continue
+        started = time.perf_counter()
+        trials = []
+        popularity = math.nan
+        for setting in flavours.parameter_grid(grid):
+            table = flavour_table(
+                holdout, k=k, min_ratings=min_ratings, seed=seed, only=(flavour,), **{**fixed, **setting}
+            )
+            popularity = table["popularity"][f"ndcg_at_{k}"]
+            trials.append((setting, table[flavour]))
+        setting, meets = flavours.choose_setting(trials, popularity_ndcg=popularity, flavour=flavour, k=k)
+        chosen.update(setting)
+        keys = [f"{name}_at_{k}" for name in ("ndcg", "coverage", "novelty", "miscalibration")]
+        log[flavour] = {
+            "trials": [{"setting": s, **{key: m.get(key) for key in keys}} for s, m in trials],
+            "chosen": setting,
+            "meets_ndcg_goal": meets,
+            f"popularity_ndcg_at_{k}": popularity,
+        }
+        notify(
+            f"validation: {flavours.LABELS[flavour]} {setting} of {len(trials)} in {time.perf_counter() - started:.1f}s"
+        )
+    return chosen, log
+
+
 def flavour_evaluation_run(
     *,
     seed: int = 42,
     fraction: float = 0.2,
+    validation_fraction: float = 0.2,
     k: int = 10,
     min_ratings: int = 0,
-    mmr_lambda: float = flavours.MMR_LAMBDA,
-    calibration_lambda: float = flavours.CALIBRATION_LAMBDA,
+    fixed: dict | None = None,
     notify=None,
 ) -> dict[str, Any]:
-    """The trade-off table of the list flavours on one random holdout split (`flavour_holdout_fit`, `flavour_table`).
+    """The trade-off table of the list flavours on one random holdout split, their parameters chosen on a
+    validation split carved out of its training part (`flavour_holdout_fit`, `flavour_parameters_search`,
+    `flavour_table`). `fixed`: parameters of `flavours.flavour_list` given, not searched (e.g. mmr_lambda). With
+    `validation_fraction` 0 nothing is searched: the module's values (and `fixed`) are used.
 
-    Out: {"split": {"seed", "holdout_fraction", "train", "ratings"}, "parameters": {...}, "rows": {list name:
-    metrics}} with popularity first. Nothing is stored. Raises ValueError when there are no ratings.
+    Out: {"split": {"seed", "holdout_fraction", "train", "ratings", "part"}, "validation": the validation split and
+    the search's log (or None), "parameters": {...} (the chosen values), "rows": {list name: metrics} on the test
+    split, popularity first}. Nothing is stored. Raises ValueError when there are no ratings.
     """
     notify = notify or (lambda message: None)
-    holdout = flavour_holdout_fit(seed=seed, fraction=fraction, notify=notify)
-    started = time.perf_counter()
-    table = flavour_table(
-        holdout, k=k, min_ratings=min_ratings, seed=seed, mmr_lambda=mmr_lambda, calibration_lambda=calibration_lambda
+    fixed = dict(fixed or {})
+    validation, holdout = flavour_holdout_fit(
+        seed=seed, fraction=fraction, validation_fraction=validation_fraction, notify=notify
     )
-    notify(f"{table['popularity']['users_evaluated']:,} users, {len(table)} lists each in "
+    chosen = dict(fixed)
+    search = None
+    if validation is not None:
+        chosen, log = flavour_parameters_search(
+            validation, k=k, min_ratings=min_ratings, seed=seed, fixed=fixed, notify=notify
+        )
+        search = {"split": validation.split, "search": log}
+    parameters = {
+        "different_pool": flavours.DIFFERENT_POOL,
+        "mmr_lambda": flavours.MMR_LAMBDA,
+        "mmr_novelty": flavours.MMR_NOVELTY,
+        "gem_norm_power": flavours.HIDDEN_GEMS_NORM_POWER,
+        "calibration_lambda": flavours.CALIBRATION_LAMBDA,
+        **chosen,
+    }
+    started = time.perf_counter()
+    table = flavour_table(holdout, k=k, min_ratings=min_ratings, seed=seed, **parameters)
+    notify(f"test: {table['popularity']['users_evaluated']:,} users, {len(table)} lists each in "
            f"{time.perf_counter() - started:.1f}s")  # fmt: skip
     return {
         "split": holdout.split,
+        "validation": search,
         "parameters": {
             "k": k,
             "min_ratings": min_ratings,
+            **parameters,
             "candidate_pool": flavours.CANDIDATE_POOL,
-            "mmr_lambda": mmr_lambda,
-            "calibration_lambda": calibration_lambda,
             "calibration_alpha": flavours.CALIBRATION_ALPHA,
-            "hidden_gems_min_ratings": flavours.HIDDEN_GEMS_MIN_RATINGS,
-            "hidden_gems_pool_per_item": flavours.HIDDEN_GEMS_POOL_PER_ITEM,
+            "hidden_gems_pool": flavours.HIDDEN_GEMS_POOL,
+            "searched": sorted(set(chosen) - set(fixed)),
         },
         "rows": table,
     }

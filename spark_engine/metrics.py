@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from pyspark.ml.recommendation import ALSModel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from spark_engine.fitting import (
@@ -70,6 +70,33 @@ def split_three(ratings: DataFrame, seed: int = 0, weights: Iterable[float] = SP
     """Random train/validation/test split (`DataFrame.randomSplit`, deterministic for the same input partitioning
     and seed). Columns unchanged; the parts are lazy, cache them if used more than once."""
     return ratings.randomSplit(list(weights), seed=seed)
+
+
+def split_three_by_time(ratings: DataFrame, weights: Iterable[float] = SPLIT_WEIGHTS) -> list[DataFrame]:
+    """Train/validation/test by time within each user (the future a live service faces): each user's ratings in
+    time order (ties: by movie_id), the first `weights[0]` share in train, the next `weights[1]` in validation, the
+    latest `weights[2]` in test. A rating at 0-based place i of the user's n is in train while i / n < w0, in
+    validation while i / n < w0 + w1, else in test (so a user with 20 ratings holds out exactly their latest 4; one
+    with fewer than 1 / w2 keeps them all in train and validation). In: user_id, movie_id, ts and any other
+    columns, kept. Deterministic. Raises ValueError on a missing column or weights that are not three positives."""
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "ts"))
+    weights = tuple(float(w) for w in weights)
+    if len(weights) != 3 or min(weights) <= 0:
+        raise ValueError(f"weights must be three positive shares, got {weights}")
+    total = sum(weights)
+    train_end, validation_end = weights[0] / total, (weights[0] + weights[1]) / total
+    in_time = Window.partitionBy("user_id").orderBy("ts", "movie_id")
+    placed = (
+        ratings.withColumn("_place", F.row_number().over(in_time) - 1)
+        .withColumn("_n", F.count(F.lit(1)).over(Window.partitionBy("user_id")))
+        .withColumn("_position", F.col("_place") / F.col("_n"))
+    )
+    columns = ratings.columns
+    return [
+        placed.where(F.col("_position") < train_end).select(*columns),
+        placed.where((F.col("_position") >= train_end) & (F.col("_position") < validation_end)).select(*columns),
+        placed.where(F.col("_position") >= validation_end).select(*columns),
+    ]
 
 
 def sample_users(ratings: DataFrame, fraction: float, seed: int = 42) -> DataFrame:
@@ -564,8 +591,11 @@ def evaluate_protocol(
     k: int = 10,
     num_blocks: int | None = None,
     on_step: Callable[[str], None] | None = None,
+    protocol: str = "random",
 ) -> dict[str, Any]:
-    """The tutorial's protocol next to named configurations, on one random 60/20/20 split.
+    """The tutorial's protocol next to named configurations, on one random 60/20/20 split (`protocol` "random") or
+    split by time within each user (`protocol` "time": `split_three_by_time`, each user's latest 20% in test; needs
+    the ts column).
 
     In: `ratings` (user_id, movie_id, rating); `configs` {name: QualityConfig}, e.g. {"defaults": ...}.
     Tutorial: plain ALS with each rank in `ranks` (10 iterations, regParam 0.1) fitted on train; validation RMSE
@@ -576,7 +606,7 @@ def evaluate_protocol(
     movies, on the test ratings of users seen in train+validation (held-out rating >= 4 is relevant).
     `on_step(message)` is called as each step finishes (for progress output).
     Out: a plain, JSON-serialisable dict:
-      "split": {"seed", "train", "validation", "test"} (rating counts);
+      "split": {"seed", "protocol", "train", "validation", "test"} (rating counts);
       "tutorial": {"max_iter", "reg_param", "validation_rmse": {"<rank>": rmse}, "best_rank", "test_rmse",
                    "test_rmse_refit", "lists", "seconds"};
       "configs": {name: {"config": QualityConfig.to_dict(), "validation_rmse", "test_rmse", "test_rmse_refit",
@@ -593,16 +623,24 @@ def evaluate_protocol(
     ranks = tuple(ranks)
     if not ranks:
         raise ValueError("ranks must not be empty")
+    if protocol not in ("random", "time"):
+        raise ValueError(f"protocol must be 'random' or 'time', got {protocol!r}")
     notify = on_step or (lambda message: None)
     base = ratings.select("user_id", "movie_id", F.col("rating").cast("float").alias("rating"))
-    train, validation, test = (part.cache() for part in split_three(base, seed))
+    if protocol == "time":
+        require_columns(ratings, "ratings", ("ts",))
+        timed = ratings.select("user_id", "movie_id", F.col("rating").cast("float").alias("rating"), "ts")
+        parts = [part.drop("ts") for part in split_three_by_time(timed)]
+    else:
+        parts = split_three(base, seed)
+    train, validation, test = (part.cache() for part in parts)
     full_train = train.unionByName(validation).cache()
     try:
         counts = {"train": train.count(), "validation": validation.count(), "test": test.count()}
         if min(counts.values()) == 0:
             raise ValueError(f"a split part is empty: {counts}; there are too few ratings to evaluate")
         known_test = test.join(full_train.select("user_id").distinct(), "user_id", "left_semi").cache()
-        result: dict[str, Any] = {"split": {"seed": seed, **counts}}
+        result: dict[str, Any] = {"split": {"seed": seed, "protocol": protocol, **counts}}
 
         tutorial: dict[str, Any] = {
             "max_iter": TUTORIAL_MAX_ITER,

@@ -121,3 +121,14 @@ def two_taste_catalogue() -> dict:
     factors = {m: [1.8 - 0.05 * i, 0.1] for i, m in enumerate(comedies)}
     factors |= {m: [0.1, 1.8 - 0.05 * i] for i, m in enumerate(dramas)}
     return {"comedy": comedy, "drama": drama, "comedies": comedies, "dramas": dramas, "factors": factors}
+
+
+def long_tail(factors: dict, count: int = 12) -> dict:
+    """`factors` with `count` little-known movies (30 ratings each: past the pages' default minimum of 25; no genre)
+    added, as a real catalogue's long tail: they bring the average rating count down and span the list model's
+    scores (vectors pointing away from every taste), as the candidates of a real catalogue do."""
+    tail = [
+        MovieFactory(title=f"Little known {i} (2000)", year=2000, rating_count=30, rating_mean=3.0)
+        for i in range(count)
+    ]
+    return factors | {movie: [-1.0, -1.0] for movie in tail}

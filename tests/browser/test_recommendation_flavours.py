@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from ratings.models import Rating
-from tests.factories import UserFactory, make_active_run, two_taste_catalogue
+from tests.factories import UserFactory, long_tail, make_active_run, two_taste_catalogue
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -26,7 +26,7 @@ def test_switching_flavours_shows_other_lists_that_explain_themselves_and_is_rem
     from playwright.sync_api import expect
 
     cat = two_taste_catalogue()
-    make_active_run(cat["factors"])
+    make_active_run(long_tail(cat["factors"]))  # a real catalogue's long tail: see tests/api
     user = UserFactory(username="fan")
     Rating.objects.create(user=user, movie=cat["comedies"][0], value=Decimal("5"), rated_at=timezone.now())
     Rating.objects.create(user=user, movie=cat["dramas"][0], value=Decimal("4"), rated_at=timezone.now())

@@ -62,12 +62,91 @@ def test_calibrate_without_a_target_keeps_the_relevance_order():
     assert kept.tolist() == [-1, -1]
 
 
-def test_gem_mask_keeps_trusted_movies_below_the_trusted_median():
-    counts = np.array([2, 10, 12, 40, 100, 300])
-    # trusted (>= 10): 10, 12, 40, 100, 300; their median 40
-    assert flavours.gem_mask(counts).tolist() == [False, True, True, False, False, False]
-    # min_ratings 25 raises the threshold: trusted 40, 100, 300, median 100
-    assert flavours.gem_mask(counts, 25).tolist() == [False, False, False, True, False, False]
+def test_mass_median_is_the_count_where_half_the_ratings_are_reached():
+    # 200 ratings in all; most-rated first: 100 (cumulative 100 = half): the median by mass is 100
+    assert flavours.mass_median(np.array([100, 50, 30, 20])) == 100
+    # 210: half is 105, reached at the second movie (100 + 50)
+    assert flavours.mass_median(np.array([0, 100, 50, 30, 20, 10])) == 50
+    assert flavours.mass_median(np.array([0, 0])) == 0
+
+
+def test_trust_threshold_is_the_average_rated_movies_count_or_the_filter():
+    counts = np.array([0, 1, 2, 3, 40])  # 46 ratings over 4 rated movies: 11.5, rounded up
+    assert flavours.trust_threshold(counts) == 12
+    assert flavours.trust_threshold(counts, 30) == 30
+    # Ten times the data, ten times the threshold: it scales with the release.
+    assert flavours.trust_threshold(counts * 10) == 115
+    assert flavours.trust_threshold(np.zeros(3, dtype=int)) == 1
+
+
+def test_gem_mask_keeps_trusted_movies_below_the_trusted_mass_median():
+    counts = np.array([10] * 10 + [30, 40, 60, 100, 200, 0])
+    # 530 ratings over 15 rated movies: trusted from 36; of 40, 60, 100, 200 (400) half is reached at 200
+    assert flavours.gem_mask(counts).tolist() == [False] * 11 + [True, True, True, False, False]
+    # The page's filter below the average changes nothing; above it, it is the threshold: 60, 100, 200 (360), half
+    # reached at 200
+    assert flavours.gem_mask(counts, 20).tolist() == flavours.gem_mask(counts).tolist()
+    assert flavours.gem_mask(counts, 50).tolist() == [False] * 12 + [True, True, False, False]
+    assert not flavours.gem_mask(counts, 500).any()
+
+
+def test_cosine_relevance_divides_the_score_by_the_movie_vectors_norm():
+    vectors = np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]])
+    scores = np.array([10.0, 1.0, 0.0])
+    assert flavours.cosine_relevance(scores, vectors).tolist() == [2.0, 1.0, 0.0]
+    assert flavours.cosine_relevance(scores, vectors, 0.5).tolist() == pytest.approx([10 / 5**0.5, 1.0, 0.0])
+    assert flavours.cosine_relevance(scores, vectors, 0.0).tolist() == [10.0, 1.0, 0.0]
+
+
+def test_mmr_novelty_brings_a_less_known_movie_forward_and_says_so():
+    relevance = np.array([1.0, 0.9, 0.8])
+    vectors = np.eye(3)  # nobody is similar to anybody: only relevance and novelty count
+    novelty = np.array([1.0, 1.0, 9.0])
+    plain, _ = flavours.mmr_explained(relevance=relevance, vectors=vectors, k=3, lam=0.5)
+    assert plain.tolist() == [0, 1, 2]
+    picked, why = flavours.mmr_explained(
+        relevance=relevance, vectors=vectors, k=3, lam=0.5, novelty=novelty, novelty_weight=0.6
+    )
+    assert picked.tolist() == [2, 0, 1]
+    assert why == [flavours.MMR_LESS_KNOWN, flavours.MMR_TOP, flavours.MMR_TOP]
+
+
+def test_mmr_explains_a_pick_that_is_unlike_the_list():
+    relevance = np.array([1.0, 0.95, 0.5])
+    vectors = np.array([[1.0, 0.0], [1.0, 0.01], [0.0, 1.0]])
+    picked, why = flavours.mmr_explained(relevance=relevance, vectors=vectors, k=3, lam=0.5)
+    assert picked.tolist() == [0, 2, 1]
+    assert why == [flavours.MMR_CLOSEST, flavours.MMR_UNLIKE, flavours.MMR_TOP]
+
+
+def test_parameter_grid_is_every_combination():
+    grid = flavours.parameter_grid({"a": (1, 2), "b": (0.5,), "c": ("x", "y")})
+    assert grid == [
+        {"a": 1, "b": 0.5, "c": "x"},
+        {"a": 1, "b": 0.5, "c": "y"},
+        {"a": 2, "b": 0.5, "c": "x"},
+        {"a": 2, "b": 0.5, "c": "y"},
+    ]
+
+
+def test_choose_setting_takes_the_most_coverage_that_keeps_the_ndcg_goal():
+    trials = [
+        ({"lam": 0.9}, {"ndcg_at_10": 0.30, "coverage_at_10": 0.05}),
+        ({"lam": 0.6}, {"ndcg_at_10": 0.13, "coverage_at_10": 0.12}),
+        ({"lam": 0.3}, {"ndcg_at_10": 0.11, "coverage_at_10": 0.20}),  # below 1.2 × 0.1: out
+    ]
+    assert flavours.choose_setting(trials, popularity_ndcg=0.1, flavour="different") == ({"lam": 0.6}, True)
+    # Nothing meets the goal: the most accurate
+    assert flavours.choose_setting(trials, popularity_ndcg=1.0, flavour="hidden_gems") == ({"lam": 0.9}, False)
+    # Genre mix: the least miscalibrated among those meeting it
+    calibrated = [
+        ({"lam": 0.3}, {"ndcg_at_10": 0.3, "miscalibration_at_10": 0.5}),
+        ({"lam": 0.7}, {"ndcg_at_10": 0.2, "miscalibration_at_10": 0.3}),
+        ({"lam": 0.9}, {"ndcg_at_10": 0.1, "miscalibration_at_10": 0.1}),
+    ]
+    assert flavours.choose_setting(calibrated, popularity_ndcg=0.15, flavour="genre_mix") == ({"lam": 0.7}, True)
+    with pytest.raises(ValueError):
+        flavours.choose_setting([], popularity_ndcg=0.1, flavour="different")
 
 
 def _arrays():
@@ -92,22 +171,41 @@ def test_flavour_list_different_explains_what_it_brought_in():
     assert result.reasons == ["Your closest match", "Unlike the rest of your list"]
 
 
-def test_flavour_list_hidden_gems_orders_the_less_known_by_predicted_stars():
-    scores, matrix, counts, _ = _arrays()
-    means = np.array([4.0, 4.0, 4.31, 3.0, 3.5, 5.0])
-    stars = {2: 3.0, 3: 4.5, 4: 4.0}
+def test_flavour_list_different_ranks_by_cosine_not_by_the_long_vectors_of_popular_movies():
+    # Row 0 scores highest only because its vector is long; row 1 points the person's way.
+    scores = np.array([4.0, 3.0, -np.inf])
+    matrix = np.array([[4.0, 4.0], [0.0, 3.0], [0.0, 1.0]])
+    result = flavours.flavour_list("different", scores=scores, item_matrix=matrix, k=2, mmr_lambda=1.0)
+    assert result.rows.tolist() == [1, 0]
+    assert result.reasons[0] == "Your closest match"
+
+
+def test_flavour_list_hidden_gems_puts_those_liked_above_the_persons_mean_first():
+    # 308 ratings over 14 movies: trusted from 22; of 100, 80 and four 30s (300) half is reached at 80: the 30s are
+    # the gems (rows 2 to 5), and row 5 is excluded (rated)
+    counts = np.array([100, 80, 30, 30, 30, 30] + [1] * 8)
+    scores = np.arange(14, 0, -1, dtype=np.float64)
+    scores[5] = -np.inf
+    matrix = np.ones((14, 2))
+    means = np.full(14, 4.0)
+    means[3] = 3.04
+    stars = {2: 3.0, 3: 4.5, 4: 3.9}
     result = flavours.flavour_list(
         "hidden_gems",
         scores=scores,
         item_matrix=matrix,
-        k=5,
+        k=3,
         counts=counts,
         means=means,
         stars=lambda rows: np.array([stars[int(r)] for r in rows]),
+        person_mean=3.9,
     )
-    # trusted: all six, median 17.5; below it: rows 3, 4, 5, but row 5 is excluded (-inf)
-    assert result.rows.tolist() == [3, 4]
-    assert result.reasons[0] == "Loved by few (15 ratings), rated ★ 3.0 on average"
+    # by the list model: 2, 3, 4; predicted at or above the person's 3.9: 3 and 4 first, in that order, then 2
+    assert result.rows.tolist() == [3, 4, 2]
+    assert result.reasons[0] == "Loved by few (30 ratings), rated ★ 3.0 on average"
+    # without the stars model, the list model's order
+    plain = flavours.flavour_list("hidden_gems", scores=scores, item_matrix=matrix, k=3, counts=counts)
+    assert plain.rows.tolist() == [2, 3, 4]
 
 
 def test_flavour_list_genre_mix_names_the_genre_it_keeps():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
+from recommendations import flavours
 from recommendations.models import EvaluationReport
 from tests.factories import GenreFactory, MovieFactory, RatingFactory, UserFactory
 
@@ -41,8 +42,11 @@ def test_evaluate_flavours_prints_and_records_the_trade_off_table(spark, setting
     call_command("evaluate", "--flavours", "--k", "5", "--mmr-lambda", "0.3")
 
     out = capsys.readouterr().out.strip().splitlines()
-    assert "MMR λ 0.3, calibration λ 0.5" in out[0]
-    labels = [line[:22].strip() for line in out[3:9]]
+    assert "MMR λ 0.3 novelty" in out[0]
+    assert out[1].startswith("chosen on a validation split (20% of the training part, seed 43)")
+    assert [line.split(":")[0].strip() for line in out[2:5]] == ["Something different", "Hidden gems", "Your genre mix"]
+    header = next(i for i, line in enumerate(out) if line.startswith("list "))
+    labels = [line[:22].strip() for line in out[header + 1 : header + 7]]
     assert labels == ["popularity", "popular gems", "Top picks", "Something different", "Hidden gems", "Your genre mix"]
     assert re.fullmatch(
         r"popularity NDCG@5 \S+ popular_gems NDCG@5 \S+ top_picks NDCG@5 \S+ different NDCG@5 \S+ "
@@ -59,5 +63,47 @@ def test_evaluate_flavours_prints_and_records_the_trade_off_table(spark, setting
     assert rows["top_picks"]["users_evaluated"] == rows["popularity"]["users_evaluated"] > 0
     # MMR spreads the lists over more of the catalogue than the list model's own order
     assert rows["different"]["diversity_at_5"] > rows["top_picks"]["diversity_at_5"]
-    assert report.results["parameters"]["mmr_lambda"] == 0.3
+
+    # The parameters were chosen on the validation part, a share of the training part (never the test part), with
+    # the given λ kept and every other searched; the chosen values are those the test table used.
+    parameters, validation = report.results["parameters"], report.results["validation"]
+    assert parameters["mmr_lambda"] == 0.3
+    assert set(parameters["searched"]) == {"mmr_novelty", "different_pool", "gem_norm_power", "calibration_lambda"}
+    test_split, validation_split = report.results["split"], validation["split"]
+    assert validation_split["train"] < test_split["train"] < test_split["ratings"]
+    assert validation_split["train"] == pytest.approx(0.8 * test_split["train"], rel=0.15)
+    search = validation["search"]
+    assert len(search["different"]["trials"]) == len(flavours.DIFFERENT_GRID["mmr_novelty"]) * len(
+        flavours.DIFFERENT_GRID["different_pool"]
+    )
+    for flavour, entry in search.items():
+        assert all(trial["setting"].get("mmr_lambda", 0.3) == 0.3 for trial in entry["trials"])
+        for name, value in entry["chosen"].items():
+            assert parameters[name] == value, (flavour, name)
     assert not any((tmp_path / "runs").iterdir())
+
+
+@pytest.mark.django_db
+def test_evaluate_flavours_without_a_validation_split_uses_the_modules_values(
+    spark, settings, tmp_path, capsys, checkpoint_reset
+):
+    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+    settings.ALS_RANK, settings.ALS_MAX_ITER = 2, 4
+    settings.LIST_ALS_MAX_ITER = 4
+    rng = np.random.default_rng(5)
+    users = [UserFactory() for _ in range(20)]
+    movies = [MovieFactory() for _ in range(15)]
+    for user in users:
+        for movie in movies:
+            if rng.random() < 0.6:
+                RatingFactory(user=user, movie=movie, value=Decimal(str(float(rng.integers(1, 11)) / 2)))
+
+    call_command("evaluate", "--flavours", "--validation", "0")
+
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[1] == "no validation split: the parameters as given"
+    report = EvaluationReport.objects.get()
+    assert report.results["validation"] is None
+    assert report.results["parameters"]["searched"] == []
+    assert report.results["parameters"]["mmr_lambda"] == flavours.MMR_LAMBDA
+    assert report.results["parameters"]["calibration_lambda"] == flavours.CALIBRATION_LAMBDA

@@ -3,6 +3,7 @@
 import json
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -287,3 +288,68 @@ def test_the_proposed_configuration_is_what_a_retrain_publishes_with_the_default
     assert published == fitting.with_run_options(
         fitting.PROPOSED, seed=options.seed, num_blocks=published.ratings.num_blocks
     )
+
+
+def test_split_by_time_holds_out_each_users_latest_ratings(spark):
+    # User 1: ten ratings, the timestamps shuffled against the movie ids; user 2: five, two sharing a timestamp
+    # (the lower movie id counts as earlier).
+    ts_one = [50, 10, 90, 30, 70, 20, 100, 40, 60, 80]
+    rows = [(1, 100 + j, 4.0, ts) for j, ts in enumerate(ts_one)]
+    rows += [(2, 200, 3.0, 5), (2, 201, 3.0, 1), (2, 202, 3.0, 9), (2, 203, 3.0, 9), (2, 204, 3.0, 2)]
+    ratings = spark.createDataFrame(rows, "user_id int, movie_id int, rating float, ts long")
+
+    train, validation, test = (
+        {(r.user_id, r.movie_id) for r in part.collect()} for part in metrics.split_three_by_time(ratings)
+    )
+
+    by_time = [100 + j for j in np.argsort(ts_one)]
+    assert {m for u, m in train if u == 1} == set(by_time[:6])
+    assert {m for u, m in validation if u == 1} == set(by_time[6:8])
+    assert {m for u, m in test if u == 1} == set(by_time[8:])  # the latest 20%: ts 90 and 100
+    # user 2 in time order: 201, 204, 200, 202, 203 (202 before 203 at the same ts)
+    assert {m for u, m in train if u == 2} == {201, 204, 200}
+    assert {m for u, m in validation if u == 2} == {202}
+    assert {m for u, m in test if u == 2} == {203}
+    assert len(train) + len(validation) + len(test) == ratings.count()
+    assert set(metrics.split_three_by_time(ratings)[0].columns) == {"user_id", "movie_id", "rating", "ts"}
+    with pytest.raises(ValueError):
+        metrics.split_three_by_time(ratings.drop("ts"))
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_evaluate_time_aware_reports_both_protocols(spark, settings, tmp_path, capsys, evaluate_checkpoint_reset):
+    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+    settings.ALS_RANK, settings.ALS_MAX_ITER = 2, 4
+    settings.LIST_ALS_MAX_ITER = 4
+    rng = np.random.default_rng(4)
+    users = [UserFactory() for _ in range(20)]
+    movies = [MovieFactory() for _ in range(15)]
+    start = datetime(2020, 1, 1, tzinfo=UTC)
+    for user in users:
+        for movie in movies:
+            if rng.random() < 0.7:
+                RatingFactory(
+                    user=user,
+                    movie=movie,
+                    value=Decimal(str(float(rng.integers(1, 11)) / 2)),
+                    rated_at=start + timedelta(days=int(rng.integers(0, 1000))),
+                )
+
+    call_command("evaluate", "--ranks", "2", "--seed", "1", "--time-aware")
+
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any("split by time within each user" in line for line in out)
+    both = out.index(next(line for line in out if line.startswith("Both protocols")))
+    assert out[both + 1].startswith("random 60/20/20") and out[both + 2].startswith("time-aware (latest 20%")
+    assert re.fullmatch(r"test RMSE (\S+) NDCG@10 (\S+) popularity NDCG@10 (\S+)", out[-1]), out[-1]
+    report = EvaluationReport.objects.get()
+    timed = report.results["time_aware"]
+    assert timed["split"]["protocol"] == "time" and report.results["split"]["protocol"] == "random"
+    # Exactly each user's latest 20% (by place, rounded as split_three_by_time does) is the time-aware test part
+    expected = 0
+    for user in users:
+        n = Rating.objects.filter(user=user).count()
+        expected += sum(1 for i in range(n) if i / n >= 0.8)
+    assert timed["split"]["test"] == expected
+    assert 0 < timed["configs"]["defaults"]["test_rmse_refit"] < 2

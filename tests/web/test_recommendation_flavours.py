@@ -6,7 +6,7 @@ from django.urls import reverse
 from ratings.services import rating_upsert
 from recommendations.models import ListPreference
 from recommendations.selectors import recommendation_list_for_user_fresh
-from tests.factories import UserFactory
+from tests.factories import UserFactory, long_tail
 
 from .conftest import make_active_run
 
@@ -18,7 +18,7 @@ CHOOSE = reverse("recommendations_flavour")
 @pytest.fixture
 def two_tastes(user, two_taste_catalogue):
     cat = two_taste_catalogue
-    make_active_run(cat["factors"])
+    make_active_run(long_tail(cat["factors"]))  # a real catalogue's long tail: see tests/api
     rating_upsert(user=user, movie=cat["comedies"][0], value=5)
     rating_upsert(user=user, movie=cat["dramas"][0], value=4)
     return cat

@@ -222,6 +222,22 @@ def test_the_latest_flavour_trade_off_table_is_shown(staff_client):
     assert trade_off["rows"][1][1:4] == ["0.2900", "1.81", "–"]
     body = response.content.decode()
     assert 'id="flavour-trade-off"' in body and "MMR λ 0.4" in body and "<td>5.38</td>" in body
+    assert "validation split" not in body  # an older report, chosen without one
+
+
+def test_the_trade_off_table_says_its_parameters_were_chosen_on_a_validation_split(staff_client):
+    EvaluationReport.objects.create(
+        kind="flavours",
+        ratings_count=100,
+        summary="s",
+        results={
+            "rows": {"popularity": {"ndcg_at_10": 0.16}, "top_picks": {"ndcg_at_10": 0.29}},
+            "parameters": {"mmr_lambda": 0.7, "mmr_novelty": 0.1, "different_pool": 400, "calibration_lambda": 0.7},
+            "validation": {"split": {"holdout_fraction": 0.2}, "search": {}},
+        },
+    )
+    body = staff_client.get(URL).content.decode()
+    assert "MMR λ 0.7 (novelty weight 0.1, pool 400), calibration λ 0.7, each chosen on a validation split" in body
 
 
 def test_without_a_flavour_evaluation_the_page_says_how_to_get_one(staff_client):

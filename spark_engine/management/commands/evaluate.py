@@ -1,10 +1,12 @@
 """python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
 python manage.py evaluate --cold-start [--seed N] [--holdout-users 0.15]
-python manage.py evaluate --flavours [--seed 42] [--k 10] [--mmr-lambda L] [--calibration-lambda L] [--min-ratings N]
+python manage.py evaluate --flavours [--seed 42] [--k 10] [--validation 0.2] [--mmr-lambda L] [--calibration-lambda L]
+                                    [--min-ratings N]
 
 With --cold-start: new users' onboarding replayed with each strategy (spark_engine.experiments.cold_start_run).
-With --flavours: the trade-off table of the list flavours (spark_engine.experiments.flavour_evaluation_run), stored
-as an EvaluationReport of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
+With --flavours: the trade-off table of the list flavours on the test split, their parameters chosen on a validation
+split carved out of the training part (spark_engine.experiments.flavour_evaluation_run), stored as an EvaluationReport
+of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
 
 The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
 models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
@@ -56,6 +58,13 @@ class Command(BaseCommand):
             help="Also evaluate the proposed configuration (biased ALS for stars, implicit ALS for lists).",
         )
         parser.add_argument(
+            "--time-aware",
+            action="store_true",
+            help="Also run the protocol split by time: each user's latest 20%% of ratings held out for test, the 20%% "
+            "before them for validation (the future a live service faces); both protocols' RMSE and NDCG@k side by "
+            "side.",
+        )
+        parser.add_argument(
             "--cold-start",
             action="store_true",
             help="Measure new users instead: hold out a share of the users, fit without them, replay the "
@@ -77,13 +86,20 @@ class Command(BaseCommand):
             "the beyond-accuracy metrics; recorded for the staff page.",
         )
         flavour.add_argument(
-            "--mmr-lambda", type=float, default=flavours.MMR_LAMBDA, help="λ of something different (MMR)."
+            "--validation",
+            type=float,
+            default=0.2,
+            help="Share of the training part held out to choose each flavour's parameters (default 0.2; 0: no "
+            "search, the values in recommendations/flavours.py).",
+        )
+        flavour.add_argument(
+            "--mmr-lambda", type=float, default=None, help="λ of something different (MMR), instead of searching it."
         )
         flavour.add_argument(
             "--calibration-lambda",
             type=float,
-            default=flavours.CALIBRATION_LAMBDA,
-            help="λ of your genre mix (calibration).",
+            default=None,
+            help="λ of your genre mix (calibration), instead of searching it.",
         )
         flavour.add_argument(
             "--min-ratings", type=int, default=0, help="The page's minimum-ratings filter (default 0: none)."
@@ -96,6 +112,7 @@ class Command(BaseCommand):
         ranks: str,
         k: int,
         compare_proposed: bool,
+        time_aware: bool = False,
         cold_start: bool = False,
         holdout_users: float = 0.15,
         **options,
@@ -119,7 +136,14 @@ class Command(BaseCommand):
         if cold_start:
             return self._cold_start(seed=seed, k=k, fraction=holdout_users, on_step=on_step)
         try:
-            result = evaluation_run(seed=seed, ranks=rank_list, k=k, compare_proposed=compare_proposed, on_step=on_step)
+            result = evaluation_run(
+                seed=seed,
+                ranks=rank_list,
+                k=k,
+                compare_proposed=compare_proposed,
+                time_aware=time_aware,
+                on_step=on_step,
+            )
         except ValueError as exc:
             raise CommandError(str(exc))
         lines = format_report(result, k)
@@ -158,11 +182,27 @@ class Command(BaseCommand):
             summary=lines[-1],
         )
 
-    def _flavours(self, *, seed: int | None, k: int, mmr_lambda: float, calibration_lambda: float, **options):
+    def _flavours(
+        self,
+        *,
+        seed: int | None,
+        k: int,
+        mmr_lambda: float | None,
+        calibration_lambda: float | None,
+        validation: float,
+        **options,
+    ):
         if k < 1:
             raise CommandError("--k must be positive")
-        if not (0.0 <= mmr_lambda <= 1.0 and 0.0 <= calibration_lambda <= 1.0):
+        fixed = {
+            name: value
+            for name, value in (("mmr_lambda", mmr_lambda), ("calibration_lambda", calibration_lambda))
+            if value is not None
+        }
+        if not all(0.0 <= value <= 1.0 for value in fixed.values()):
             raise CommandError("the lambdas must be between 0 and 1")
+        if not 0.0 <= validation < 1.0:
+            raise CommandError("--validation must be at least 0 and below 1")
 
         def on_step(message: str) -> None:
             sys.stderr.write(f"[evaluate --flavours] {message}\n")
@@ -171,10 +211,10 @@ class Command(BaseCommand):
         try:
             result = flavour_evaluation_run(
                 **({} if seed is None else {"seed": seed}),
+                validation_fraction=validation,
                 k=k,
                 min_ratings=max(options["min_ratings"], 0),
-                mmr_lambda=mmr_lambda,
-                calibration_lambda=calibration_lambda,
+                fixed=fixed,
                 notify=on_step,
             )
         except ValueError as exc:
@@ -233,15 +273,39 @@ def _or_minus_inf(value: float | None) -> float:
 
 
 def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
-    """The printed trade-off table; the last line is the scripts' summary."""
+    """The printed trade-off table (the test split), after what the validation split chose; the last line is the
+    scripts' summary."""
     split, parameters = result["split"], result["parameters"]
     headings, rows = flavours.trade_off_rows(result, k)
     widths = [22] + [max(len(h), 7) + 2 for h in headings[1:]]
     lines = [
         f"{split['ratings']:,} ratings; random holdout (seed {split['seed']}, {split['holdout_fraction']:.0%} "
         "held out); "
-        f"MMR λ {parameters['mmr_lambda']:g}, calibration λ {parameters['calibration_lambda']:g}, pool "
-        f"{parameters['candidate_pool']}, min ratings {parameters['min_ratings']}",
+        f"MMR λ {parameters['mmr_lambda']:g} novelty {parameters['mmr_novelty']:g} pool "
+        f"{parameters['different_pool']}, hidden gems norm power {parameters['gem_norm_power']:g}, calibration λ "
+        f"{parameters['calibration_lambda']:g}, min ratings {parameters['min_ratings']}",
+    ]
+    validation = result.get("validation")
+    if validation:
+        lines.append(
+            f"chosen on a validation split ({validation['split']['holdout_fraction']:.0%} of the training part, "
+            f"seed {validation['split']['seed']}): most coverage (genre mix: least miscalibration) with NDCG@{k} ≥ "
+            f"{flavours.NDCG_GOAL:g} × popularity there, else the highest NDCG@{k}"
+        )
+        for flavour, entry in validation["search"].items():
+            trials = entry["trials"]
+            chosen = next(t for t in trials if t["setting"] == entry["chosen"])
+            popularity = entry[f"popularity_ndcg_at_{k}"]
+            ratio = chosen[f"ndcg_at_{k}"] / popularity if popularity else math.nan
+            setting = ", ".join(f"{name} {value:g}" for name, value in entry["chosen"].items())
+            lines.append(
+                f"  {flavours.LABELS[flavour]}: {setting} of {len(trials)} (validation NDCG@{k} "
+                f"{_num(chosen[f'ndcg_at_{k}'])} = {ratio:.2f} × popularity, coverage "
+                f"{_num(chosen[f'coverage_at_{k}'])}{'' if entry['meets_ndcg_goal'] else '; none met the NDCG goal'})"
+            )
+    else:
+        lines.append("no validation split: the parameters as given")
+    lines += [
         "",
         "".join(h.ljust(w) if i == 0 else h.rjust(w) for i, (h, w) in enumerate(zip(headings, widths, strict=True))),
     ]
@@ -260,8 +324,9 @@ def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
 def format_report(result: dict[str, Any], k: int) -> list[str]:
     """The printed table; the last line is the scripts' summary for the defaults."""
     split, tutorial, configs = result["split"], result["tutorial"], result["configs"]
+    protocol = "split by time within each user" if split.get("protocol") == "time" else "random split"
     lines = [
-        f"{result['ratings']:,} ratings; random split (seed {split['seed']}): {split['train']:,} train, "
+        f"{result['ratings']:,} ratings; {protocol} (seed {split['seed']}): {split['train']:,} train, "
         f"{split['validation']:,} validation, {split['test']:,} test",
         "",
         f"{'Predicted ratings (RMSE)':<60}{'validation':>12}{'test':>10}{'test, refit':>13}",
@@ -303,6 +368,25 @@ def format_report(result: dict[str, Any], k: int) -> list[str]:
         "list's item factors; personal.: 1 − mean overlap of two users' lists; pop. pct: mean popularity percentile"
     )
     defaults = configs["defaults"]
+    timed = result.get("time_aware")
+    if timed:
+        lines += [
+            "",
+            "Time-aware protocol: each user's ratings in time order, the latest 20% test, the 20% before validation",
+            "",
+            *format_report({**timed, "ratings": result["ratings"]}, k)[:-2],
+            "",
+            f"{'Both protocols, the defaults (what a retrain publishes)':<60}{'test RMSE':>10}{f'NDCG@{k}':>9}"
+            f"{'popularity':>11}{'x popularity':>13}",
+        ]
+        for label, entry in (("random 60/20/20", result), ("time-aware (latest 20% of each user)", timed)):
+            ndcg = entry["configs"]["defaults"]["lists"][f"ndcg_at_{k}"]
+            popularity = entry["popularity"][f"ndcg_at_{k}"]
+            ratio = ndcg / popularity if popularity else math.nan
+            lines.append(
+                f"{label:<60}{_num(entry['configs']['defaults']['test_rmse_refit']):>10}{_num(ndcg):>9}"
+                f"{_num(popularity):>11}{_num(ratio, 2):>13}"
+            )
     lines += [
         "",
         f"test RMSE {_num(defaults['test_rmse_refit'])} NDCG@{k} {_num(defaults['lists'][f'ndcg_at_{k}'])} "
