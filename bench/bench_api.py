@@ -12,7 +12,9 @@ reference path (the trivial authenticated `/api/v1/me/`: token lookup and a four
 path / reference and the server's CPU per request for each: gunicorn's workers and, separately, the
 PostgreSQL backends serving them (pg_stat_activity's connections to the bench database, CPU read from
 /proc). Machines of this kind differ by up to 3x, so a speed goal is stated as that ratio (goal:
-recommendations >= 90% of the reference's requests/s).
+recommendations >= 90% of the reference's requests/s). --baseline DIR serves another copy of the code
+(say main's, `git worktree add /tmp/base main`) next to this one on the same database, and alternates
+the rounds between the two: a before/after comparison under the same load.
 
 The database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/movierec_bench) is
 prepared once and reused: migrations; the bundled ml-latest-small (`manage.py import_movielens`);
@@ -291,8 +293,9 @@ def serve_environment(database_url: str, *, secret_key: str | None = None) -> di
     }
 
 
-def start_gunicorn(port: int, env: dict, *, workers: int = 2, threads: int = 4) -> subprocess.Popen:
-    """gunicorn serving the project on 127.0.0.1:`port` in a session of its own (stop it with os.killpg).
+def start_gunicorn(port: int, env: dict, *, workers: int = 2, threads: int = 4, root: Path = ROOT) -> subprocess.Popen:
+    """gunicorn serving the project (the code in `root`) on 127.0.0.1:`port` in a session of its own (stop it
+    with os.killpg).
 
     As `manage.py serve` runs it: ops.gunicorn_conf, and Prometheus' multiprocess mode (each worker
     writes its metrics to files), in a folder of its own unless PROMETHEUS_MULTIPROC_DIR is given.
@@ -305,7 +308,7 @@ def start_gunicorn(port: int, env: dict, *, workers: int = 2, threads: int = 4) 
         folder = tempfile.mkdtemp(prefix="movierec-bench-prometheus-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         env = {**env, "PROMETHEUS_MULTIPROC_DIR": folder}
-    return subprocess.Popen(command, env=env, cwd=ROOT, start_new_session=True)
+    return subprocess.Popen(command, env=env, cwd=root, start_new_session=True)
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -417,7 +420,15 @@ def main() -> None:
         help="Also load this path (e.g. /api/v1/me/) on the same server, alternating with --path, and print the "
         "requests/s ratio path / reference and both CPU costs per request.",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="With --reference: alternating rounds of each path.")
+    parser.add_argument(
+        "--baseline",
+        metavar="DIR",
+        help="Also serve the code in DIR (e.g. `git worktree add /tmp/base main`) on the same database and alternate "
+        "rounds between the two servers: before and after under the same load.",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="With --reference or --baseline: alternating rounds of each path."
+    )
     args = parser.parse_args()
 
     if shutil.which("wrk") is None:
@@ -432,17 +443,25 @@ def main() -> None:
         cursor.execute("VACUUM ANALYZE")
 
     paths = [args.reference, args.path] if args.reference else [args.path]
-    rounds = args.rounds if args.reference else 1
-    port = _free_port()
+    rounds = args.rounds if args.reference or args.baseline else 1
     serve_env = serve_environment(database_url)
     if args.no_cache:
         serve_env["CACHE_URL"] = "dummycache://"
-    server = start_gunicorn(port, serve_env, workers=args.workers, threads=args.threads)
-    results: dict[str, list[dict]] = {path: [] for path in paths}
+    # The code measured, and with --baseline the code compared with, each on a server of its own; only the one
+    # under load works (the other's workers and database connections sit idle), so CPU figures stay apart.
+    trees = {"this": ROOT, **({"baseline": Path(args.baseline).resolve()} if args.baseline else {})}
+    ports = {label: _free_port() for label in trees}
+    servers = {
+        label: start_gunicorn(ports[label], serve_env, workers=args.workers, threads=args.threads, root=root)
+        for label, root in trees.items()
+    }
+    runs = [(label, path) for label in trees for path in paths]
+    results: dict[tuple[str, str], list[dict]] = {run: [] for run in runs}
     try:
-        first = _wait_until_up(f"http://127.0.0.1:{port}{args.path}", tokens[0])
-        if not first.get("personal") and args.path.startswith(PATH):
-            print("warning: the first response is not personal (no active run or no usable rating?)")
+        for label in trees:
+            first = _wait_until_up(f"http://127.0.0.1:{ports[label]}{args.path}", tokens[0])
+            if not first.get("personal") and args.path.startswith(PATH):
+                print("warning: the first response is not personal (no active run or no usable rating?)")
         with tempfile.TemporaryDirectory() as tmp:
             tokens_lua = ", ".join(f'"{t}"' for t in tokens)
             # Paced: each wrk thread offers its share of the rate on a fixed schedule.
@@ -455,34 +474,38 @@ def main() -> None:
                 script = Path(tmp) / f"load-{number}.lua"
                 script.write_text(WRK_SCRIPT % {"tokens": tokens_lua, "path": path_lua, "interval_ms": interval_ms})
                 scripts[path] = script
-                url = f"http://127.0.0.1:{port}{path}"
-                _wrk(url, warm_up, args.connections, 5, args.wrk_threads)  # warm-up: every worker loads its caches
+                for label in trees:  # warm-up: every worker loads its caches
+                    _wrk(f"http://127.0.0.1:{ports[label]}{path}", warm_up, args.connections, 5, args.wrk_threads)
             for _ in range(rounds):
-                for path in paths:
+                for label, path in runs:
+                    server = servers[label]
                     load_before = os.getloadavg()
                     cpu_before = process_tree_cpu_seconds(server.pid)
                     database_before = database_backend_cpu()
-                    result = _wrk(f"http://127.0.0.1:{port}{path}", scripts[path], args.connections, args.duration,
-                                  args.wrk_threads)  # fmt: skip
+                    result = _wrk(f"http://127.0.0.1:{ports[label]}{path}", scripts[path], args.connections,
+                                  args.duration, args.wrk_threads)  # fmt: skip
                     requests = max(result["requests"], 1)
                     result["cpu_ms"] = (process_tree_cpu_seconds(server.pid) - cpu_before) / requests * 1000
                     result["db_cpu_ms"] = database_cpu_used(database_before, database_backend_cpu()) / requests * 1000
                     result["load"] = (load_before[0], os.getloadavg()[0])
-                    results[path].append(result)
+                    results[label, path].append(result)
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        for server in servers.values():
+            os.killpg(server.pid, signal.SIGTERM)
+        for server in servers.values():
+            server.wait(timeout=30)
 
     print(
         f"\ngunicorn {args.workers} worker(s) x {args.threads} thread(s), wrk {args.connections} connections x "
         f"{args.duration}s, {len(tokens)} users, {os.cpu_count()} CPUs, "
         + (f"paced to ~{args.rate} req/s" if args.rate else "closed loop (as fast as possible)")
         + (", no per-request cache" if args.no_cache else "")
-        + (f", {rounds} alternating rounds" if args.reference else "")
+        + (f", {rounds} alternating rounds" if rounds > 1 else "")
+        + (f"; baseline: the code in {trees['baseline']}" if args.baseline else "")
     )
-    for path in paths:
-        print(f"\nGET {path}")
-        for result in results[path]:
+    for label, path in runs:
+        print(f"\nGET {path}" + (f"  [{label}]" if args.baseline else ""))
+        for result in results[label, path]:
             print(
                 f"  requests/s {result['rps']:8.1f} ({result['requests']:,}, non-2xx {result['non_2xx']})  "
                 f"latency ms p50 {result['p50']:.1f} p90 {result['p90']:.1f} p99 {result['p99']:.1f}  "
@@ -490,24 +513,40 @@ def main() -> None:
                 f"load {result['load'][0]:.2f} / {result['load'][1]:.2f}"
                 + (f"  socket errors: {result['socket_errors']}" if result["socket_errors"] else "")
             )
-    if args.reference:
-        ratios = [
-            mine["rps"] / reference["rps"]
-            for mine, reference in zip(results[args.path], results[args.reference], strict=True)
-        ]
-        print(
-            f"\nrequests/s {args.path} / {args.reference}: "
-            + ", ".join(f"{ratio:.0%}" for ratio in ratios)
-            + f" (median {float(np.median(ratios)):.0%}; goal >= 90%)"
-        )
-        for path in paths:
-            cpu = [r["cpu_ms"] for r in results[path]]
-            database = [r["db_cpu_ms"] for r in results[path]]
+    print()
+    for label in trees:
+        tag = f" [{label}]" if args.baseline else ""
+        if args.reference:
+            ratios = [
+                mine["rps"] / reference["rps"]
+                for mine, reference in zip(results[label, args.path], results[label, args.reference], strict=True)
+            ]
             print(
-                f"median CPU ms/request {path}: gunicorn {float(np.median(cpu)):.2f} "
-                f"+ PostgreSQL {float(np.median(database)):.2f}"
+                f"requests/s {args.path} / {args.reference}{tag}: "
+                + ", ".join(f"{ratio:.0%}" for ratio in ratios)
+                + f" (median {float(np.median(ratios)):.0%}; goal >= 90%)"
             )
-    result = results[args.path][-1]
+        for path in paths:
+            cpu = [r["cpu_ms"] for r in results[label, path]]
+            database = [r["db_cpu_ms"] for r in results[label, path]]
+            rps = [r["rps"] for r in results[label, path]]
+            p99 = [r["p99"] for r in results[label, path]]
+            print(
+                f"median {path}{tag}: {float(np.median(rps)):.1f} req/s, p99 {float(np.median(p99)):.1f} ms, "
+                f"CPU ms/request gunicorn {float(np.median(cpu)):.2f} + PostgreSQL {float(np.median(database)):.2f}"
+            )
+    if args.baseline:
+        for path in paths:
+            change = [
+                mine["rps"] / base["rps"]
+                for mine, base in zip(results["this", path], results["baseline", path], strict=True)
+            ]
+            print(
+                f"requests/s {path}, this / baseline: "
+                + ", ".join(f"{ratio:.2f}x" for ratio in change)
+                + f" (median {float(np.median(change)):.2f}x)"
+            )
+    result = results["this", args.path][-1]
     ok = result["rps"] >= TARGET_RPS and result["p99"] < TARGET_P99_MS and result["non_2xx"] == 0
     print(
         f"target for {args.path} (>= {TARGET_RPS} req/s, p99 < {TARGET_P99_MS:.0f} ms, no errors; last round): "

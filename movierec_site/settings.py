@@ -102,13 +102,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ops.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Django's session, CSRF, authentication and message middlewares, which a token-authenticated API request
-    # (it uses none of them) skips: ops.middleware.is_token_api_request.
+    # Django's session, authentication and message middlewares, which a token-authenticated API request (it uses
+    # none of them) skips: ops.middleware.is_token_api_request.
     "ops.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # An over-long API query string gets a JSON 414 in the API's error shape (after the host check).
     "movierec_site.api_errors.ApiQueryTooLongMiddleware",
-    "ops.middleware.CsrfViewMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
     "ops.middleware.AuthenticationMiddleware",
     "ops.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",

@@ -192,6 +192,8 @@ def _recommendations_response(request, user) -> Response:
         # `user` was read from the database for this request (authentication or user_get); GETs write nothing.
         taste_version=user.taste_version,
         flavour=data["flavour"],
+        # Read with the token (token_query_addition), when a token authenticated the request.
+        serving_run=getattr(request.auth, "serving_run", selectors.UNREAD),
     )
     # Rendered by hand (the busiest endpoint): the shape is RecommendationsSerializer's, which
     # documents it, and tests/api check that both agree.
@@ -224,6 +226,8 @@ class MyRecommendationsApi(APIView):
     """Movies for you, best first, following every rating you have saved; each links to its movie."""
 
     renderer_classes = RECOMMENDATION_RENDERERS
+    # The active run is read with the token (one round trip for both): `request.auth.serving_run`.
+    token_query_addition = selectors.SERVING_RUN_WITH_TOKEN
     name = "Your recommendations"
 
     @extend_schema(
