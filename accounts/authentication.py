@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -51,15 +52,39 @@ def _compiled_token_query(alias: str) -> _CompiledTokenQuery:
     )
 
 
-def token_get_with_user(*, key: str, alias: str = DEFAULT_DB_ALIAS) -> Token | None:
-    """The token with this key and its user (loaded in the same query), or None."""
+@dataclass(frozen=True)
+class TokenQueryAddition:
+    """What a view also wants read in the token's round trip (TokenAuthentication: the view's `token_query_addition`).
+
+    `sql()`: a SELECT without parameters giving at most one row of `width` columns; `load(columns)` turns them
+    (all None when it gives no row) into the value the token then carries as its attribute `attribute`.
+    """
+
+    sql: Callable[[], str]
+    width: int
+    load: Callable[[tuple], object]
+    attribute: str
+
+
+@functools.cache
+def _sql_with(alias: str, addition: TokenQueryAddition) -> str:
+    token_sql = _compiled_token_query(alias).sql
+    return f"SELECT token.*, addition.* FROM ({token_sql}) token LEFT JOIN ({addition.sql()}) addition ON TRUE"
+
+
+def token_get_with_user(
+    *, key: str, addition: TokenQueryAddition | None = None, alias: str = DEFAULT_DB_ALIAS
+) -> Token | None:
+    """The token with this key and its user (loaded in the same query), or None; with `addition`, what that reads
+    too, in the same query, set on the token as `addition.attribute`."""
     query = _compiled_token_query(alias)
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(query.sql, [key])
+        cursor.execute(query.sql if addition is None else _sql_with(alias, addition), [key])
         row = cursor.fetchone()
     if row is None:
         return None
+    added = None if addition is None else addition.load(tuple(row[-addition.width :]))
     if query.converters:
         row = list(row)
         for position, (converters, expression) in query.converters.items():
@@ -68,6 +93,8 @@ def token_get_with_user(*, key: str, alias: str = DEFAULT_DB_ALIAS) -> Token | N
     token = Token.from_db(alias, query.init_list, row[query.model_start : query.model_end])
     for populator in query.related_populators:
         populator.populate(row, token)
+    if addition is not None:
+        setattr(token, addition.attribute, added)
     return token
 
 
@@ -75,13 +102,23 @@ class TokenAuthentication(authentication.TokenAuthentication):
     """`Authorization: Token <key>`, exactly as DRF's (same errors, same schema), with a precompiled query.
 
     Only the query differs: DRF runs `Token.objects.select_related("user").get(key=key)`, which the
-    ORM compiles on every request; this runs the same SQL, compiled once (token_get_with_user).
+    ORM compiles on every request; this runs the same SQL, compiled once (token_get_with_user). A view
+    whose answer needs another small read in any case can name it as its `token_query_addition`
+    (TokenQueryAddition): it is read in the token's round trip and carried by the token (`request.auth`).
     """
+
+    addition: TokenQueryAddition | None = None
+
+    def authenticate(self, request):
+        # DRF makes the authenticators afresh for every request: this one's state is this request's.
+        view = (request.parser_context or {}).get("view")
+        self.addition = getattr(view, "token_query_addition", None)
+        return super().authenticate(request)
 
     def authenticate_credentials(self, key):
         if self.get_model() is not Token:  # a subclass with another token model: DRF's own way
             return super().authenticate_credentials(key)
-        token = token_get_with_user(key=key)
+        token = token_get_with_user(key=key, addition=self.addition)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid token."))
         if not token.user.is_active:

@@ -102,13 +102,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "ops.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, authentication and message middlewares, which a token-authenticated API request (it uses
+    # none of them) skips: ops.middleware.is_token_api_request.
+    "ops.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # An over-long API query string gets a JSON 414 in the API's error shape (after the host check).
     "movierec_site.api_errors.ApiQueryTooLongMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "ops.middleware.AuthenticationMiddleware",
+    "ops.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Turns django-ratelimit's Ratelimited exception into RATELIMIT_VIEW (429).
     "django_ratelimit.middleware.RatelimitMiddleware",
@@ -144,6 +146,8 @@ else:
 DATABASES = {"default": environ.Env.db_url_config(_database_url)}
 if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
     raise ImproperlyConfigured("DATABASE_URL must point to PostgreSQL (postgres://...)")
+# Django's backend with a health check of reused connections that needs no round trip (movierec_site.postgresql).
+DATABASES["default"]["ENGINE"] = "movierec_site.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)

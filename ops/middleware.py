@@ -1,4 +1,5 @@
-"""Middleware: request ids, request metrics, and the Content-Security-Policy with per-view updates."""
+"""Middleware: request ids, request metrics, the Content-Security-Policy with per-view updates, and Django's session,
+authentication and message middlewares made to skip token-authenticated API requests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ import time
 
 from csp.middleware import CSPMiddleware, PolicyParts
 from django.conf import settings
+from django.contrib.auth import middleware as django_auth
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.messages import middleware as django_messages
+from django.contrib.sessions import middleware as django_sessions
 
 from movierec_site.logging import log_context, request_id_from_header
 
@@ -33,6 +38,52 @@ class RequestIdMiddleware:
             response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def is_token_api_request(request) -> bool:
+    """Whether DRF's token authentication decides who sends this request: an API path and `Authorization: Token …`.
+
+    Such a request is answered by the token alone: a valid one authenticates it, any other is a 401, and
+    session authentication is never consulted (rest_framework.authentication.TokenAuthentication, first in
+    REST_FRAMEWORK's authentication classes; the header's keyword is case-insensitive, as DRF reads it).
+    """
+    if not request.path_info.startswith("/api/"):
+        return False
+    words = request.META.get("HTTP_AUTHORIZATION", "").split(None, 1)
+    return bool(words) and words[0].lower() == "token"
+
+
+class _SkippedForTokenApi:
+    """Passes a token API request straight on (is_token_api_request), skipping this middleware's work both ways.
+
+    Sessions, the session's user and messages cost every request (the session cookie read, a lazy user, three
+    message storages built) yet a request with an API token uses none of them: the token alone names the user.
+    Subclasses of Django's own, so they keep their places and checks (the admin's) and behave exactly as
+    Django's for every other request. Django's CSRF middleware stays as it is, for every request: it costs a
+    token request next to nothing (DRF's views are exempt from its check; DRF checks CSRF itself, for
+    session-authenticated requests only), and the deploy checks look for it by name.
+    """
+
+    def __call__(self, request):
+        if is_token_api_request(request):
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class SessionMiddleware(_SkippedForTokenApi, django_sessions.SessionMiddleware):
+    pass
+
+
+class AuthenticationMiddleware(_SkippedForTokenApi, django_auth.AuthenticationMiddleware):
+    def __call__(self, request):
+        if is_token_api_request(request):
+            request.user = AnonymousUser()  # until DRF's token authentication sets the token's user
+            return self.get_response(request)
+        return super().__call__(request)
+
+
+class MessageMiddleware(_SkippedForTokenApi, django_messages.MessageMiddleware):
+    pass
 
 
 class RequestMetricsMiddleware:

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Exists, OuterRef, QuerySet
 
+from accounts.authentication import TokenQueryAddition
 from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
@@ -52,22 +53,39 @@ def training_run_serving() -> TrainingRun | None:
     rather than through the ORM: compiling `.filter(is_active=True).first()` cost ~0.27 ms of CPU on every API
     request, a quarter of the recommendations endpoint's, against ~0.02 ms to run it (bench/bench_api.py).
     """
-    fields = [TrainingRun._meta.get_field(name) for name in _SERVING_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(_serving_sql())
+        row = cursor.fetchone()
+    return None if row is None else _serving_run_from_row(row)
+
+
+@functools.cache
+def _serving_sql() -> str:
     quote = connection.ops.quote_name
-    sql = (
-        f"SELECT {', '.join(quote(f.column) for f in fields)} FROM {quote(TrainingRun._meta.db_table)} "
+    return (
+        f"SELECT {', '.join(quote(TrainingRun._meta.get_field(name).column) for name in _SERVING_FIELDS)} "
+        f"FROM {quote(TrainingRun._meta.db_table)} "
         f"WHERE {quote(TrainingRun._meta.get_field('is_active').column)} LIMIT 1"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
-        row = cursor.fetchone()
-    if row is None:
-        return None
+
+
+def _serving_run_from_row(row) -> TrainingRun:
+    fields = [TrainingRun._meta.get_field(name) for name in _SERVING_FIELDS]
     values = [
         field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
         for field, value in zip(fields, row, strict=True)
     ]
     return TrainingRun.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+
+
+# The serving run read in the token's query (accounts.authentication.TokenAuthentication) by the views that need it:
+# `request.auth.serving_run` is then what training_run_serving() would give, without a round trip of its own.
+SERVING_RUN_WITH_TOKEN = TokenQueryAddition(
+    sql=lambda: _serving_sql(),
+    width=len(_SERVING_FIELDS),
+    load=lambda columns: None if columns[0] is None else _serving_run_from_row(columns),
+    attribute="serving_run",
+)
 
 
 def training_run_last_succeeded() -> TrainingRun | None:
@@ -92,6 +110,10 @@ def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None
 
 # --- Recommendations that reflect the user's current ratings: the stored top-N while it still describes the
 # user, else the active run's item factors with their current ratings folded in. ---
+
+
+# recommendation_list_for_user_fresh(serving_run=...) when the request has not read the serving run yet.
+UNREAD = object()
 
 
 @dataclass(frozen=True)
@@ -123,6 +145,7 @@ def recommendation_list_for_user_fresh(
     taste_version: int | None = None,
     flavour: str = flavours.TOP_PICKS,
     explain: bool = False,
+    serving_run: TrainingRun | None | object = UNREAD,
 ) -> FreshRecommendations:
     """Recommendations that already reflect the user's latest ratings.
 
@@ -141,11 +164,12 @@ def recommendation_list_for_user_fresh(
     are the same whatever the flavour. Raises ValueError for an unknown flavour.
 
     `taste_version`: the user's version as read from the database in this request, with no write
-    to their ratings since (a user row loaded by authentication, say); saves reading it again.
+    to their ratings since (a user row loaded by authentication, say); saves reading it again. Likewise
+    `serving_run`: what `training_run_serving()` gave earlier in this request (SERVING_RUN_WITH_TOKEN).
     """
     if flavour not in flavours.FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}")
-    run = training_run_serving()
+    run = training_run_serving() if serving_run is UNREAD else serving_run
     scored = None
     if run is not None:
         version = user_taste_version(user=user) if taste_version is None else taste_version

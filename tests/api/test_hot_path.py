@@ -96,3 +96,32 @@ def test_recommendations_render_as_before_and_still_browse(alice, client, alice_
     client.force_login(alice)
     page = client.get(MINE, HTTP_ACCEPT="text/html")
     assert page.status_code == 200 and b"<html" in page.content
+
+
+def test_the_token_query_reads_the_serving_run_too(alice, active_run):
+    from recommendations.selectors import SERVING_RUN_WITH_TOKEN, training_run_serving
+
+    key = Token.objects.create(user=alice).key
+    token = token_get_with_user(key=key, addition=SERVING_RUN_WITH_TOKEN)
+    drf = Token.objects.select_related("user").get(key=key)
+    assert _fields(token) == _fields(drf) and _fields(token.user) == _fields(drf.user)
+    serving = training_run_serving()
+    assert _fields(token.serving_run) == _fields(serving) and token.serving_run.pk == active_run.pk
+    assert token_get_with_user(key="no-such-key", addition=SERVING_RUN_WITH_TOKEN) is None
+    type(active_run).objects.update(is_active=False)
+    assert token_get_with_user(key=key, addition=SERVING_RUN_WITH_TOKEN).serving_run is None
+
+
+def test_a_token_request_for_recommendations_reads_the_run_with_the_token(
+    alice, alice_client, catalogue, active_run, django_assert_num_queries
+):
+    for movie in catalogue["dramas"][:4]:
+        RatingFactory(user=alice, movie=movie, value=4)
+    first = alice_client.get(MINE)
+    assert first.json()["run"] == active_run.pk
+    with django_assert_num_queries(1):  # token, user and active run; the list is cached under the taste version
+        again = alice_client.get(MINE)
+    assert again.json() == first.json()
+    # A new run is seen by the very next request.
+    type(active_run).objects.filter(pk=active_run.pk).update(is_active=False)
+    assert alice_client.get(MINE).json()["run"] is None

@@ -19,6 +19,8 @@ def outage(monkeypatch):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr("recommendations.selectors.training_run_serving", fail)
+    # A token request reads the run with its token (recommendations.selectors.SERVING_RUN_WITH_TOKEN).
+    monkeypatch.setattr("accounts.authentication.token_get_with_user", fail)
 
 
 def test_the_api_answers_503_in_its_error_shape(outage):
