@@ -441,6 +441,13 @@ def item_fold_in_list(
         return np.linalg.lstsq(a, b, rcond=None)[0]
 
 
+def list_prior_strength(*, prior_ratings: float, alpha: float, users_mean_square: float) -> float:
+    """The list fold-in's prior strength s when the prior should weigh like `prior_ratings` ratings: one rater adds
+    about (1 + α)·mean‖u‖²/rank to each diagonal entry (`users_mean_square`: the mean squared entry of the run's
+    user factors). The same scaling as the site's (recommendations.cold_items, ITEM_FOLDIN_PRIOR_RATINGS)."""
+    return prior_ratings * (1.0 + alpha) * users_mean_square
+
+
 def item_fold_in_stars(
     *,
     user_factors: np.ndarray,
