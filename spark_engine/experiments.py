@@ -430,7 +430,8 @@ CONTENT_VARIANTS: tuple[tuple[str, dict], ...] = (
     ("no title words", {"title_weight": 0.0}),
     ("no year", {"year_weight": 0.0}),
     ("tags ×2", {"tag_weight": 2.0}),
-    ("min 5 ratings", {"min_ratings": 5}),
+    ("no tags", {"tag_weight": 0.0}),
+    ("min 10 ratings", {"min_ratings": 10}),
     ("min 20 ratings", {"min_ratings": 20}),
 )  # fmt: skip
 PRIOR_RATINGS_GRID = (0.5, 2.0, 8.0)

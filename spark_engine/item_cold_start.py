@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -312,6 +312,10 @@ def genre_popularity(data: ItemColdStartData, genres: Mapping[int, Sequence[str]
     )
 
 
+def _no_content(movie_id: int) -> content.MovieContent:
+    return content.MovieContent(movie_id=movie_id, title="", year=None, genres=(), tags={})
+
+
 def measure(
     data: ItemColdStartData,
     *,
@@ -337,9 +341,7 @@ def measure(
         raise ValueError(f"no content map: {reason}")
     by_id = {c.movie_id: c for c in contents}
     known = [int(m) for m in data.heldout.tolist()]
-    prior_list, _, _ = content_map.predict_contents(
-        [by_id.get(m) or content.MovieContent(movie_id=m, title="", year=None, genres=(), tags={}) for m in known]
-    )
+    prior_list, _, _ = content_map.predict_contents([by_id.get(m) or _no_content(m) for m in known])
     prior = prior_list.astype(np.float64)
     judge = _judge(data, seed=seed, max_users=max_users)
     if judge.users.size == 0:
@@ -349,6 +351,15 @@ def measure(
 
     rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # name -> (user vectors, held-out factors)
     rows["content (0 ratings)"] = (base_users, prior)
+    # What a movie brings on the day it arrives: MovieLens tags come from people who watched it, so a truly new
+    # movie has none (and here they leak how popular it became).
+    untagged_map, _ = content.content_map_learn(
+        terms=terms, rating_counts=counts, contents=contents,
+        params=replace(content_map.params, tag_weight=0.0),
+    )  # fmt: skip
+    if untagged_map is not None:
+        untagged = untagged_map.predict_contents([by_id.get(m) or _no_content(m) for m in known])[0]
+        rows["content without tags"] = (base_users, untagged.astype(np.float64))
     zero = np.zeros_like(prior)
     for n in revealed:
         rows[f"content + {n} rating{'s' if n > 1 else ''}"] = (
@@ -391,7 +402,7 @@ def measure(
             judge, None, all_ids, None, k=k, fixed_scores=pop + 1e-6 * rng.random(pop.size), exclude_trained=True
         )
         for name, (users, items) in rows.items():
-            if name.startswith("no content"):
+            if name.startswith("no content") or name == "content without tags":
                 continue
             fit = data.full if name == "fully trained" else data.base
             trained_rows, trained_found = fit.item_rows(trained_ids)
