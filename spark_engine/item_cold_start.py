@@ -260,9 +260,11 @@ def _rank(
     k: int,
     fixed_scores: np.ndarray | None = None,
     exclude_trained: bool,
+    rng: np.random.Generator | None = None,
 ) -> dict[str, float]:
-    """Top-k of `item_ids` per judged user by u·v (or by `fixed_scores`, the same for everybody), without the
-    user's history pairs and (when candidates include trained movies) training movies; metrics at k."""
+    """Top-k of `item_ids` per judged user by u·v (or by `fixed_scores`, the same for everybody; or, with neither,
+    a random order of each user's own drawn from `rng`), without the user's history pairs and (when candidates
+    include trained movies) training movies; metrics at k."""
     rec_users, rec_movies, rec_ranks = [], [], []
     item_ids = np.asarray(item_ids, dtype=np.int64)
     position = {int(m): i for i, m in enumerate(item_ids.tolist())}
@@ -272,7 +274,9 @@ def _rank(
             history_by_user.setdefault(u, []).append(position[m])
     for start in range(0, judge.users.size, USER_BLOCK):
         block = judge.users[start : start + USER_BLOCK]
-        if fixed_scores is not None:
+        if fixed_scores is None and user_vectors is None:
+            scores = rng.random((block.size, item_ids.size))
+        elif fixed_scores is not None:
             scores = np.broadcast_to(fixed_scores, (block.size, item_ids.size)).astype(np.float64).copy()
         else:
             scores = user_vectors[start : start + USER_BLOCK].astype(np.float64) @ item_vectors.T.astype(np.float64)
@@ -378,9 +382,7 @@ def measure(
     rng = np.random.default_rng(seed + 5)
     heldout_table: dict[str, dict] = {}
     notify("random")
-    heldout_table["random"] = _rank(
-        judge, None, data.heldout, None, k=k, fixed_scores=rng.random(data.heldout.size), exclude_trained=False
-    )
+    heldout_table["random"] = _rank(judge, None, data.heldout, None, k=k, exclude_trained=False, rng=rng)
     notify("genre popularity")
     genre_pop = genre_popularity(data, genre_names, data.heldout)
     heldout_table["genre popularity"] = _rank(
