@@ -20,6 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import psutil  # noqa: E402
 from bench_retrain import ROOT, SERVER, ensure_database, manage, movie_count, timed_retrain  # noqa: E402
 
 ML_32M = {"ratings": 32_000_204, "users": 200_948, "movies": 87_585}
@@ -28,7 +29,8 @@ NAME = "movierec_bench_32m"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--driver-memory", default="12g", help="SPARK_DRIVER_MEMORY for the retrain (default 12g)")
+    parser.add_argument("--driver-memory", default="10g", help="SPARK_DRIVER_MEMORY for the retrain (default 10g)")
+    parser.add_argument("--min-available-gib", type=float, default=10.0, help="wait for this much free memory")
     args, retrain_args = parser.parse_known_args()
 
     ensure_database(NAME)
@@ -61,6 +63,9 @@ def main() -> None:
     count, heap, indexes = map(int, sizes.stdout.split()[-3:])
     print(f"ratings_rating: {count:,} rows, {heap / 2**30:.2f} GiB of rows + {indexes / 2**30:.2f} GiB of indexes")
 
+    while (available := psutil.virtual_memory().available / 2**30) < args.min_available_gib:
+        print(f"  waiting: {available:.1f} GiB available, {args.min_available_gib:g} wanted", flush=True)
+        time.sleep(30)
     print(f"retrain (load {os.getloadavg()[0]:.1f})", flush=True)
     elapsed, peak, _ = timed_retrain(env, retrain_args)
     print(
