@@ -394,6 +394,14 @@ RETRAIN_TASK = "spark_engine.tasks.retrain_task"
 # --- Task queue (django-q2): the ORM broker by default, Redis when Q_REDIS_URL is set. ---
 _q_task_timeout = env.int("Q_TASK_TIMEOUT", default=3600)
 _q_redis_url = env.str("Q_REDIS_URL", default="")
+Q_REDIS_URL = _q_redis_url
+# With Redis (no delivery receipts), a worker holds a lease on its running task, renewed every third of
+# Q_LEASE_SECONDS; a task whose lease expired (its worker died) is queued again until it was started
+# Q_LOST_TASK_ATTEMPTS times, then recorded as failed (ops.taskqueue).
+Q_LEASE_SECONDS = env.float("Q_LEASE_SECONDS", default=30.0)
+Q_LOST_TASK_ATTEMPTS = env.int("Q_LOST_TASK_ATTEMPTS", default=2)
+if Q_LEASE_SECONDS < 1 or Q_LOST_TASK_ATTEMPTS < 1:
+    raise ImproperlyConfigured("Q_LEASE_SECONDS must be at least 1 and Q_LOST_TASK_ATTEMPTS at least 1")
 Q_CLUSTER = {
     "name": "movierec",
     "workers": env.int("Q_WORKERS", default=1),

@@ -64,6 +64,19 @@ def training_run_fail_interrupted(*, except_run: TrainingRun | None = None) -> i
     )
 
 
+def training_run_fail_lost(*, run_id: int, error: str) -> bool:
+    """Mark a queued or running run failed because the task queue gave up its task (its worker died every time).
+
+    Returns whether a run was marked (False if it had ended meanwhile, or is gone).
+    """
+    return (
+        TrainingRun.objects.filter(
+            pk=run_id, status__in=[TrainingRun.Status.QUEUED, TrainingRun.Status.RUNNING]
+        ).update(status=TrainingRun.Status.FAILED, error=error, finished_at=timezone.now())
+        > 0
+    )
+
+
 def training_run_results_load(
     *, run: TrainingRun, files: dict[str, Iterable[Path]], content_map: content.ContentMap | None = None
 ) -> dict[str, int]:

@@ -4,8 +4,8 @@ from pathlib import Path
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
-# fake_tmdb (a local stand-in for TMDB's API) and tmdb_on (settings pointing at it).
-pytest_plugins = ["tests.fake_tmdb"]
+# fake_tmdb (a local stand-in for TMDB's API) and tmdb_on (settings pointing at it); redis_server (a Redis of its own).
+pytest_plugins = ["tests.fake_tmdb", "tests.redis_server"]
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from recommendations.selectors import ratings_count_since_last_run
 from recommendations.services import (
     RunNotActivatable,
     training_run_activate,
+    training_run_fail_lost,
     training_runs_prune,
 )
 from tests.factories import MovieFactory, RatingFactory, UserFactory
@@ -95,3 +96,20 @@ def test_the_serving_selector_reads_the_active_run_in_one_query(django_assert_nu
         assert (run.pk, run.parameters, run.global_mean) == (serving.pk, serving.parameters, 3.51)
     assert run.status == TrainingRun.Status.SUCCEEDED  # any other field is loaded when read
     assert run == training_run_active()
+
+
+def test_a_run_whose_task_was_given_up_is_failed_unless_it_had_ended():
+    queued = TrainingRun.objects.create(status=TrainingRun.Status.QUEUED)
+    running = TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
+    done = _succeeded_run()
+
+    assert training_run_fail_lost(run_id=queued.pk, error="Lost: died")
+    assert training_run_fail_lost(run_id=running.pk, error="Lost: died")
+    assert not training_run_fail_lost(run_id=done.pk, error="Lost: died")
+    assert not training_run_fail_lost(run_id=done.pk + 1000, error="Lost: died")
+
+    for run in (queued, running, done):
+        run.refresh_from_db()
+    assert [queued.status, running.status, done.status] == ["failed", "failed", "succeeded"]
+    assert queued.error == "Lost: died" and queued.finished_at is not None
+    assert done.error == ""
