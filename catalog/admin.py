@@ -1,10 +1,10 @@
 from django.contrib import admin, messages
-from django.db.models import Count, Max, Min
+from django.db.models import Count, Max, Min, Value
 from django.utils.html import format_html
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
-from .models import Genre, Movie, MovieDetails, Tag
+from .models import MAX_MOVIE_ID, Fold, Genre, Movie, MovieDetails, Tag
 from .tmdb import tmdb_enabled
 
 # The "Fetch TMDB details" action asks TMDB while the page waits for up to this many movies, else queues a task.
@@ -83,6 +83,23 @@ class MovieAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("genres")
+
+    def get_search_results(self, request, queryset, search_term):
+        """Every word in the title, ignoring case and accents (as the site's search), or the movie id.
+
+        Compared on the stored folded title, which the trigram index serves (catalog migration 0004); Django's
+        `title icontains` read all 59,047 titles of an ML-25M catalogue, twice per page.
+        """
+        words = search_term.split()[:8]
+        if not words:
+            return queryset, False
+        found = queryset
+        for word in words:
+            found = found.filter(title_folded__contains=Fold(Value(word)))
+        term = search_term.strip()
+        if term.isdigit() and int(term) <= MAX_MOVIE_ID:
+            found = found | queryset.filter(pk=int(term))
+        return found, False
 
     def get_readonly_fields(self, request, obj=None):
         # The MovieLens id is the primary key: settable when adding, fixed afterwards.

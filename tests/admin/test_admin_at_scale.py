@@ -122,3 +122,14 @@ def test_the_movie_page_queries_do_not_grow_with_its_tags(staff_client):
 
     queries_for(1)  # the first page of the session loads what later pages reuse
     assert queries_for(12) == queries_for(1)
+
+
+def test_the_movie_search_ignores_accents_and_reads_the_stored_folded_title(staff_client):
+    amelie = MovieFactory(title="Amélie (2001)")
+    other = MovieFactory(title="Amelia (2009)")
+    cl = staff_client.get(reverse("admin:catalog_movie_changelist"), {"q": "AMELIE"}).context["cl"]
+    assert [m.pk for m in cl.result_list] == [amelie.pk]
+    by_id = staff_client.get(reverse("admin:catalog_movie_changelist"), {"q": str(other.pk)}).context["cl"]
+    assert other.pk in [m.pk for m in by_id.result_list]
+    # Not UPPER(title) LIKE '%…%' over every title (no index serves it).
+    assert "title_folded" in str(cl.queryset.query) and "UPPER" not in str(cl.queryset.query)
