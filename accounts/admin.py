@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from movierec_site.admin_utils import EstimatedCountPaginator
 
@@ -26,7 +26,8 @@ class UserKindFilter(admin.SimpleListFilter):
 class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "email", "kind", "rating_count", "is_staff", "date_joined", "last_login"]
     list_filter = [UserKindFilter, "is_staff", "is_superuser", "is_active"]
-    search_fields = ["username", "email", "=movielens_id"]
+    search_fields = ["^username", "=email"]  # the search box; get_search_results does the work
+    search_help_text = "Start of a username, an exact e-mail address or MovieLens user id."
     readonly_fields = ["movielens_id", "last_login", "date_joined"]
     fieldsets = [*DjangoUserAdmin.fieldsets, ("MovieLens", {"fields": ["movielens_id"]})]
     paginator = EstimatedCountPaginator
@@ -39,6 +40,21 @@ class UserAdmin(DjangoUserAdmin):
         ratings = User._meta.get_field("ratings").related_model.objects
         counts = ratings.filter(user=OuterRef("pk")).order_by().values("user").annotate(n=Count("*")).values("n")
         return super().get_queryset(request).annotate(rating_count=Subquery(counts))
+
+    def get_search_results(self, request, queryset, search_term):
+        """Users whose username starts with the term, with exactly that e-mail, or with that MovieLens id.
+
+        Each is an indexed lookup (accounts.models.User.Meta.indexes, the movielens_id unique index). Substrings
+        ("username contains"), and the MovieLens id compared as text as Django's `=movielens_id` does, read all
+        162,541 users of an ML-25M import, twice per page (the list and its count).
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        condition = Q(username__istartswith=term) | Q(email__iexact=term)
+        if term.isdigit() and int(term) < 2**31:
+            condition |= Q(movielens_id=int(term))
+        return queryset.filter(condition), False
 
     @admin.display(description="ratings")
     def rating_count(self, obj) -> int:

@@ -1,5 +1,8 @@
 from django.contrib.auth.models import AbstractUser
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
+from django.db.models import TextField
+from django.db.models.functions import Cast, Upper
 
 
 class User(AbstractUser):
@@ -19,6 +22,18 @@ class User(AbstractUser):
 
     class Meta:
         db_table = "accounts_user"
+        indexes = [
+            # The admin's search (accounts.admin.UserAdmin): username prefix and exact e-mail, case-insensitive,
+            # compared as Django writes them (UPPER(col::text) LIKE UPPER('term%')); pattern ops for the LIKE.
+            models.Index(
+                OpClass(Upper(Cast("username", output_field=TextField())), name="text_pattern_ops"),
+                name="accounts_user_username_upper",
+            ),
+            models.Index(
+                OpClass(Upper(Cast("email", output_field=TextField())), name="text_pattern_ops"),
+                name="accounts_user_email_upper",
+            ),
+        ]
 
     @property
     def is_movielens(self) -> bool:

@@ -1,10 +1,10 @@
 from django.contrib import admin, messages
-from django.db.models import Count
+from django.db.models import Count, Max, Min, Value
 from django.utils.html import format_html
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
-from .models import Genre, Movie, MovieDetails, Tag
+from .models import MAX_MOVIE_ID, Fold, Genre, Movie, MovieDetails, Tag
 from .tmdb import tmdb_enabled
 
 # The "Fetch TMDB details" action asks TMDB while the page waits for up to this many movies, else queues a task.
@@ -16,8 +16,13 @@ class DecadeFilter(admin.SimpleListFilter):
     parameter_name = "decade"
 
     def lookups(self, request, model_admin):
-        decades = Movie.objects.exclude(year__isnull=True).values_list("year", flat=True).order_by().distinct()
-        starts = sorted({year // 10 * 10 for year in decades}, reverse=True)
+        # Every decade from the first year to the last: two reads of the year index, where SELECT DISTINCT year
+        # read all 59,047 movies of an ML-25M catalogue on every page of the list.
+        span = Movie.objects.aggregate(first=Min("year"), last=Max("year"))
+        if span["first"] is None:
+            starts = []
+        else:
+            starts = range(span["last"] // 10 * 10, span["first"] // 10 * 10 - 1, -10)
         return [(str(start), f"{start}s") for start in starts] + [("none", "Unknown year")]
 
     def queryset(self, request, queryset):
@@ -31,11 +36,22 @@ class DecadeFilter(admin.SimpleListFilter):
 
 
 class TagInline(admin.TabularInline):
+    """Tags people applied: shown (with their users in the same query) and deletable; new ones can be added.
+
+    Existing rows are read-only because a raw-id input looks its user up once per row: 47 queries on the
+    page of the most-tagged movie of an ML-25M catalogue."""
+
     model = Tag
     extra = 0
     raw_id_fields = ["user"]
     fields = ["tag", "user", "tagged_at"]
     show_change_link = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Movie)
@@ -67,6 +83,23 @@ class MovieAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("genres")
+
+    def get_search_results(self, request, queryset, search_term):
+        """Every word in the title, ignoring case and accents (as the site's search), or the movie id.
+
+        Compared on the stored folded title, which the trigram index serves (catalog migration 0004); Django's
+        `title icontains` read all 59,047 titles of an ML-25M catalogue, twice per page.
+        """
+        words = search_term.split()[:8]
+        if not words:
+            return queryset, False
+        found = queryset
+        for word in words:
+            found = found.filter(title_folded__contains=Fold(Value(word)))
+        term = search_term.strip()
+        if term.isdigit() and int(term) <= MAX_MOVIE_ID:
+            found = found | queryset.filter(pk=int(term))
+        return found, False
 
     def get_readonly_fields(self, request, obj=None):
         # The MovieLens id is the primary key: settable when adding, fixed afterwards.

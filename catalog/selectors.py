@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.db.models import CharField, Count, F, Func, Min, QuerySet, Value
 
-from .models import Genre, Movie, Tag
+from .models import Fold, Genre, Movie, Tag
 
 # Sorting by average rating among movies with a handful of ratings would put obscure 5.0s first.
 AVERAGE_SORT_MIN_RATINGS = 25
@@ -22,13 +22,6 @@ MOVIE_SORTS: dict[str, tuple] = {
     "title": ("title", "id"),
 }
 FIRST_DECADE = 1890
-
-
-class Fold(Func):
-    """movierec_fold(text): lower case, accents removed (SQL function from catalog migration 0002)."""
-
-    function = "movierec_fold"
-    output_field = CharField()
 
 
 @dataclass(frozen=True)
@@ -49,10 +42,9 @@ def movie_search(*, filters: MovieFilters) -> QuerySet[Movie]:
     """
     movies = Movie.objects.all()
     words = filters.query.split()[:8]
-    if words:
-        movies = movies.annotate(title_folded=Fold("title"))
-        for word in words:
-            movies = movies.filter(title_folded__contains=Fold(Value(word)))
+    # The stored folded title (Movie.title_folded), never movierec_fold(title) per row: see the model.
+    for word in words:
+        movies = movies.filter(title_folded__contains=Fold(Value(word)))
     if filters.genre is not None:
         movies = movies.filter(genres=filters.genre)
     if filters.decade is not None:

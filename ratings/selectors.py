@@ -49,6 +49,7 @@ def wishlist_list_for_user(*, user) -> QuerySet[WishlistEntry]:
     return (
         WishlistEntry.objects.filter(user=user)
         .select_related("movie", "movie__details")  # the cards' posters
+        .prefetch_related("movie__genres")  # and genres: one query, not one per card
         .order_by("-added_at", "movie__title")
     )
 
