@@ -43,6 +43,9 @@ class Movie(models.Model):
     tmdb_id = models.PositiveIntegerField(null=True, blank=True)
     rating_count = models.PositiveIntegerField(default=0, db_index=True)
     rating_mean = models.FloatField(null=True, blank=True)
+    # Bumped by database triggers (ratings migration 0005) in the transaction of any change to the movie's
+    # ratings, by every writer: a cache keyed by it (the item fold-in, recommendations.cold_items) is never stale.
+    rating_version = models.BigIntegerField(db_default=0, editable=False)
 
     objects = MovieQuerySet.as_manager()
 
