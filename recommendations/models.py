@@ -5,8 +5,8 @@ movies — Recommendation, SimilarMovie, UserFactor, ItemFactor — and a stars 
 predicts ratings — TrainingRun.global_mean, StarsItemFactor and StarsUserFactor. Runs published before the stars model
 existed have no StarsItemFactor rows; their item factors then predict stars themselves.
 
-Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor, StarsItemFactor, StarsUserFactor) are keyed by run and
-bulk-loaded with COPY. Their user/movie columns carry no database foreign keys on purpose: a
+Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor, StarsItemFactor, StarsUserFactor) are keyed by
+run and bulk-loaded with COPY. Their user/movie columns carry no database foreign keys on purpose: a
 per-row FK check would dominate loading millions of rows, and the rows are only ever read
 through the active run, joined to live users and movies. Deleting a run deletes its rows.
 """
