@@ -157,3 +157,66 @@ def movie_in_bulk_cached(*, movie_ids: Iterable[int]) -> dict[int, Movie]:
 def movie_cache_clear() -> None:
     with _movie_cache_lock:
         _movie_cache.clear()
+
+
+# --- What a movie is about, for the content map (recommendations.content). ---
+
+
+@dataclass(frozen=True)
+class MovieContent:
+    """A movie's content: genres, year, title, its MovieLens tags (lower-cased text -> applications) and, when TMDB
+    details were fetched, the overview, directors and top cast."""
+
+    movie_id: int
+    title: str
+    year: int | None
+    genres: tuple[str, ...]
+    tags: dict[str, int]
+    overview: str = ""
+    directors: tuple[str, ...] = ()
+    cast: tuple[str, ...] = ()
+
+
+def movie_content_list(*, movie_ids: Iterable[int] | None = None) -> list[MovieContent]:
+    """The content of `movie_ids` (None: the whole catalogue) that exist, by id; four queries whatever the count."""
+    from .models import MovieDetails
+
+    movies = Movie.objects.all()
+    genres = Movie.genres.through.objects.all()
+    tags = Tag.objects.all()
+    details = MovieDetails.objects.filter(status=MovieDetails.Status.OK)
+    if movie_ids is not None:
+        ids = sorted({int(movie_id) for movie_id in movie_ids})
+        movies = movies.filter(pk__in=ids)
+        genres = genres.filter(movie_id__in=ids)
+        tags = tags.filter(movie_id__in=ids)
+        details = details.filter(movie_id__in=ids)
+    genre_names: dict[int, list[str]] = {}
+    for movie_id, name in genres.values_list("movie_id", "genre__name"):
+        genre_names.setdefault(movie_id, []).append(name)
+    tag_counts: dict[int, dict[str, int]] = {}
+    tag_rows = (
+        tags.annotate(key=Func(F("tag"), function="lower", output_field=CharField()))
+        .values_list("movie_id", "key")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    for movie_id, key, count in tag_rows:
+        tag_counts.setdefault(movie_id, {})[key] = count
+    detail_rows = {
+        movie_id: (overview, tuple(directors or ()), tuple(cast or ()))
+        for movie_id, overview, directors, cast in details.values_list("movie_id", "overview", "directors", "cast")
+    }
+    return [
+        MovieContent(
+            movie_id=movie_id,
+            title=title,
+            year=year,
+            genres=tuple(sorted(genre_names.get(movie_id, ()))),
+            tags=tag_counts.get(movie_id, {}),
+            overview=detail_rows.get(movie_id, ("", (), ()))[0],
+            directors=detail_rows.get(movie_id, ("", (), ()))[1],
+            cast=detail_rows.get(movie_id, ("", (), ()))[2],
+        )
+        for movie_id, title, year in movies.order_by("pk").values_list("pk", "title", "year")
+    ]

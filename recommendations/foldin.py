@@ -169,9 +169,12 @@ _KEEP_RUNS = 2  # the active run and the one it replaced, while requests drain
 
 
 def foldin_cache_clear() -> None:
+    from .content import content_cache_clear  # content imports nothing of this module; the maps go with the factors
+
     with _lock:
         _models.clear()
         _masks.clear()
+    content_cache_clear()
 
 
 def _cached_model(run: TrainingRun, kind: str, load):

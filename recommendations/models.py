@@ -56,6 +56,8 @@ class TrainingRun(models.Model):
     publish_seconds = models.FloatField(null=True, blank=True)
 
     error = models.TextField(blank=True, default="")
+    # What went wrong without failing the run (a content map that could not be learned, ...), shown with it.
+    warnings = ArrayField(models.TextField(), blank=True, default=list)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -200,6 +202,28 @@ class StarsUserFactor(models.Model):
         return f"run {self.run_id}: user {self.user_id} stars terms"
 
 
+class ContentMap(models.Model):
+    """A run's content map (recommendations.content): features of a movie -> both models' per-movie terms.
+
+    Learned at the retrain on the movies with enough ratings and published with the run's other rows; it gives a
+    movie the run has not trained its first factors. `data` is `content.ContentMap.to_bytes()`; the other fields
+    summarise it for the admin and the staff page.
+    """
+
+    run = models.OneToOneField(TrainingRun, on_delete=models.CASCADE, primary_key=True, related_name="content_map")
+    data = models.BinaryField()
+    movies_learned = models.PositiveIntegerField()
+    features = models.PositiveIntegerField()
+    list_r2 = models.FloatField(null=True, blank=True, help_text="R² of the list factors on held-out movies.")
+    stars_r2 = models.FloatField(null=True, blank=True, help_text="R² of the stars factors on held-out movies.")
+    bias_r2 = models.FloatField(null=True, blank=True, help_text="R² of the movie bias on held-out movies.")
+    learn_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: content map of {self.movies_learned} movies, {self.features} features"
+
+
 class TunedParameters(models.Model):
     """Parameters chosen by `manage.py tune --save`; the retrain's defaults while this row exists.
 
@@ -261,6 +285,7 @@ class EvaluationReport(models.Model):
         TUNE = "tune"
         COLD_START = "cold_start", "evaluate --cold-start"
         FLAVOURS = "flavours"  # manage.py evaluate --flavours: the trade-off table of the list flavours
+        COLD_ITEMS = "cold_items", "evaluate --cold-items"  # new movies: content prior, then item fold-in
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now_add=True)

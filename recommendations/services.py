@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from . import flavours
 from .models import (
+    ContentMap,
     EvaluationReport,
     ItemFactor,
     ListPreference,
@@ -116,6 +117,7 @@ def training_run_delete_rows(*, run_ids: list[int]) -> None:
     with transaction.atomic():
         for model, _ in RESULT_TABLES.values():
             model.objects.filter(run_id__in=run_ids).delete()
+        ContentMap.objects.filter(run_id__in=run_ids).delete()
 
 
 def training_runs_prune(*, keep: int | None = None) -> list[int]:
