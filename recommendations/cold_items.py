@@ -2,8 +2,9 @@
 
 A movie without an ItemFactor in the serving run (added in the admin or by an import since, or unrated when the
 run exported) gets terms for both models from its raters' terms in the run (the reverse of the user fold-in:
-recommendations.foldin.item_list_factors / item_stars_terms), shrunk toward the content map's prior
-(recommendations.content) while it has few ratings; with none it has the prior alone. The raters' terms are the
+recommendations.content.item_fold_in_list / item_fold_in_stars, the one implementation the offline
+`evaluate --cold-items` uses too), shrunk toward the content map's prior (content_prior) while it has few ratings;
+with none it has the prior alone. The raters' terms are the
 run's published ones (UserFactor, StarsUserFactor), fixed for the run, so a movie's terms depend only on the run
 and its ratings: they are cached per (run, movie, catalog_movie.rating_version), which database triggers bump in
 the transaction of any change to its ratings, so the cache is never stale. Raters the run does not know (signed up
@@ -19,6 +20,7 @@ longer returned, and the site's lists drop movies that are gone.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import OrderedDict
@@ -31,7 +33,7 @@ from django.db import connection
 from catalog.models import Movie
 from ratings.models import Rating
 
-from . import foldin
+from . import content, foldin
 from .models import ItemFactor, StarsUserFactor, TrainingRun, UserFactor
 
 # How often each process re-reads which of the catalogue's older movies the run has not trained (an import can add
@@ -39,6 +41,16 @@ from .models import ItemFactor, StarsUserFactor, TrainingRun, UserFactor
 COLD_BASE_SECONDS = 60.0
 # Solved terms kept per process (keyed by run, movie and rating version).
 TERMS_CACHE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class ItemTerms:
+    """A movie's terms solved by the item fold-in: list-model factors and, for a two-model run, its stars bias and
+    stars factors (None without a stars model)."""
+
+    list_factors: np.ndarray  # float64 (list rank,)
+    stars_bias: float | None = None
+    stars_factors: np.ndarray | None = None  # float64 (stars rank,)
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,14 @@ class ColdItems:
     def key(self) -> tuple:
         return tuple(zip(self.movie_ids.tolist(), self.versions.tolist(), strict=True))
 
+    @property
+    def digest(self) -> str:
+        """A short name of `key` for cache keys shared between processes."""
+        if self.movie_ids.size == 0:
+            return "-"
+        data = np.concatenate([self.movie_ids, self.versions]).astype("<i8").tobytes()
+        return hashlib.blake2b(data, digest_size=8).hexdigest()
+
 
 @dataclass(frozen=True)
 class _RunUsers:
@@ -72,7 +92,7 @@ class _RunUsers:
 _lock = threading.Lock()
 _bases: dict[int, tuple[float, int, tuple[int, ...]]] = {}  # run -> (loaded at, highest id then, untrained ids)
 _users: dict[int, _RunUsers] = {}
-_terms: OrderedDict[tuple[int, int, int], tuple[foldin.ItemTerms, int]] = OrderedDict()
+_terms: OrderedDict[tuple[int, int, int], tuple[ItemTerms, int]] = OrderedDict()
 _serving: dict[tuple[int, str], tuple[tuple, object]] = {}
 
 
@@ -107,8 +127,10 @@ def _cold_base(run: TrainingRun) -> tuple[int, tuple[int, ...]]:
 
 def _cold_versions(run: TrainingRun) -> list[tuple[int, int]]:
     """(movie id, rating version) of every movie of the catalogue the run has not trained, ascending ids."""
-    highest, untrained = _cold_base(run)
     trained = foldin.item_factors_for_run(run)
+    if not trained.implicit_prefs:  # a legacy run of one explicit model: new movies wait for the next retrain
+        return []
+    highest, untrained = _cold_base(run)
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, rating_version FROM {Movie._meta.db_table} WHERE id > %s OR id = ANY(%s) ORDER BY id",
@@ -150,21 +172,19 @@ def _rows(ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return rows, ids[rows] == wanted
 
 
-@dataclass(frozen=True)
-class Prior:
-    """The content map's terms for some movies (rows in the order asked); zeros where there is no map."""
-
-    list_factors: np.ndarray  # (n, list rank)
-    stars_biases: np.ndarray  # (n,)
-    stars_factors: np.ndarray  # (n, stars rank)
-
-
-def content_prior_for(*, run: TrainingRun, movie_ids: list[int], list_rank: int, stars_rank: int) -> Prior:
-    """The content map's prior for `movie_ids` (recommendations.content); zeros for a run without one."""
+def _prior(*, run: TrainingRun, movie_ids: list[int], list_rank: int, stars_rank: int):
+    """(list factors (n, list rank), stars biases (n,), stars factors (n, stars rank)) of the content map; zeros for a
+    movie without one (a run without a map, or a map of other ranks)."""
     n = len(movie_ids)
-    return Prior(
-        list_factors=np.zeros((n, list_rank)), stars_biases=np.zeros(n), stars_factors=np.zeros((n, stars_rank))
-    )
+    list_factors, stars_biases, stars_factors = np.zeros((n, list_rank)), np.zeros(n), np.zeros((n, stars_rank))
+    prior = content.content_prior(run=run, movie_ids=movie_ids)
+    found = prior.found
+    if found.any() and prior.list_factors.shape[1] == list_rank:
+        list_factors[found] = prior.list_factors[found]
+    if found.any() and stars_rank and prior.stars_factors.shape[1] == stars_rank:
+        stars_biases[found] = prior.stars_bias[found]
+        stars_factors[found] = prior.stars_factors[found]
+    return list_factors, stars_biases, stars_factors
 
 
 def item_terms_solve(
@@ -172,7 +192,7 @@ def item_terms_solve(
     run: TrainingRun,
     ratings: dict[int, list[tuple[int, float]]],
     movie_ids: list[int],
-) -> dict[int, tuple[foldin.ItemTerms, int]]:
+) -> dict[int, tuple[ItemTerms, int]]:
     """Both models' terms for `movie_ids` from `ratings` (movie id -> [(user id, stars)]) and the run's user terms,
     shrunk toward the content prior; per movie (terms, raters used). The one implementation behind the site and
     offline evaluations (an evaluation passes its held-out movies' first ratings). ITEM_FOLDIN_PRIOR_RATINGS sets
@@ -182,7 +202,9 @@ def item_terms_solve(
     users = _run_users(run)
     list_rank = factors.matrix.shape[1]
     stars_rank = stars.matrix.shape[1] if stars is not None else 0
-    prior = content_prior_for(run=run, movie_ids=movie_ids, list_rank=list_rank, stars_rank=stars_rank)
+    prior_list, prior_biases, prior_stars = _prior(
+        run=run, movie_ids=movie_ids, list_rank=list_rank, stars_rank=stars_rank
+    )
     weight = float(settings.ITEM_FOLDIN_PRIOR_RATINGS)
     # One rater adds about (1 + c₁)·mean‖u‖²/rank to each diagonal entry; the prior weighs like `weight` of them.
     confidence = 1.0 + factors.alpha if factors.implicit_prefs else 1.0
@@ -194,33 +216,32 @@ def item_terms_solve(
         user_ids = np.fromiter((u for u, _ in pairs), dtype=np.int64, count=len(pairs))
         values = np.fromiter((v for _, v in pairs), dtype=np.float64, count=len(pairs))
         rows, found = _rows(users.user_ids, user_ids)
-        list_factors = foldin.item_list_factors(
-            user_matrix=users.list_matrix[rows[found]],
+        list_factors = content.item_fold_in_list(
+            user_factors=users.list_matrix[rows[found]],
             values=values[found],
-            gram=users.gram,
+            prior=prior_list[i],
+            users_gram=users.gram,
             reg_param=factors.reg_param,
-            prior=prior.list_factors[i],
-            prior_weight=list_weight,
-            implicit_prefs=factors.implicit_prefs,
             alpha=factors.alpha,
             center=factors.center,
+            prior_strength=list_weight,
         )
         stars_bias = stars_factors = None
         if stars is not None:
             srows, sfound = _rows(users.stars_ids, user_ids)
-            stars_bias, stars_factors = foldin.item_stars_terms(
+            stars_bias, stars_factors = content.item_fold_in_stars(
+                user_factors=users.stars_matrix[srows[sfound]],
                 user_biases=users.stars_biases[srows[sfound]],
-                user_matrix=users.stars_matrix[srows[sfound]],
                 values=values[sfound],
                 global_mean=stars.global_mean,
-                reg_item=stars.reg_item,
+                prior_bias=float(prior_biases[i]),
+                prior=prior_stars[i],
                 reg_param=stars.reg_param,
-                prior_bias=float(prior.stars_biases[i]),
-                prior_factors=prior.stars_factors[i],
-                prior_weight=weight * stars_mean_square,
-                prior_bias_weight=weight,
+                # The prior bias weighs like the retrain's bias regularisation plus `weight` ratings.
+                reg_item=stars.reg_item + weight,
+                prior_strength=weight * stars_mean_square,
             )
-        terms = foldin.ItemTerms(list_factors=list_factors, stars_bias=stars_bias, stars_factors=stars_factors)
+        terms = ItemTerms(list_factors=list_factors, stars_bias=stars_bias, stars_factors=stars_factors)
         result[movie_id] = (terms, int(found.sum()))
     return result
 
@@ -266,7 +287,7 @@ def cold_items_for_run(run: TrainingRun) -> ColdItems:
     )
 
 
-def _serving(run: TrainingRun, kind: str, cold: ColdItems, build):
+def _serving_cached(run: TrainingRun, kind: str, cold: ColdItems, build):
     key = (run.pk, kind)
     hit = _serving.get(key)
     if hit is not None and hit[0] == cold.key:
@@ -301,7 +322,7 @@ def serving_item_factors(run: TrainingRun, cold: ColdItems | None = None) -> fol
             cold_key=cold.key,
         )
 
-    return _serving(run, "items", cold, build)
+    return _serving_cached(run, "items", cold, build)
 
 
 def serving_stars_model(run: TrainingRun, cold: ColdItems | None = None) -> foldin.StarsModel | None:
@@ -327,7 +348,7 @@ def serving_stars_model(run: TrainingRun, cold: ColdItems | None = None) -> fold
             order=np.argsort(movie_ids, kind="stable"),
         )
 
-    return _serving(run, "stars", cold, build)
+    return _serving_cached(run, "stars", cold, build)
 
 
 def run_user_stars_terms(*, run: TrainingRun, user_id: int) -> tuple[float, np.ndarray] | None:

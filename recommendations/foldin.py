@@ -169,12 +169,14 @@ _KEEP_RUNS = 2  # the active run and the one it replaced, while requests drain
 
 
 def foldin_cache_clear() -> None:
+    from .cold_items import cold_items_cache_clear  # built on this module: its caches go with the factors
     from .content import content_cache_clear  # content imports nothing of this module; the maps go with the factors
 
     with _lock:
         _models.clear()
         _masks.clear()
     content_cache_clear()
+    cold_items_cache_clear()
 
 
 def _cached_model(run: TrainingRun, kind: str, load):
@@ -545,113 +547,6 @@ def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids:
     raw = model.global_mean + user.bias + model.biases[chosen] + model.matrix[chosen].astype(np.float64) @ user.x
     result[target_found] = np.clip(raw, MIN_STARS, MAX_STARS)
     return result
-
-
-# --- Item fold-in: a movie the run has not trained, solved from its raters' user terms (the reverse steps). ---
-
-
-@dataclass(frozen=True)
-class ItemTerms:
-    """A movie's terms solved by the item fold-in: list-model factors and, for a two-model run, its stars bias and
-    stars factors (None without a stars model)."""
-
-    list_factors: np.ndarray  # float64 (list rank,)
-    stars_bias: float | None = None
-    stars_factors: np.ndarray | None = None  # float64 (stars rank,)
-
-
-def item_list_factors(
-    *,
-    user_matrix: np.ndarray,
-    values: np.ndarray,
-    gram: np.ndarray,
-    reg_param: float,
-    prior: np.ndarray,
-    prior_weight: float,
-    implicit_prefs: bool = True,
-    alpha: float = 1.0,
-    center: float = 0.0,
-) -> np.ndarray:
-    """A movie's list-model factors from its raters: `user_matrix` (n, rank) their run factors, `values` (n,) their
-    stars; `gram` UᵀU over all of the run's users. Shrunk toward `prior` (the content map's factors; zeros for
-    none) with weight `prior_weight`.
-
-    Spark's implicit item step with users and movies swapped, except for what the people who did not rate the movie
-    say: in training they are confident zeros, but a movie added today was not there to be rated, so their score is
-    taken to be what the prior predicts for them. Minimising
-        Σ_raters (1 + c₁)(p − u·y)² + Σ_others (u·prior − u·y)² + (λ·n₊ + prior_weight)·|y − prior|²
-    (c₁ = α|r − c|, p = 1 if r > c) gives
-        (G + Σ c₁·u·uᵀ + (λn₊ + w)I) y = Σ (1 + c₁)·p·u + (G − Σ u·uᵀ + (λn₊ + w)I)·prior.
-    With no raters that is the prior exactly; with a zero prior and w = 0 it is Spark's own step (so a user fold-in
-    with the roles swapped gives the same vector). An explicit single-model run takes the explicit step,
-    (UᵀU + (λn + w)I) y = Uᵀr + (λn + w)·prior. Returns float64 (rank,).
-    """
-    rank = gram.shape[0]
-    u = np.asarray(user_matrix, dtype=np.float64).reshape(-1, rank)
-    values = np.asarray(values, dtype=np.float64)
-    prior = np.asarray(prior, dtype=np.float64)
-    if implicit_prefs:
-        values = values - center
-        positive = values > 0
-        ridge = reg_param * int(positive.sum()) + prior_weight
-        c1 = alpha * np.abs(values)
-        raters_gram = u.T @ u
-        a = gram + (u.T * c1) @ u
-        b = u.T @ np.where(positive, 1.0 + c1, 0.0) + (gram - raters_gram) @ prior
-    else:
-        ridge = reg_param * values.size + prior_weight
-        a = u.T @ u
-        b = u.T @ values
-    a[np.diag_indices(rank)] += ridge
-    b = b + ridge * prior
-    if ridge <= 0 and values.size == 0:
-        return prior.copy()
-    try:
-        return np.linalg.solve(a, b)
-    except np.linalg.LinAlgError:
-        return np.linalg.pinv(a) @ b
-
-
-def item_stars_terms(
-    *,
-    user_biases: np.ndarray,
-    user_matrix: np.ndarray,
-    values: np.ndarray,
-    global_mean: float,
-    reg_item: float,
-    reg_param: float,
-    prior_bias: float,
-    prior_factors: np.ndarray,
-    prior_weight: float,
-    prior_bias_weight: float,
-) -> tuple[float, np.ndarray]:
-    """A movie's stars-model terms (b_i, v_i) from its raters' stars terms (b_u, u), the retrain's steps for a movie:
-    its bias from the residuals r − μ − b_u, then the explicit ALS step on r − μ − b_u − b_i, each shrunk toward the
-    content prior instead of zero:
-        b_i = (Σ(r − μ − b_u) + (λ_i + w_b)·prior_b) / (λ_i + w_b + n)
-        (UᵀU + (λn + w)I) v = Uᵀ(r − μ − b_u − b_i) + (λn + w)·prior_v.
-    With no raters, exactly the prior; with a zero prior and zero weights, the retrain's own item step given the
-    users. Returns (bias, float64 (rank,) factors).
-    """
-    prior_factors = np.asarray(prior_factors, dtype=np.float64)
-    rank = prior_factors.size
-    values = np.asarray(values, dtype=np.float64)
-    user_biases = np.asarray(user_biases, dtype=np.float64)
-    u = np.asarray(user_matrix, dtype=np.float64).reshape(-1, rank)
-    n = values.size
-    if n == 0:
-        return float(prior_bias), prior_factors.copy()
-    bias_ridge = reg_item + prior_bias_weight
-    bias = float(((values - global_mean - user_biases).sum() + bias_ridge * prior_bias) / (bias_ridge + n))
-    residuals = values - global_mean - user_biases - bias
-    ridge = reg_param * n + prior_weight
-    a = u.T @ u
-    a[np.diag_indices(rank)] += ridge
-    b = u.T @ residuals + ridge * prior_factors
-    try:
-        return bias, np.linalg.solve(a, b)
-    except np.linalg.LinAlgError:
-        return bias, np.linalg.pinv(a) @ b
 
 
 def similar_rows(*, factors: ItemFactors, movie_id: int, limit: int, among: int = 0) -> list[tuple[int, float]]:

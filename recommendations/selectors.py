@@ -117,7 +117,7 @@ def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None
                 factors=factors, movie_id=movie.pk, limit=limit, among=factors.trained_rows
             )
             pairs = sorted(stored + candidates, key=lambda pair: -pair[1])[:limit]
-    movies = {m.pk: m for m in Movie.objects.with_genres().filter(pk__in=[movie_id for movie_id, _ in pairs])}
+    movies = movie_in_bulk_cached(movie_ids=[movie_id for movie_id, _ in pairs])
     kept = [(movie_id, score) for movie_id, score in pairs if movie_id in movies]
     return [
         SimilarItem(rank=i, similar=movies[movie_id], score=float(score), new=movie_id in new_ids)
@@ -141,15 +141,24 @@ class ColdItemCounts:
 
 
 def cold_item_counts(*, run: TrainingRun | None = None) -> ColdItemCounts | None:
-    """How many movies the serving run serves from the content map and the item fold-in (the staff page)."""
+    """How many movies `run` (the serving run by default) serves without having trained them, and of those how
+    many have ratings from people it knows (folded in) rather than their content prior alone. One query (the staff
+    page); None without a run."""
     run = run or training_run_serving()
     if run is None:
         return None
-    cold = cold_items.cold_items_for_run(run)
-    folded = int((cold.ratings_used > 0).sum())
-    return ColdItemCounts(
-        movies=int(cold.movie_ids.size), content_only=int(cold.movie_ids.size) - folded, folded_in=folded
-    )
+    quote = connection.ops.quote_name
+    movie, item = quote(Movie._meta.db_table), quote(ItemFactor._meta.db_table)
+    rating, users = quote(Rating._meta.db_table), quote(UserFactor._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {rating} r JOIN {users} u "
+            f"ON u.run_id = %s AND u.user_id = r.user_id WHERE r.movie_id = m.id)) FROM {movie} m "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {item} f WHERE f.run_id = %s AND f.movie_id = m.id)",
+            [run.pk, run.pk],
+        )
+        movies, folded = cursor.fetchone()
+    return ColdItemCounts(movies=movies, content_only=movies - folded, folded_in=folded)
 
 
 # --- Recommendations that reflect the user's current ratings: the stored top-N while it still describes the
@@ -213,16 +222,20 @@ def recommendation_list_for_user_fresh(
     scored = None
     new_ids: frozenset[int] = frozenset()
     if run is not None:
-        new_ids = new_movie_ids(run=run)
+        cold = cold_items.cold_items_for_run(run)  # the run's new movies: one indexed query
+        new_ids = frozenset(cold.movie_ids.tolist())
         version = user_taste_version(user=user) if taste_version is None else taste_version
         if genre is None and flavour == flavours.TOP_PICKS:
-            scored = _stored_scores(user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings)
+            scored = _stored_scores(
+                user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings, cold=cold
+            )
             if scored and explain:
-                scored = _with_because(user=user, run=run, scored=scored)
+                scored = _with_because(user=user, run=run, scored=scored, cold=cold)
         if scored is None:
             scored = _fresh_scores(
                 user=user,
                 run=run,
+                cold=cold,
                 limit=limit,
                 genre=genre,
                 min_ratings=min_ratings,
@@ -256,8 +269,10 @@ def recommendation_list_for_user_fresh(
     )
 
 
-def _with_because(*, user, run: TrainingRun, scored: list[foldin.ScoredMovie]) -> list[foldin.ScoredMovie]:
-    factors = cold_items.serving_item_factors(run)
+def _with_because(
+    *, user, run: TrainingRun, scored: list[foldin.ScoredMovie], cold: cold_items.ColdItems
+) -> list[foldin.ScoredMovie]:
+    factors = cold_items.serving_item_factors(run, cold)
     vector = foldin.user_vector(factors=factors, ratings=rating_values_for_user(user=user))
     if vector is None:
         return scored
@@ -279,7 +294,7 @@ def _stored_sql() -> str:
 
 
 def _stored_scores(
-    *, user, run: TrainingRun, taste_version: int, limit: int, min_ratings: int
+    *, user, run: TrainingRun, taste_version: int, limit: int, min_ratings: int, cold: cold_items.ColdItems
 ) -> list[foldin.ScoredMovie] | None:
     """The run's stored top-N of `user`, filtered by `min_ratings`, when it is what a fold-in would give; None
     when it cannot say (the caller folds in).
@@ -316,19 +331,25 @@ def _stored_scores(
     if len(kept) < limit and len(rows) >= top_n:
         return None
     kept = _with_new_movies(
-        user=user, run=run, user_factors=user_factors, kept=kept, limit=limit, cut=len(rows) >= top_n
+        user=user, run=run, cold=cold, user_factors=user_factors, kept=kept, limit=limit, cut=len(rows) >= top_n
     )
     return [foldin.ScoredMovie(movie_id, score, None) for movie_id, score in kept[:limit]]
 
 
 def _with_new_movies(
-    *, user, run: TrainingRun, user_factors, kept: list[tuple[int, float]], limit: int, cut: bool
+    *,
+    user,
+    run: TrainingRun,
+    cold: cold_items.ColdItems,
+    user_factors,
+    kept: list[tuple[int, float]],
+    limit: int,
+    cut: bool,
 ) -> list[tuple[int, float]]:
     """The stored rows `kept` (movie, stars) with the run's new movies merged in by the list model's score, as a
     fold-in would rank them (the user's factors are the run's: their taste is unchanged since). Stars of a new movie
     by the stars model with the user's published terms. `cut`: the stored list stopped at the run's top-N, so a new
     movie must beat the last row kept to be placed."""
-    cold = cold_items.cold_items_for_run(run)
     if cold.movie_ids.size == 0:
         return kept
     x = np.asarray(user_factors, dtype=np.float64)
@@ -375,13 +396,18 @@ def _fresh_scores(
     *,
     user,
     run: TrainingRun,
+    cold: cold_items.ColdItems,
     limit: int,
     genre: Genre | None,
     min_ratings: int,
     taste_version: int,
     flavour: str = flavours.TOP_PICKS,
 ):
-    key = f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}:{flavour}"
+    # The new movies and their rating versions are part of the key: a rating of one changes its factors.
+    key = (
+        f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}:{flavour}"
+        f":{cold.digest}"
+    )
     cached = cache.get(key)
     if cached is not None:
         return None if cached == _NOT_PERSONAL else [foldin.ScoredMovie(*row) for row in cached]
@@ -395,6 +421,7 @@ def _fresh_scores(
         genre_id=genre.pk if genre else None,
         min_ratings=min_ratings,
         flavour=flavour,
+        cold=cold,
     )
     observe_foldin(time.perf_counter() - started)
     rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id, s.reason) for s in scored]
@@ -412,6 +439,7 @@ def recommend_for_user(
     genre_id: int | None = None,
     min_ratings: int = 0,
     flavour: str = flavours.TOP_PICKS,
+    cold: cold_items.ColdItems | None = None,
 ) -> list[foldin.ScoredMovie] | None:
     """Top movies for `user` from `run` with their current ratings folded in (recommendations.foldin), in the
     order of `flavour` (recommendations.flavours; top_picks: the list model's).
@@ -419,10 +447,11 @@ def recommend_for_user(
     Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
     explicit list factors themselves; None for a legacy implicit run). None when the user has no
     rating the run can use (the caller shows popular movies then). Rated and excluded movies never
-    appear. Reads the user's ratings unless given.
+    appear. Reads the user's ratings unless given. Movies the run has not trained compete with their folded-in
+    factors (recommendations.cold_items; `cold`: as already read in this request).
     """
     ratings = rating_values_for_user(user=user) if ratings is None else ratings
-    cold = cold_items.cold_items_for_run(run)
+    cold = cold_items.cold_items_for_run(run) if cold is None else cold
     factors = cold_items.serving_item_factors(run, cold)
     vector = foldin.user_vector(factors=factors, ratings=ratings)
     if vector is None:
