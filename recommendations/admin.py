@@ -3,7 +3,7 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from .models import EvaluationReport, TrainingRun, TunedParameters
+from .models import ContentMap, EvaluationReport, TrainingRun, TunedParameters
 from .retrain import retrain_enqueue
 from .services import RunNotActivatable, training_run_activate
 
@@ -29,6 +29,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "popularity_ndcg",
         "export",
         "fit",
+        "content",
         "evaluate",
         "topn",
         "publish",
@@ -38,7 +39,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     actions = ["activate_run"]
     change_list_template = "admin/recommendations/trainingrun/change_list.html"
-    readonly_fields = [f.name for f in TrainingRun._meta.fields]
+    readonly_fields = [*(f.name for f in TrainingRun._meta.fields), "content_map_summary"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -76,6 +77,22 @@ class TrainingRunAdmin(admin.ModelAdmin):
     @admin.display(description="fit")
     def fit(self, obj):
         return _seconds(obj.fit_seconds)
+
+    @admin.display(description="content map")
+    def content(self, obj):
+        return _seconds(obj.content_seconds)
+
+    @admin.display(description="content map")
+    def content_map_summary(self, obj):
+        record = ContentMap.objects.filter(run_id=obj.pk).first()
+        if record is None:
+            return "none (a movie this run did not train has no content prior)"
+        r2 = ", ".join(
+            f"{name} {value:.3f}"
+            for name, value in (("lists", record.list_r2), ("stars", record.stars_r2), ("bias", record.bias_r2))
+            if value is not None
+        )
+        return f"{record.movies_learned} movies, {record.features} features; held-out R²: {r2 or '–'}"
 
     @admin.display(description="evaluate")
     def evaluate(self, obj):

@@ -51,6 +51,7 @@ class TrainingRun(models.Model):
 
     export_seconds = models.FloatField(null=True, blank=True)
     fit_seconds = models.FloatField(null=True, blank=True)
+    content_seconds = models.FloatField(null=True, blank=True)
     evaluate_seconds = models.FloatField(null=True, blank=True)
     topn_seconds = models.FloatField(null=True, blank=True)
     publish_seconds = models.FloatField(null=True, blank=True)

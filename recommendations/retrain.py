@@ -39,6 +39,7 @@ RETRAIN_STAGES = (
     RetrainStage("export", "export"),
     RetrainStage("evaluate", "evaluate"),
     RetrainStage("fit", "fit"),
+    RetrainStage("content", "content map"),
     RetrainStage("topn", "top-N"),
     RetrainStage("publish", "publish"),
 )

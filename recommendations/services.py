@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from . import flavours
+from . import content, flavours
 from .models import (
     ContentMap,
     EvaluationReport,
@@ -66,8 +66,11 @@ def training_run_fail_interrupted(*, except_run: TrainingRun | None = None) -> i
     )
 
 
-def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Path]]) -> dict[str, int]:
-    """COPY each result file (CSV without header, columns as in RESULT_TABLES) into its table.
+def training_run_results_load(
+    *, run: TrainingRun, files: dict[str, Iterable[Path]], content_map: content.ContentMap | None = None
+) -> dict[str, int]:
+    """COPY each result file (CSV without header, columns as in RESULT_TABLES) into its table, and save the run's
+    `content_map` (if any) in the same transaction.
 
     Rows carry the run's id, so until the run is activated no reader sees them. Rows of users whose
     account was deleted meanwhile are dropped before the commit (recommendations.user_rows). Returns rows
@@ -75,6 +78,8 @@ def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Pat
     """
     counts: dict[str, int] = {}
     with transaction.atomic(), connection.cursor() as cursor:
+        if content_map is not None:
+            content_map_save(run=run, content_map=content_map)
         for name, paths in files.items():
             model, columns = RESULT_TABLES[name]
             sql = f"COPY {model._meta.db_table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)"
@@ -89,6 +94,31 @@ def training_run_results_load(*, run: TrainingRun, files: dict[str, Iterable[Pat
         for model, name in loaded.items():
             counts[name] -= dropped.get(model._meta.label, 0)
     return counts
+
+
+def content_map_save(*, run: TrainingRun, content_map: content.ContentMap) -> ContentMap:
+    """Store `content_map` as the run's (replacing one stored before), with its summary for the admin."""
+    fit = content_map.fit
+    record, _ = ContentMap.objects.update_or_create(
+        run=run,
+        defaults={
+            "data": content_map.to_bytes(),
+            "movies_learned": content_map.movies_learned,
+            "features": len(content_map.vocabulary),
+            "list_r2": fit.get("list_r2"),
+            "stars_r2": fit.get("stars_r2"),
+            "bias_r2": fit.get("bias_r2"),
+            "learn_seconds": fit.get("learn_seconds"),
+        },
+    )
+    return record
+
+
+def training_run_warn(*, run: TrainingRun, warning: str) -> TrainingRun:
+    """Record a warning on the run (shown in the admin and on the staff page); the run goes on."""
+    run.warnings = [*(run.warnings or []), warning]
+    run.save(update_fields=["warnings"])
+    return run
 
 
 def training_run_activate(*, run: TrainingRun) -> TrainingRun:

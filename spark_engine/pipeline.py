@@ -14,15 +14,17 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
 
+from catalog.selectors import movie_content_list
 from movierec_site.logging import log_context
 from ratings.export import ratings_export_to_parquet
 from recommendations import services
+from recommendations.content import content_map_learn
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
 from recommendations.retrain import RETRAIN_STAGES, RetrainOptions
@@ -160,6 +162,23 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
     return run
 
 
+def _content_map_learn(stages, models, ratings):
+    """(the run's content map, "") or (None, the warning to record): a map that cannot be learned never fails
+    the retrain, since the movies it trained are served all the same; only new movies lack a prior."""
+    started = time.perf_counter()
+    try:
+        terms, counts = stages.content_terms(models, ratings)
+        content_map, reason = content_map_learn(terms=terms, rating_counts=counts, contents=movie_content_list())
+    except Exception as exc:
+        logger.exception("learning the content map failed")
+        return None, f"content map skipped: {type(exc).__name__}: {exc}"
+    if content_map is None:
+        logger.warning("content map skipped: %s", reason)
+        return None, f"content map skipped: {reason}"
+    seconds = round(time.perf_counter() - started, 3)
+    return replace(content_map, fit={**content_map.fit, "learn_seconds": seconds}), ""
+
+
 def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback | None) -> None:
     from spark_engine import stages  # imports pyspark: only when a retrain runs, never in a web process
 
@@ -215,6 +234,18 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             f"{options.list_rank}, {options.list_max_iter} iterations;"
         )
 
+    with _stage(run, "content", on_stage) as outcome:
+        content_map, warning = _content_map_learn(stages, models, ratings)
+        if content_map is None:
+            services.training_run_warn(run=run, warning=warning)
+            outcome.summary = warning
+        else:
+            r2 = {name: content_map.fit.get(f"{name}_r2", float("nan")) for name in ("list", "stars", "bias")}
+            outcome.summary = (
+                f"{content_map.movies_learned:,} movies, {len(content_map.vocabulary):,} features, held-out R² "
+                f"lists {r2['list']:.3f} stars {r2['stars']:.3f} bias {r2['bias']:.3f}"
+            )
+
     with _stage(run, "topn", on_stage) as outcome:
         outputs = stages.write_results(
             models=models,
@@ -231,7 +262,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"
 
     with _stage(run, "publish", on_stage) as outcome:
-        counts = services.training_run_results_load(run=run, files=outputs.files)
+        counts = services.training_run_results_load(run=run, files=outputs.files, content_map=content_map)
         services.training_run_update(
             run=run,
             rows_written=sum(counts.values()),

@@ -80,7 +80,7 @@ def test_retrain_publishes_every_users_top_n_without_rated_movies(spark, tmp_pat
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.is_active
-    assert stages_seen == ["export", "evaluate", "fit", "top-N", "publish"]
+    assert stages_seen == ["export", "evaluate", "fit", "content map", "top-N", "publish"]
     assert run.ratings_count == Rating.objects.count()
     assert run.users_count == len(users) and run.movies_count == len(movies)
     for key in ("rmse", "precision_at_10", "recall_at_10", "ndcg_at_10"):

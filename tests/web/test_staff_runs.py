@@ -227,3 +227,14 @@ def test_the_latest_flavour_trade_off_table_is_shown(staff_client):
 
 def test_without_a_flavour_evaluation_the_page_says_how_to_get_one(staff_client):
     assert "manage.py evaluate --flavours</code> records its table here" in staff_client.get(URL).content.decode()
+
+
+def test_a_runs_warnings_show_on_the_staff_page_and_its_admin_page(staff_client, client):
+    run = _run(3, warnings=["content map skipped: only 8 movies with at least 10 ratings"])
+    _run(4)
+    page = staff_client.get(URL).content.decode()
+    assert page.count("content map skipped: only 8 movies") == 1
+    client.force_login(UserFactory(username="admin", is_staff=True, is_superuser=True))
+    admin_page = client.get(reverse("admin:recommendations_trainingrun_change", args=[run.pk])).content.decode()
+    assert "content map skipped: only 8 movies" in admin_page
+    assert "none (a movie this run did not train has no content prior)" in admin_page

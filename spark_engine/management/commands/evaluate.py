@@ -1,8 +1,14 @@
 """python manage.py evaluate [--seed N] [--ranks 4,8,12] [--k 10] [--compare-proposed]
 python manage.py evaluate --cold-start [--seed N] [--holdout-users 0.15]
+python manage.py evaluate --cold-items [--seed N] [--holdout-movies 0.1] [--prior-ratings 2] [--validate]
 python manage.py evaluate --flavours [--seed 42] [--k 10] [--mmr-lambda L] [--calibration-lambda L] [--min-ratings N]
 
 With --cold-start: new users' onboarding replayed with each strategy (spark_engine.experiments.cold_start_run).
+With --cold-items: new movies (spark_engine.item_cold_start): a random share of the movies is held out with all its
+ratings; they are ranked by their content (the content map), after 1, 3 and 10 ratings (item fold-in) and fully
+trained, against random and genre popularity; stored as an EvaluationReport of kind "cold_items". `--validate` runs
+the tuning grid on validation movies instead (nothing stored). Its last line reads
+`cold items NDCG@<k> content <a> genre popularity <b> 3 ratings <c> fully trained <d>`.
 With --flavours: the trade-off table of the list flavours (spark_engine.experiments.flavour_evaluation_run), stored
 as an EvaluationReport of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
 
@@ -29,7 +35,7 @@ from django.core.management.base import BaseCommand, CommandError
 from recommendations import flavours
 from recommendations.models import EvaluationReport
 from recommendations.services import evaluation_report_create
-from spark_engine.experiments import cold_start_run, evaluation_run, flavour_evaluation_run
+from spark_engine.experiments import cold_items_run, cold_start_run, evaluation_run, flavour_evaluation_run
 
 
 class Command(BaseCommand):
@@ -68,6 +74,31 @@ class Command(BaseCommand):
             help="With --cold-start: share of the users held out of training (default 0.15).",
         )
 
+        items = parser.add_argument_group("--cold-items: new movies, from their content to fully trained")
+        items.add_argument(
+            "--cold-items",
+            action="store_true",
+            help="Measure new movies instead: hold out a random share of the movies with all their ratings, rank "
+            "them by the content map, after 1, 3 and 10 ratings (item fold-in) and fully trained (NDCG@k, recall@k "
+            "against random and genre popularity); recorded for the staff page.",
+        )
+        items.add_argument(
+            "--holdout-movies", type=float, default=0.1, help="Share of the movies held out (default 0.1)."
+        )
+        items.add_argument(
+            "--prior-ratings",
+            type=float,
+            default=2.0,
+            help="How many ratings the content prior weighs like in the item fold-in (default 2, as "
+            "ITEM_FOLDIN_PRIOR_RATINGS).",
+        )
+        items.add_argument(
+            "--validate",
+            action="store_true",
+            help="Tune instead: the features and the prior's weight on validation movies (the reported split's "
+            "movies left out altogether); prints the grid, stores nothing.",
+        )
+
         flavour = parser.add_argument_group("--flavours: the trade-off table of the list flavours")
         flavour.add_argument(
             "--flavours",
@@ -102,6 +133,8 @@ class Command(BaseCommand):
     ):
         if options.get("flavours"):
             return self._flavours(seed=seed, k=k, **options)
+        if options.get("cold_items"):
+            return self._cold_items(seed=0 if seed is None else seed, k=k, **options)
         seed = 0 if seed is None else seed
         try:
             rank_list = tuple(int(part) for part in ranks.split(",") if part.strip())
@@ -158,6 +191,41 @@ class Command(BaseCommand):
             summary=lines[-1],
         )
 
+    def _cold_items(self, *, seed: int, k: int, holdout_movies: float, prior_ratings: float, validate: bool, **_):
+        if k < 1:
+            raise CommandError("--k must be positive")
+        if not 0.0 < holdout_movies < 0.5:
+            raise CommandError("--holdout-movies must be between 0 and 0.5")
+        if prior_ratings < 0:
+            raise CommandError("--prior-ratings must be 0 or more")
+
+        def on_step(message: str) -> None:
+            sys.stderr.write(f"[evaluate --cold-items] {message}\n")
+            sys.stderr.flush()
+
+        try:
+            result = cold_items_run(
+                seed=seed, fraction=holdout_movies, k=k, prior_ratings=prior_ratings, validate=validate, on_step=on_step
+            )
+        except ValueError as exc:
+            raise CommandError(str(exc))
+        if validate:
+            for line in format_cold_items_validation(result, k):
+                self.stdout.write(line)
+            return
+        lines = format_cold_items_report(result, k)
+        for line in lines:
+            self.stdout.write(line)
+        table = result["heldout"]
+        evaluation_report_create(
+            kind=EvaluationReport.Kind.COLD_ITEMS,
+            ratings_count=result["ratings"],
+            results=result,
+            ndcg_at_10=table["content (0 ratings)"].get(f"ndcg_at_{k}"),
+            popularity_ndcg_at_10=table["genre popularity"].get(f"ndcg_at_{k}"),
+            summary=lines[-1],
+        )
+
     def _flavours(self, *, seed: int | None, k: int, mmr_lambda: float, calibration_lambda: float, **options):
         if k < 1:
             raise CommandError("--k must be positive")
@@ -191,6 +259,64 @@ class Command(BaseCommand):
             popularity_ndcg_at_10=table["popularity"].get("ndcg_at_10"),
             summary=lines[-1][:300],
         )
+
+
+def format_cold_items_report(result: dict[str, Any], k: int) -> list[str]:
+    """The new-movie table: each row's recall and NDCG at k among the held-out movies, its NDCG as a multiple of
+    genre popularity's and as a share of fully trained, and among all unseen movies; the last line for scripts."""
+    heldout, unseen = result["heldout"], result["all_unseen"]
+    genre = heldout["genre popularity"][f"ndcg_at_{k}"]
+    full = heldout["fully trained"][f"ndcg_at_{k}"]
+    fit = result["map"]
+    lines = [
+        f"{result['ratings']:,} ratings; {result['heldout_movies']:,} held-out movies "
+        f"({result['holdout_fraction']:.0%}, seed {result['seed']}), each with half its raters as the ratings it "
+        "receives, half to test; "
+        f"{result['users']:,} users with a test rating >= 4 ({result['relevant_pairs']:,} pairs)",
+        f"content map: {fit.get('movies_learned')} movies, {fit.get('features')} features, ridge {fit.get('ridge')},"
+        f" held-out R² {fit.get('list_r2')}; item fold-in prior weighs like {result['prior_ratings']:g} ratings",
+        "",
+        f"{'':<26}{'among held-out movies':^40}{'among all unseen':^20}",
+        f"{'ranked by':<26}{f'recall@{k}':>10}{f'NDCG@{k}':>10}{'x genre pop':>12}{'/ trained':>10}"
+        f"{f'recall@{k}':>10}{f'NDCG@{k}':>10}",
+    ]
+    for name, entry in heldout.items():
+        ndcg = entry[f"ndcg_at_{k}"]
+        other = unseen.get(name) or (unseen.get("popularity") if name == "genre popularity" else None) or {}
+        lines.append(
+            f"{name:<26}{_num(entry[f'recall_at_{k}']):>10}{_num(ndcg):>10}"
+            f"{_ratio(ndcg, genre):>12}{_ratio(ndcg, full):>10}"
+            f"{_num(other.get(f'recall_at_{k}')):>10}{_num(other.get(f'ndcg_at_{k}')):>10}"
+        )
+    three = heldout.get("content + 3 ratings", {}).get(f"ndcg_at_{k}")
+    lines += [
+        "(among all unseen, the genre popularity row is popularity: training counts, a held-out movie its genres')",
+        "",
+        f"cold items NDCG@{k} content {_num(heldout['content (0 ratings)'][f'ndcg_at_{k}'])} genre popularity "
+        f"{_num(genre)} 3 ratings {_num(three)} fully trained {_num(full)}",
+    ]
+    return lines
+
+
+def format_cold_items_validation(result: dict[str, Any], k: int) -> list[str]:
+    lines = [
+        f"validation: {result['heldout_movies']:,} movies other than the reported split's (seed {result['seed']})",
+        f"{'variant':<22}{'prior':>7}{'R²':>8}{f'content NDCG@{k}':>18}{'x genre pop':>12}{'3 ratings':>11}"
+        f"{'/ trained':>10}",
+    ]
+    for row in result["variants"]:
+        lines.append(
+            f"{row['variant']:<22}{row['prior_ratings']:>7g}{_num(row['list_r2']):>8}{_num(row['content']):>18}"
+            f"{_ratio(row['content'], row['genre_popularity']):>12}{_num(row['three']):>11}"
+            f"{_ratio(row['three'], row['fully_trained']):>10}"
+        )
+    return lines
+
+
+def _ratio(value: float | None, reference: float | None) -> str:
+    if value is None or reference is None or not reference or math.isnan(value) or math.isnan(reference):
+        return "–"
+    return f"{value / reference:.2f}"
 
 
 def format_cold_start_report(result: dict[str, Any], k: int) -> list[str]:
