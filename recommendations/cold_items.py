@@ -206,9 +206,10 @@ def item_terms_solve(
         run=run, movie_ids=movie_ids, list_rank=list_rank, stars_rank=stars_rank
     )
     weight = float(settings.ITEM_FOLDIN_PRIOR_RATINGS)
-    # One rater adds about (1 + c₁)·mean‖u‖²/rank to each diagonal entry; the prior weighs like `weight` of them.
-    confidence = 1.0 + factors.alpha if factors.implicit_prefs else 1.0
-    list_weight = weight * confidence * users.mean_square
+    # The prior weighs like `weight` ratings (the same scaling as the offline evaluate --cold-items).
+    list_weight = content.list_prior_strength(
+        prior_ratings=weight, alpha=factors.alpha, users_mean_square=users.mean_square
+    )
     stars_mean_square = float((users.stars_matrix.astype(np.float64) ** 2).mean()) if users.stars_matrix.size else 0.0
     result = {}
     for i, movie_id in enumerate(movie_ids):
