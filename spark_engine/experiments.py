@@ -464,8 +464,9 @@ def cold_items_run(
         config = stages.model_config(options, ratings_count=rows, parallelism=spark.sparkContext.defaultParallelism)
         started = time.perf_counter()
         data = item_cold_start.fit_without_movies(
-            ratings, config.lists, fraction=fraction, seed=seed, validation=validate
-        )
+            ratings, config.lists, fraction=fraction, seed=seed, validation=validate,
+            stars=None if validate else config, biases_on_driver=rows <= options.biases_driver_max_ratings,
+        )  # fmt: skip
         notify(
             f"{data.heldout.size:,} {'validation' if validate else 'held-out'} movies; list model fitted without "
             f"them ({data.train_ratings:,} ratings) and with their histories in {time.perf_counter() - started:.1f}s"

@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from recommendations import content
-from spark_engine.fitting import ListParams, fit_list_model
+from spark_engine.fitting import ListParams, QualityConfig, fit_biased_als, fit_list_model, stars_item_terms
 from spark_engine.frames import collect_factors, require_columns
 from spark_engine.metrics import ranking_metrics_of_arrays
 
@@ -65,6 +65,43 @@ def _rows(sorted_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 
 @dataclass(frozen=True)
+class StarsFit:
+    """A stars model (biased ALS) on the driver: μ; users' ids (ascending), biases and factors; the same for movies."""
+
+    global_mean: float
+    user_ids: np.ndarray
+    user_biases: np.ndarray
+    users: np.ndarray
+    item_ids: np.ndarray
+    item_biases: np.ndarray
+    items: np.ndarray
+    reg_param: float
+    reg_item: float
+
+
+def _fit_stars(train: DataFrame, config: QualityConfig, *, biases_on_driver: bool) -> StarsFit:
+    model = fit_biased_als(
+        train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item, biases_on_driver=biases_on_driver
+    )
+    user_ids, users = collect_factors(model.als.userFactors, "stars user factors")
+    table = model.user_bias.toArrow()
+    bias_ids = table.column("user_id").to_numpy().astype(np.int64)
+    rows, found = _rows(user_ids, bias_ids)
+    user_biases = np.zeros(user_ids.size)
+    user_biases[rows[found]] = table.column("user_bias").to_numpy()[found]
+    terms = stars_item_terms(model).select(F.col("movie_id").alias("id"), "features")
+    item_ids, items = collect_factors(terms, "stars item factors")
+    biases = stars_item_terms(model).select("movie_id", "bias").toArrow()
+    rows, found = _rows(item_ids, biases.column("movie_id").to_numpy().astype(np.int64))
+    item_biases = np.zeros(item_ids.size)
+    item_biases[rows[found]] = biases.column("bias").to_numpy()[found]
+    return StarsFit(
+        global_mean=model.global_mean, user_ids=user_ids, user_biases=user_biases, users=users, item_ids=item_ids,
+        item_biases=item_biases, items=items, reg_param=config.ratings.reg_param, reg_item=config.reg_item,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class ItemColdStartData:
     """Everything `measure` needs, on the driver."""
 
@@ -84,6 +121,9 @@ class ItemColdStartData:
     full: Factors
     params: ListParams
     train_ratings: int = 0
+    # The stars model fitted the same two ways (None: not measured).
+    stars_base: StarsFit | None = None
+    stars_full: StarsFit | None = None
     extra: dict = field(default_factory=dict)
 
 
@@ -110,6 +150,8 @@ def fit_without_movies(
     fraction: float = HOLDOUT_MOVIE_FRACTION,
     seed: int = 0,
     validation: bool = False,
+    stars: QualityConfig | None = None,
+    biases_on_driver: bool = False,
 ) -> ItemColdStartData:
     """Hold out a random `fraction` of the rated movies (seeded) with all their ratings, fit `params` on the rest
     (base) and on the rest plus the held-out movies' histories (full); collect what `measure` needs.
@@ -160,6 +202,10 @@ def fit_without_movies(
         "user_id int, movie_id int, rating float",
     )
     full = _fit(train.unionByName(history), params)
+    stars_base = stars_full = None
+    if stars is not None:
+        stars_base = _fit_stars(train, stars, biases_on_driver=biases_on_driver)
+        stars_full = _fit_stars(train.unionByName(history), stars, biases_on_driver=biases_on_driver)
     train.unpersist()
     train_users, train_movies = users[~is_heldout], movies[~is_heldout]
     ids, counts = np.unique(train_movies, return_counts=True)
@@ -177,6 +223,8 @@ def fit_without_movies(
         full=full,
         params=params,
         train_ratings=int(train_movies.size),
+        stars_base=stars_base,
+        stars_full=stars_full,
     )
 
 
@@ -413,7 +461,10 @@ def measure(
             vectors = np.concatenate([trained, items])[order]
             unseen_table[name] = _rank(judge, users, all_ids, vectors, k=k, exclude_trained=True)
 
+    stars = stars_rmse(data, contents=contents, content_params=content_map.params, prior_ratings=prior_ratings,
+                       revealed=revealed)  # fmt: skip
     return {
+        "stars": stars,
         "heldout": heldout_table,
         "all_unseen": unseen_table,
         "map": {**content_map.fit, "movies_learned": content_map.movies_learned},
@@ -424,3 +475,82 @@ def measure(
         "prior_ratings": prior_ratings,
         "k": k,
     }
+
+
+def stars_rmse(
+    data: ItemColdStartData,
+    *,
+    contents: Sequence[content.MovieContent],
+    content_params: content.ContentParams,
+    prior_ratings: float,
+    revealed: Sequence[int] = REVEALED,
+) -> dict[str, float]:
+    """RMSE of the stars model on the held-out movies' test ratings (users the base and full fits both know): the
+    movie unknown (μ + b_u), its content prior (the map's stars terms), after `revealed` ratings
+    (`content.item_fold_in_stars`, shrunk as the site shrinks: the prior weighs like `prior_ratings` ratings) and
+    fully trained. {} without stars fits."""
+    base, full = data.stars_base, data.stars_full
+    if base is None or full is None:
+        return {}
+    rows, found = _rows(base.item_ids, data.base.item_ids)
+    terms = content.ModelTerms(
+        movie_ids=data.base.item_ids,
+        list_factors=data.base.items,
+        stars_factors=np.where(found[:, None], base.items[rows], 0.0).astype(np.float32),
+        stars_biases=np.where(found, base.item_biases[rows], 0.0),
+    )
+    counts = np.array([data.train_counts.get(m, 0) for m in data.base.item_ids.tolist()], dtype=np.int64)
+    content_map, _ = content.content_map_learn(terms=terms, rating_counts=counts, contents=contents,
+                                               params=content_params)  # fmt: skip
+    if content_map is None:
+        return {}
+    by_id = {c.movie_id: c for c in contents}
+    _, prior_bias, prior_factors = content_map.predict_contents(
+        [by_id.get(m) or _no_content(m) for m in data.heldout.tolist()]
+    )
+    base_rows, in_base = _rows(base.user_ids, data.test_users)
+    full_rows, in_full = _rows(full.user_ids, data.test_users)
+    keep = in_base & in_full
+    movie_row = np.searchsorted(data.heldout, data.test_movies[keep])
+    users_b, users_f = base_rows[keep], full_rows[keep]
+    truth = data.test_values[keep]
+
+    def rmse(bias_of_movie: np.ndarray, factors_of_movie: np.ndarray, fit: StarsFit, user_rows: np.ndarray) -> float:
+        raw = (
+            fit.global_mean + fit.user_biases[user_rows] + bias_of_movie[movie_row]
+            + np.einsum("ij,ij->i", fit.users[user_rows].astype(np.float64), factors_of_movie[movie_row])
+        )  # fmt: skip
+        return float(np.sqrt(np.mean((np.clip(raw, 0.5, 5.0) - truth) ** 2)))
+
+    n, rank = data.heldout.size, base.users.shape[1]
+    result = {
+        "pairs": int(truth.size),
+        "movie unknown (μ + b_u)": rmse(np.zeros(n), np.zeros((n, rank)), base, users_b),
+        "content (0 ratings)": rmse(prior_bias, prior_factors.astype(np.float64), base, users_b),
+    }
+    users64 = base.users.astype(np.float64)
+    strength = prior_ratings * float((users64**2).mean())
+    for count in revealed:
+        biases, factors = np.zeros(n), np.zeros((n, rank))
+        for i in range(n):
+            rows_i, found_i = _rows(base.user_ids, data.history_users[i][:count])
+            biases[i], factors[i] = content.item_fold_in_stars(
+                user_factors=users64[rows_i[found_i]],
+                user_biases=base.user_biases[rows_i[found_i]],
+                values=data.history_values[i][:count][found_i],
+                global_mean=base.global_mean,
+                prior_bias=float(prior_bias[i]),
+                prior=prior_factors[i],
+                reg_param=base.reg_param,
+                reg_item=base.reg_item + prior_ratings,
+                prior_strength=strength,
+            )
+        result[f"content + {count} rating{'s' if count > 1 else ''}"] = rmse(biases, factors, base, users_b)
+    rows_f, found_f = _rows(full.item_ids, data.heldout)
+    result["fully trained"] = rmse(
+        np.where(found_f, full.item_biases[rows_f], 0.0),
+        np.where(found_f[:, None], full.items[rows_f], 0.0).astype(np.float64),
+        full,
+        users_f,
+    )
+    return result

@@ -81,4 +81,9 @@ def test_evaluate_cold_items_ranks_new_movies_by_content_and_records_a_report(sp
     assert content > 2 * random and content > genre_pop
     assert trained > random and three > random
     assert report.ndcg_at_10 == pytest.approx(content, abs=1e-4)
+    stars = report.results["stars"]
+    assert stars["pairs"] > 0 and "stars model, RMSE" in "\n".join(out)
+    # Each user's genre decides their stars: the content prior predicts them better than not knowing the movie.
+    assert stars["content (0 ratings)"] < stars["movie unknown (μ + b_u)"]
+    assert stars["fully trained"] < stars["movie unknown (μ + b_u)"]
     assert not any((tmp_path / "runs").iterdir())

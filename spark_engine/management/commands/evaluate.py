@@ -289,6 +289,10 @@ def format_cold_items_report(result: dict[str, Any], k: int) -> list[str]:
             f"{_num(other.get(f'recall_at_{k}')):>10}{_num(other.get(f'ndcg_at_{k}')):>10}"
         )
     three = heldout.get("content + 3 ratings", {}).get(f"ndcg_at_{k}")
+    stars = result.get("stars") or {}
+    if stars:
+        lines += ["", f"stars model, RMSE on the held-out movies' {stars['pairs']:,} test ratings:"]
+        lines += [f"  {name:<26}{_num(value)}" for name, value in stars.items() if name != "pairs"]
     lines += [
         "(among all unseen, the genre popularity row is popularity: training counts, a held-out movie its genres')",
         "",
