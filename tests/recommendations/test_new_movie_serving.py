@@ -5,6 +5,7 @@ predicted stars; each rating moves it (its rating version changes the cache key)
 
 import numpy as np
 import pytest
+from django.urls import reverse
 
 from accounts.selectors import user_taste_version
 from catalog.models import Movie
@@ -133,3 +134,12 @@ def test_ratings_move_a_new_movie_and_a_deleted_one_is_gone(world):
     assert all(item.movie.pk != new.pk for item in _items(alice, genre=world["comedy"]))
     assert all(item.movie.pk != new.pk for item in _items(alice))
     assert cold_item_counts().movies == 0
+
+
+def test_the_staff_page_counts_the_new_movies_served(world, client):
+    client.force_login(UserFactory(username="staff", is_staff=True))
+    rating_upsert(user=world["people"]["fan0"], movie=world["new"], value=4)
+    MovieFactory(title="Another New One (2026)")  # no rating: its content alone
+    body = client.get(reverse("staff_runs")).content.decode()
+    assert "New movies it serves without having trained them: <strong>2</strong>" in body
+    assert "(1 from the content map alone, 1 folded in from their ratings since)" in body
