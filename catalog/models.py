@@ -56,6 +56,9 @@ class Movie(models.Model):
     title_folded = models.GeneratedField(
         expression=Fold("title"), output_field=models.CharField(max_length=500), db_persist=True, editable=False
     )
+    # Bumped by database triggers (ratings migration 0005) in the transaction of any change to the movie's
+    # ratings, by every writer: a cache keyed by it (the item fold-in, recommendations.cold_items) is never stale.
+    rating_version = models.BigIntegerField(db_default=0, editable=False)
 
     objects = MovieQuerySet.as_manager()
 

@@ -13,7 +13,7 @@ from django.db.models import Count, OuterRef, QuerySet, Subquery
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ratings.models import NotInterested, Rating
-from recommendations import foldin
+from recommendations import cold_items, foldin
 from recommendations.models import TrainingRun
 from recommendations.selectors import training_run_serving
 
@@ -169,16 +169,23 @@ def group_movie_list(
     run = training_run_serving()
     if run is None:
         return _popular(view, aggregation, genre, min_ratings, limit, reason="no_run")
-    stars = foldin.stars_model_for_run(run)
+    # The run's new movies (recommendations.cold_items: not trained, folded in) are candidates too; their ids and
+    # rating versions are part of the key.
+    cold = cold_items.cold_items_for_run(run)
+    stars = cold_items.serving_stars_model(run, cold)
     if stars is None:
         return _popular(view, aggregation, genre, min_ratings, limit, run=run, reason="no_stars_model")
     members = sorted((m.user_id, m.taste_version) for m in view.members)
     digest = hashlib.sha256(repr(members).encode()).hexdigest()[:32]
-    key = f"movienight:{run.pk}:{view.group.pk}:{digest}:{aggregation}:{genre.pk if genre else ''}:{min_ratings}"
+    key = (
+        f"movienight:{run.pk}:{view.group.pk}:{digest}:{aggregation}:{genre.pk if genre else ''}:{min_ratings}"
+        f":{cold.digest}"
+    )
     computed = cache.get(key)
     if computed is None:
         computed = _compute(
             run=run,
+            cold=cold,
             stars=stars,
             user_ids=[user_id for user_id, _ in members],
             aggregation=aggregation,
@@ -216,7 +223,7 @@ def group_movie_list(
     )
 
 
-def _compute(*, run, stars: foldin.StarsModel, user_ids: list[int], aggregation: str, genre, min_ratings: int):
+def _compute(*, run, cold, stars: foldin.StarsModel, user_ids: list[int], aggregation: str, genre, min_ratings: int):
     """(counted user ids, [(movie id, average, least, per-counted-member stars)]) or _NOT_PERSONAL."""
     # Read here rather than through ratings.selectors, whose reads are per user: one query for all members.
     ratings: dict[int, dict[int, float]] = {user_id: {} for user_id in user_ids}
@@ -233,7 +240,7 @@ def _compute(*, run, stars: foldin.StarsModel, user_ids: list[int], aggregation:
     if not folded:
         return _NOT_PERSONAL
 
-    allowed = _allowed_rows(run=run, stars=stars, genre=genre, min_ratings=min_ratings)
+    allowed = _allowed_rows(run=run, cold=cold, stars=stars, genre=genre, min_ratings=min_ratings)
     rows, found = stars.rows_of(excluded)
     allowed[rows[found]] = False
     candidates = np.flatnonzero(allowed)
@@ -259,13 +266,13 @@ def _compute(*, run, stars: foldin.StarsModel, user_ids: list[int], aggregation:
     )
 
 
-def _allowed_rows(*, run, stars: foldin.StarsModel, genre, min_ratings: int) -> np.ndarray:
+def _allowed_rows(*, run, cold, stars: foldin.StarsModel, genre, min_ratings: int) -> np.ndarray:
     """A boolean array over the stars model's rows: movies passing the genre and minimum-ratings filters.
 
     The filter masks are the fold-in's (cached per run and process, over the list model's rows); both models
     are fitted on the same ratings, so their rows are normally the same movies, else the mask is mapped by id.
     """
-    factors = foldin.item_factors_for_run(run)
+    factors = cold_items.serving_item_factors(run, cold)
     mask = foldin.candidate_mask(factors=factors, genre_id=genre.pk if genre else None, min_ratings=min_ratings)
     if mask is None:
         return np.ones(stars.movie_ids.size, dtype=bool)

@@ -14,7 +14,7 @@ from django.shortcuts import redirect, render
 from catalog.forms import MovieFilterForm
 from catalog.selectors import movie_get, movie_list_popular, movie_search, tag_counts_for_movie
 from ratings.selectors import not_interested_movie_ids, rating_get, rating_values_for_movies, wishlist_movie_ids
-from recommendations.selectors import movie_list_new_arrivals, predicted_rating, similar_movie_list
+from recommendations.selectors import movie_list_new_arrivals, new_movie_ids, predicted_rating, similar_movie_list
 
 MOVIES_PER_PAGE = 24
 POPULAR_SHOWN = 12
@@ -73,5 +73,6 @@ def movie_detail(request, movie_id: int):
             "on_wishlist": movie.pk in wishlist_movie_ids(user=user),
             "not_interested": movie.pk in not_interested_movie_ids(user=user),
             "similar": list(similar_movie_list(movie=movie, limit=12)),
+            "is_new": movie.pk in new_movie_ids(),
         },
     )

@@ -359,6 +359,8 @@ TRAINING_RUNS_KEEP = env.int("TRAINING_RUNS_KEEP", default=3)
 RECOMMENDATIONS_TOP_N = env.int("RECOMMENDATIONS_TOP_N", default=50)
 SIMILAR_MOVIES_K = env.int("SIMILAR_MOVIES_K", default=20)
 ONBOARDING_STRATEGY = env.str("ONBOARDING_STRATEGY", default="varied")  # recommendations.onboarding.STRATEGIES
+# A new movie's content prior weighs like this many ratings in its item fold-in (recommendations.cold_items).
+ITEM_FOLDIN_PRIOR_RATINGS = env.float("ITEM_FOLDIN_PRIOR_RATINGS", default=2.0)
 # Stars (predicted ratings): biased ALS, i.e. regularised user and movie biases, then ALS on the residuals.
 ALS_RANK = env.int("ALS_RANK", default=16)
 ALS_MAX_ITER = env.int("ALS_MAX_ITER", default=10)

@@ -112,6 +112,10 @@ class RecommendationsSerializer(serializers.Serializer):
         )
         because = MovieRefSerializer(allow_null=True, help_text="The movie you rated that weighs most in the pick.")
         explanation = serializers.CharField()
+        new = serializers.BooleanField(
+            help_text="True for a movie the serving model has not trained yet: its place comes from its content and "
+            "the ratings it received since (it is trained at the next retrain)."
+        )
 
     user = serializers.IntegerField(help_text="Whose recommendations these are.")
     personal = serializers.BooleanField(
@@ -223,6 +227,7 @@ def _recommendations_response(request, user) -> Response:
                     else None
                 ),
                 "explanation": _explain(item, result.personal),
+                "new": item.new,
             }
             for rank, item in enumerate(result.items, start=1)
         ],
@@ -323,6 +328,9 @@ class SimilarMoviesApi(APIView):
         rank = serializers.IntegerField()
         similarity = serializers.FloatField(source="score", help_text="Cosine similarity of the ALS item factors.")
         movie = MovieSummarySerializer(source="similar")
+        new = serializers.BooleanField(
+            help_text="True for a movie the serving model has not trained yet (factors from its content and ratings)."
+        )
 
     @extend_schema(
         operation_id="movies_similar",
@@ -335,9 +343,7 @@ class SimilarMoviesApi(APIView):
         params = self.FilterSerializer(data=query_params(request))
         params.is_valid(raise_exception=True)
         movie = movie_or_404(movie_id)
-        similar = selectors.similar_movie_list(movie=movie, limit=params.validated_data["n"]).prefetch_related(
-            "similar__genres"
-        )
+        similar = selectors.similar_movie_list(movie=movie, limit=params.validated_data["n"])
         return Response(self.OutputSerializer(similar, many=True, context={"request": request}).data)
 
 

@@ -45,15 +45,20 @@ MASK_TTL_SECONDS = 300.0
 
 
 class _MovieRows:
-    movie_ids: np.ndarray  # int64, ascending
+    movie_ids: np.ndarray  # int64, ascending unless `order` is set
+    # For a run's terms with the movies it has not trained appended after its own (recommendations.cold_items):
+    # the argsort of movie_ids; None when they are ascending.
+    order: np.ndarray | None
 
     def rows_of(self, movie_ids: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(rows, found) for the given movie ids: rows[found] index the matrix."""
         ids = np.fromiter(movie_ids, dtype=np.int64)
         if ids.size == 0 or self.movie_ids.size == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(ids.size, dtype=bool)
-        rows = np.searchsorted(self.movie_ids, ids)
+        rows = np.searchsorted(self.movie_ids, ids, sorter=self.order)
         rows = np.minimum(rows, self.movie_ids.size - 1)
+        if self.order is not None:
+            rows = self.order[rows]
         found = self.movie_ids[rows] == ids
         return rows, found
 
@@ -70,6 +75,16 @@ class ItemFactors(_MovieRows):
     alpha: float = 1.0
     # Implicit feedback is the rating minus this (ratings at or below it count as dislikes).
     center: float = 0.0
+    order: np.ndarray | None = None
+    # With movies the run has not trained appended (recommendations.cold_items.serving_item_factors): the run's
+    # own factors (rows [0, base.movie_ids.size)), and what identifies the appended rows (their ids and versions).
+    base: ItemFactors | None = None
+    cold_key: tuple = ()
+
+    @property
+    def trained_rows(self) -> int:
+        """Rows [0, trained_rows) are the run's own movies; any after them were folded in since."""
+        return self.movie_ids.size if self.base is None else self.base.movie_ids.size
 
     @property
     def columns(self) -> np.ndarray:
@@ -98,7 +113,12 @@ class ItemFactors(_MovieRows):
 
     @property
     def gram(self) -> np.ndarray:
-        """VᵀV in float64, needed by the implicit step; computed on first use."""
+        """VᵀV in float64 over the run's own movies, needed by the implicit step; computed on first use.
+
+        Appended movies are left out: the term stands for the movies the run trained, so a user unchanged since the
+        run folds in to exactly the factors it published (and the stored top-N stays what a fold-in gives)."""
+        if self.base is not None:
+            return self.base.gram
         cached = getattr(self, "_gram", None)
         if cached is None:
             cached = self.matrix.T.astype(np.float64) @ self.matrix.astype(np.float64)
@@ -117,6 +137,8 @@ class StarsModel(_MovieRows):
     matrix: np.ndarray  # float32 (movies, rank)
     reg_param: float
     reg_user: float
+    order: np.ndarray | None = None
+    reg_item: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -147,12 +169,14 @@ _KEEP_RUNS = 2  # the active run and the one it replaced, while requests drain
 
 
 def foldin_cache_clear() -> None:
+    from .cold_items import cold_items_cache_clear  # built on this module: its caches go with the factors
     from .content import content_cache_clear  # content imports nothing of this module; the maps go with the factors
 
     with _lock:
         _models.clear()
         _masks.clear()
     content_cache_clear()
+    cold_items_cache_clear()
 
 
 def _cached_model(run: TrainingRun, kind: str, load):
@@ -182,9 +206,12 @@ def stars_model_for_run(run: TrainingRun) -> StarsModel | None:
     return _cached_model(run, "stars", _load_stars_model)
 
 
-def _factor_rows(model, run: TrainingRun, *fields: str) -> tuple[np.ndarray, list[tuple], np.ndarray]:
-    """(movie ids, other fields' values per row, factor matrix float32) of a run's per-movie rows."""
-    rows = list(model.objects.filter(run_id=run.pk).order_by("movie_id").values_list("movie_id", *fields, "factors"))
+def _factor_rows(
+    model, run: TrainingRun, *fields: str, key: str = "movie_id"
+) -> tuple[np.ndarray, list[tuple], np.ndarray]:
+    """(movie ids (or `key`'s), other fields' values per row, factor matrix float32) of a run's per-movie (per-user)
+    rows, ascending ids."""
+    rows = list(model.objects.filter(run_id=run.pk).order_by(key).values_list(key, *fields, "factors"))
     rank = len(rows[0][-1]) if rows else 1
     movie_ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
     matrix = np.array([row[-1] for row in rows], dtype=np.float32).reshape(len(rows), rank)
@@ -225,6 +252,7 @@ def _load_stars_model(run: TrainingRun) -> StarsModel | None:
         matrix=matrix,
         reg_param=float(parameters.get("reg_param", 0.1)),
         reg_user=float(parameters.get("bias_reg_user", 0.0)),
+        reg_item=float(parameters.get("bias_reg_item", 0.0)),
     )
 
 
@@ -233,28 +261,60 @@ def candidate_mask(*, factors: ItemFactors, genre_id: int | None = None, min_rat
     masks = []
     if min_ratings > 0:
         counts = rating_counts(factors)
-        masks.append(counts >= min_ratings)
+        enough = counts >= min_ratings
+        # Movies the run has not trained are shown labelled "new" whatever their count: the filter keeps out
+        # trained movies whose factors rest on a handful of ratings, and a new movie's rest on the content map.
+        enough[factors.trained_rows :] = True
+        masks.append(enough)
     if genre_id is not None:
-        masks.append(_cached_mask(factors, ("genre", genre_id), lambda: _genre_mask(factors, genre_id)))
+        masks.append(_cached_mask(factors, ("genre", genre_id), lambda f: _genre_mask(f, genre_id)))
     if not masks:
         return None
     return np.logical_and.reduce(masks) if len(masks) > 1 else masks[0]
 
 
-def _cached_mask(factors: ItemFactors, key: tuple, load) -> np.ndarray:
-    full_key = (factors.run_id, *key)
+def _cached_mask(factors: ItemFactors, key: tuple, load):
+    """`load(factors)` (one value per row: an array, or GenreRows), kept for MASK_TTL_SECONDS. With appended movies,
+    the run's own rows come from their own cache entry and only the appended ones are loaded."""
+    if factors.base is not None:
+        tail = ItemFactors(
+            run_id=factors.run_id,
+            movie_ids=factors.movie_ids[factors.trained_rows :],
+            matrix=factors.matrix[factors.trained_rows :],
+            reg_param=factors.reg_param,
+        )
+        head = _cached_mask(factors.base, key, load)
+        rest = _cached_value((factors.run_id, "cold", factors.cold_key, *key), lambda: load(tail))
+        if isinstance(head, GenreRows):
+            return GenreRows(matrix=np.vstack([head.matrix, rest.matrix]), names=head.names)
+        return np.concatenate([head, rest])
+    return _cached_value((factors.run_id, *key), lambda: load(factors))
+
+
+def _cached_value(full_key: tuple, load):
     hit = _masks.get(full_key)
     now = time.monotonic()
     if hit is not None and now - hit[0] < MASK_TTL_SECONDS:
         return hit[1]
     value = load()
+    if full_key[1] == "cold":  # appended rows change with every rating of a new movie: keep the latest few
+        for stale in [k for k in _masks if k[:2] == full_key[:2] and k[2] != full_key[2]][:-8]:
+            _masks.pop(stale, None)
     _masks[full_key] = (now, value)
     return value
 
 
+def _few(queryset, factors: ItemFactors, field: str = "id"):
+    """`queryset` narrowed to the movies of `factors` when they are few (the appended new movies): a lookup by id
+    instead of a pass over the catalogue."""
+    if factors.movie_ids.size <= 1000:
+        return queryset.filter(**{f"{field}__in": factors.movie_ids.tolist()})
+    return queryset
+
+
 def _rating_counts(factors: ItemFactors) -> np.ndarray:
     counts = np.zeros(factors.movie_ids.size, dtype=np.int64)
-    pairs = Movie.objects.filter(rating_count__gt=0).values_list("id", "rating_count")
+    pairs = _few(Movie.objects.filter(rating_count__gt=0), factors).values_list("id", "rating_count")
     ids, values = zip(*pairs, strict=True) if pairs else ((), ())
     rows, found = factors.rows_of(ids)
     counts[rows[found]] = np.asarray(values, dtype=np.int64)[found]
@@ -263,17 +323,17 @@ def _rating_counts(factors: ItemFactors) -> np.ndarray:
 
 def rating_counts(factors: ItemFactors) -> np.ndarray:
     """Ratings per movie (rows of `factors`), from the catalogue's counts; cached for a few minutes."""
-    return _cached_mask(factors, ("counts",), lambda: _rating_counts(factors))
+    return _cached_mask(factors, ("counts",), _rating_counts)
 
 
 def rating_means(factors: ItemFactors) -> np.ndarray:
     """Mean stars per movie (rows of `factors`; NaN without ratings); cached for a few minutes."""
-    return _cached_mask(factors, ("means",), lambda: _rating_means(factors))
+    return _cached_mask(factors, ("means",), _rating_means)
 
 
 def _rating_means(factors: ItemFactors) -> np.ndarray:
     means = np.full(factors.movie_ids.size, np.nan)
-    pairs = list(Movie.objects.filter(rating_mean__isnull=False).values_list("id", "rating_mean"))
+    pairs = list(_few(Movie.objects.filter(rating_mean__isnull=False), factors).values_list("id", "rating_mean"))
     if pairs:
         ids, values = zip(*pairs, strict=True)
         rows, found = factors.rows_of(ids)
@@ -291,7 +351,7 @@ class GenreRows:
 
 def genre_rows(factors: ItemFactors) -> GenreRows:
     """The genres of every movie of `factors` (for the genre_mix flavour); cached for a few minutes."""
-    return _cached_mask(factors, ("genre-rows",), lambda: genre_rows_load(factors))
+    return _cached_mask(factors, ("genre-rows",), genre_rows_load)
 
 
 def genre_rows_load(factors: ItemFactors) -> GenreRows:
@@ -301,7 +361,7 @@ def genre_rows_load(factors: ItemFactors) -> GenreRows:
     genres = list(Genre.objects.order_by("name").values_list("id", "name"))
     column = {genre_id: i for i, (genre_id, _) in enumerate(genres)}
     matrix = np.zeros((factors.movie_ids.size, len(genres)))
-    pairs = list(Movie.genres.through.objects.values_list("movie_id", "genre_id"))
+    pairs = list(_few(Movie.genres.through.objects.all(), factors, "movie_id").values_list("movie_id", "genre_id"))
     if pairs:
         movie_ids = [movie_id for movie_id, _ in pairs]
         rows, found = factors.rows_of(movie_ids)
@@ -314,7 +374,9 @@ def genre_rows_load(factors: ItemFactors) -> GenreRows:
 
 def _genre_mask(factors: ItemFactors, genre_id: int) -> np.ndarray:
     mask = np.zeros(factors.movie_ids.size, dtype=bool)
-    ids = Movie.genres.through.objects.filter(genre_id=genre_id).values_list("movie_id", flat=True)
+    ids = _few(Movie.genres.through.objects.filter(genre_id=genre_id), factors, "movie_id").values_list(
+        "movie_id", flat=True
+    )
     rows, found = factors.rows_of(ids)
     mask[rows[found]] = True
     return mask
@@ -485,3 +547,27 @@ def predict_stars(*, model: StarsModel, ratings: Mapping[int, float], movie_ids:
     raw = model.global_mean + user.bias + model.biases[chosen] + model.matrix[chosen].astype(np.float64) @ user.x
     result[target_found] = np.clip(raw, MIN_STARS, MAX_STARS)
     return result
+
+
+def similar_rows(*, factors: ItemFactors, movie_id: int, limit: int, among: int = 0) -> list[tuple[int, float]]:
+    """The `limit` movies (rows from `among` on) with the highest cosine similarity of their factors to `movie_id`'s,
+    itself and zero vectors left out: [(movie id, cosine)], best first. Empty if the movie has no factors.
+
+    What the retrain's similar-movies stage computes, for one movie: new movies' lists, and the new movies that may
+    join a trained movie's stored list (`among` = factors.trained_rows)."""
+    rows, found = factors.rows_of([movie_id])
+    if not found[0] or limit <= 0:
+        return []
+    target = factors.matrix[rows[0]].astype(np.float64)
+    target_norm = np.linalg.norm(target)
+    candidates = factors.matrix[among:].astype(np.float64)
+    if target_norm == 0 or candidates.shape[0] == 0:
+        return []
+    norms = np.linalg.norm(candidates, axis=1)
+    cosine = np.full(candidates.shape[0], -np.inf)
+    nonzero = norms > 0
+    cosine[nonzero] = candidates[nonzero] @ target / (norms[nonzero] * target_norm)
+    if rows[0] >= among:
+        cosine[rows[0] - among] = -np.inf
+    best = top_rows(cosine, limit)
+    return [(int(factors.movie_ids[among + i]), float(cosine[i])) for i in best if np.isfinite(cosine[i])]

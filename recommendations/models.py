@@ -2,11 +2,11 @@
 
 A run publishes two models (fitted by the Spark retrain): a list model (implicit-feedback ALS) that ranks
 movies — Recommendation, SimilarMovie, UserFactor, ItemFactor — and a stars model (biased ALS) that
-predicts ratings — TrainingRun.global_mean and StarsItemFactor. Runs published before the stars model
+predicts ratings — TrainingRun.global_mean, StarsItemFactor and StarsUserFactor. Runs published before the stars model
 existed have no StarsItemFactor rows; their item factors then predict stars themselves.
 
-Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor, StarsItemFactor) are keyed by run and
-bulk-loaded with COPY. Their user/movie columns carry no database foreign keys on purpose: a
+Result tables (Recommendation, SimilarMovie, UserFactor, ItemFactor, StarsItemFactor, StarsUserFactor) are keyed by
+run and bulk-loaded with COPY. Their user/movie columns carry no database foreign keys on purpose: a
 per-row FK check would dominate loading millions of rows, and the rows are only ever read
 through the active run, joined to live users and movies. Deleting a run deletes its rows.
 """
@@ -182,6 +182,25 @@ class StarsItemFactor(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id}: movie {self.movie_id} stars terms"
+
+
+class StarsUserFactor(models.Model):
+    """The stars model's per-user terms at training time: b_u and u of mu + b_u + b_i + u.v.
+
+    The item fold-in (recommendations.cold_items) solves a movie the run has not trained from its raters' terms;
+    these are the run's, fixed, so the result depends only on the run and the movie's ratings (its version).
+    """
+
+    pk = models.CompositePrimaryKey("run_id", "user_id")
+    run = models.ForeignKey(TrainingRun, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    bias = models.FloatField()
+    factors = ArrayField(models.FloatField())
+
+    def __str__(self) -> str:
+        return f"run {self.run_id}: user {self.user_id} stars terms"
 
 
 class ContentMap(models.Model):

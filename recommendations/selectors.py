@@ -23,7 +23,7 @@ from catalog.selectors import movie_in_bulk_cached, movie_list_popular
 from ratings.models import Rating
 from ratings.selectors import not_interested_movie_ids, rating_histograms, rating_values_for_user
 
-from . import flavours, foldin, onboarding
+from . import cold_items, flavours, foldin, onboarding
 from .metrics import observe_foldin
 from .models import (
     EvaluationReport,
@@ -101,11 +101,82 @@ def ratings_count_since_last_run() -> int:
     return ratings.count()
 
 
-def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None = None) -> QuerySet[SimilarMovie]:
+@dataclass(frozen=True)
+class SimilarItem:
+    rank: int
+    similar: Movie
+    score: float  # cosine similarity of the list model's factors
+    new: bool  # the serving run has not trained it: its factors are folded in (recommendations.cold_items)
+
+
+def similar_movie_list(*, movie: Movie, limit: int = 20, run: TrainingRun | None = None) -> list[SimilarItem]:
+    """The `limit` movies most like `movie` by cosine of the serving run's list factors, genres loaded.
+
+    A trained movie's are the run's stored SimilarMovie rows, with any new movie (not trained: folded in) that is
+    closer than the last of them merged in; a new movie's are computed now against every movie with factors. Movies
+    deleted since are left out. Empty without a serving run."""
     run = run or training_run_serving()
     if run is None:
-        return SimilarMovie.objects.none()
-    return SimilarMovie.objects.filter(run=run, movie=movie).select_related("similar").order_by("rank")[:limit]
+        return []
+    cold = cold_items.cold_items_for_run(run)
+    factors = cold_items.serving_item_factors(run, cold)
+    new_ids = set(cold.movie_ids.tolist())
+    if movie.pk in new_ids:
+        pairs = foldin.similar_rows(factors=factors, movie_id=movie.pk, limit=limit)
+    else:
+        stored = list(
+            SimilarMovie.objects.filter(run=run, movie=movie)
+            .order_by("rank")
+            .values_list("similar_id", "score")[:limit]
+        )
+        pairs = stored
+        if new_ids:
+            candidates = foldin.similar_rows(
+                factors=factors, movie_id=movie.pk, limit=limit, among=factors.trained_rows
+            )
+            pairs = sorted(stored + candidates, key=lambda pair: -pair[1])[:limit]
+    movies = movie_in_bulk_cached(movie_ids=[movie_id for movie_id, _ in pairs])
+    kept = [(movie_id, score) for movie_id, score in pairs if movie_id in movies]
+    return [
+        SimilarItem(rank=i, similar=movies[movie_id], score=float(score), new=movie_id in new_ids)
+        for i, (movie_id, score) in enumerate(kept, start=1)
+    ]
+
+
+def new_movie_ids(*, run: TrainingRun | None = None) -> frozenset[int]:
+    """Movies the serving run has not trained, served with folded-in factors (labelled "new"); empty without a run."""
+    run = run or training_run_serving()
+    if run is None:
+        return frozenset()
+    return frozenset(cold_items.cold_items_for_run(run).movie_ids.tolist())
+
+
+@dataclass(frozen=True)
+class ColdItemCounts:
+    movies: int  # movies the serving run has not trained
+    content_only: int  # of which no rater the run knows: the content prior alone
+    folded_in: int  # of which with ratings folded in
+
+
+def cold_item_counts(*, run: TrainingRun | None = None) -> ColdItemCounts | None:
+    """How many movies `run` (the serving run by default) serves without having trained them, and of those how
+    many have ratings from people it knows (folded in) rather than their content prior alone. One query (the staff
+    page); None without a run."""
+    run = run or training_run_serving()
+    if run is None:
+        return None
+    quote = connection.ops.quote_name
+    movie, item = quote(Movie._meta.db_table), quote(ItemFactor._meta.db_table)
+    rating, users = quote(Rating._meta.db_table), quote(UserFactor._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM {rating} r JOIN {users} u "
+            f"ON u.run_id = %s AND u.user_id = r.user_id WHERE r.movie_id = m.id)) FROM {movie} m "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {item} f WHERE f.run_id = %s AND f.movie_id = m.id)",
+            [run.pk, run.pk],
+        )
+        movies, folded = cursor.fetchone()
+    return ColdItemCounts(movies=movies, content_only=movies - folded, folded_in=folded)
 
 
 # --- Recommendations that reflect the user's current ratings: the stored top-N while it still describes the
@@ -125,6 +196,8 @@ class RecommendedMovie:
     because: Movie | None = None
     # Why a flavour picked it ("Unlike the rest of your list"); None for top picks and popular movies.
     reason: str | None = None
+    # Not trained by the serving run: its factors come from the content map and its ratings since (item fold-in).
+    new: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,16 +244,22 @@ def recommendation_list_for_user_fresh(
         raise ValueError(f"unknown flavour {flavour!r}")
     run = training_run_serving() if serving_run is UNREAD else serving_run
     scored = None
+    new_ids: frozenset[int] = frozenset()
     if run is not None:
+        cold = cold_items.cold_items_for_run(run)  # the run's new movies: one indexed query
+        new_ids = frozenset(cold.movie_ids.tolist())
         version = user_taste_version(user=user) if taste_version is None else taste_version
         if genre is None and flavour == flavours.TOP_PICKS:
-            scored = _stored_scores(user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings)
+            scored = _stored_scores(
+                user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings, cold=cold
+            )
             if scored and explain:
-                scored = _with_because(user=user, run=run, scored=scored)
+                scored = _with_because(user=user, run=run, scored=scored, cold=cold)
         if scored is None:
             scored = _fresh_scores(
                 user=user,
                 run=run,
+                cold=cold,
                 limit=limit,
                 genre=genre,
                 min_ratings=min_ratings,
@@ -196,6 +275,7 @@ def recommendation_list_for_user_fresh(
                 score=s.score,
                 because=movies.get(s.because_movie_id) if s.because_movie_id else None,
                 reason=s.reason,
+                new=s.movie_id in new_ids,
             )
             for s in scored
             if s.movie_id in movies
@@ -213,8 +293,10 @@ def recommendation_list_for_user_fresh(
     )
 
 
-def _with_because(*, user, run: TrainingRun, scored: list[foldin.ScoredMovie]) -> list[foldin.ScoredMovie]:
-    factors = foldin.item_factors_for_run(run)
+def _with_because(
+    *, user, run: TrainingRun, scored: list[foldin.ScoredMovie], cold: cold_items.ColdItems
+) -> list[foldin.ScoredMovie]:
+    factors = cold_items.serving_item_factors(run, cold)
     vector = foldin.user_vector(factors=factors, ratings=rating_values_for_user(user=user))
     if vector is None:
         return scored
@@ -229,14 +311,14 @@ def _stored_sql() -> str:
     quote = connection.ops.quote_name
     factors, recs = quote(UserFactor._meta.db_table), quote(Recommendation._meta.db_table)
     return (
-        f"SELECT r.movie_id, r.score FROM {factors} f "
+        f"SELECT r.movie_id, r.score, f.factors FROM {factors} f "
         f"LEFT JOIN {recs} r ON r.run_id = f.run_id AND r.user_id = f.user_id "
         "WHERE f.run_id = %s AND f.user_id = %s AND f.taste_version = %s ORDER BY r.rank LIMIT %s"
     )
 
 
 def _stored_scores(
-    *, user, run: TrainingRun, taste_version: int, limit: int, min_ratings: int
+    *, user, run: TrainingRun, taste_version: int, limit: int, min_ratings: int, cold: cold_items.ColdItems
 ) -> list[foldin.ScoredMovie] | None:
     """The run's stored top-N of `user`, filtered by `min_ratings`, when it is what a fold-in would give; None
     when it cannot say (the caller folds in).
@@ -259,8 +341,8 @@ def _stored_scores(
         rows = cursor.fetchall()
     if not rows:  # not in the run, rated or hid something since, or no version recorded
         return None
-    if rows[0][0] is None:  # every movie rated or hidden: a personal list with nothing left in it
-        return []
+    user_factors = rows[0][2]
+    rows = [(movie_id, score) for movie_id, score, _ in rows if movie_id is not None]
     if min_ratings > 0:
         movies = movie_in_bulk_cached(movie_ids=[movie_id for movie_id, _ in rows])
         kept = [
@@ -272,7 +354,59 @@ def _stored_scores(
         kept = rows
     if len(kept) < limit and len(rows) >= top_n:
         return None
+    kept = _with_new_movies(
+        user=user, run=run, cold=cold, user_factors=user_factors, kept=kept, limit=limit, cut=len(rows) >= top_n
+    )
     return [foldin.ScoredMovie(movie_id, score, None) for movie_id, score in kept[:limit]]
+
+
+def _with_new_movies(
+    *,
+    user,
+    run: TrainingRun,
+    cold: cold_items.ColdItems,
+    user_factors,
+    kept: list[tuple[int, float]],
+    limit: int,
+    cut: bool,
+) -> list[tuple[int, float]]:
+    """The stored rows `kept` (movie, stars) with the run's new movies merged in by the list model's score, as a
+    fold-in would rank them (the user's factors are the run's: their taste is unchanged since). Stars of a new movie
+    by the stars model with the user's published terms. `cut`: the stored list stopped at the run's top-N, so a new
+    movie must beat the last row kept to be placed."""
+    if cold.movie_ids.size == 0:
+        return kept
+    x = np.asarray(user_factors, dtype=np.float64)
+    cold_scores = cold.list_matrix.astype(np.float64) @ x
+    factors = foldin.item_factors_for_run(run)
+    rows, found = factors.rows_of(movie_id for movie_id, _ in kept)
+    kept_scores = np.full(len(kept), np.inf)
+    kept_scores[found] = factors.matrix[rows[found]].astype(np.float64) @ x
+    floor = kept_scores[min(limit, len(kept)) - 1] if kept and (cut or len(kept) >= limit) else -np.inf
+    entering = np.flatnonzero(cold_scores > floor)
+    if entering.size == 0:
+        return kept
+    hidden = set(not_interested_movie_ids(user=user))
+    entering = [i for i in entering.tolist() if int(cold.movie_ids[i]) not in hidden]
+    if not entering:
+        return kept
+    stars = _stars_of_new(run=run, user=user, cold=cold, rows=entering)
+    merged = [(score, movie_id, stars_value) for (movie_id, stars_value), score in zip(kept, kept_scores, strict=True)]
+    merged += [(float(cold_scores[i]), int(cold.movie_ids[i]), stars[j]) for j, i in enumerate(entering)]
+    merged.sort(key=lambda item: -item[0])
+    return [(movie_id, stars_value) for _, movie_id, stars_value in merged]
+
+
+def _stars_of_new(*, run: TrainingRun, user, cold: cold_items.ColdItems, rows: list[int]) -> list[float | None]:
+    """The stars model's predictions of new movies (`rows` of `cold`) for a user unchanged since the run: μ + b_u +
+    b_i + u·v with the user's published terms (StarsUserFactor)."""
+    model = foldin.stars_model_for_run(run)
+    terms = cold_items.run_user_stars_terms(run=run, user_id=user.pk)
+    if model is None or terms is None or cold.stars_matrix is None:
+        return [None] * len(rows)
+    bias, x = terms
+    raw = model.global_mean + bias + cold.stars_biases[rows] + cold.stars_matrix[rows].astype(np.float64) @ x
+    return [float(v) for v in np.clip(raw, foldin.MIN_STARS, foldin.MAX_STARS)]
 
 
 # Fold-in results per (run, user, taste version, filters) in the default cache. The taste version
@@ -286,13 +420,18 @@ def _fresh_scores(
     *,
     user,
     run: TrainingRun,
+    cold: cold_items.ColdItems,
     limit: int,
     genre: Genre | None,
     min_ratings: int,
     taste_version: int,
     flavour: str = flavours.TOP_PICKS,
 ):
-    key = f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}:{flavour}"
+    # The new movies and their rating versions are part of the key: a rating of one changes its factors.
+    key = (
+        f"fresh-recs:{run.pk}:{user.pk}:{taste_version}:{limit}:{genre.pk if genre else ''}:{min_ratings}:{flavour}"
+        f":{cold.digest}"
+    )
     cached = cache.get(key)
     if cached is not None:
         return None if cached == _NOT_PERSONAL else [foldin.ScoredMovie(*row) for row in cached]
@@ -306,6 +445,7 @@ def _fresh_scores(
         genre_id=genre.pk if genre else None,
         min_ratings=min_ratings,
         flavour=flavour,
+        cold=cold,
     )
     observe_foldin(time.perf_counter() - started)
     rows = _NOT_PERSONAL if scored is None else [(s.movie_id, s.score, s.because_movie_id, s.reason) for s in scored]
@@ -323,6 +463,7 @@ def recommend_for_user(
     genre_id: int | None = None,
     min_ratings: int = 0,
     flavour: str = flavours.TOP_PICKS,
+    cold: cold_items.ColdItems | None = None,
 ) -> list[foldin.ScoredMovie] | None:
     """Top movies for `user` from `run` with their current ratings folded in (recommendations.foldin), in the
     order of `flavour` (recommendations.flavours; top_picks: the list model's).
@@ -330,15 +471,17 @@ def recommend_for_user(
     Ranked by the list model; scored in stars by the stars model (or, for a run without one, by the
     explicit list factors themselves; None for a legacy implicit run). None when the user has no
     rating the run can use (the caller shows popular movies then). Rated and excluded movies never
-    appear. Reads the user's ratings unless given.
+    appear. Reads the user's ratings unless given. Movies the run has not trained compete with their folded-in
+    factors (recommendations.cold_items; `cold`: as already read in this request).
     """
     ratings = rating_values_for_user(user=user) if ratings is None else ratings
-    factors = foldin.item_factors_for_run(run)
+    cold = cold_items.cold_items_for_run(run) if cold is None else cold
+    factors = cold_items.serving_item_factors(run, cold)
     vector = foldin.user_vector(factors=factors, ratings=ratings)
     if vector is None:
         return None
     mask = foldin.candidate_mask(factors=factors, genre_id=genre_id, min_ratings=min_ratings)
-    stars_model = foldin.stars_model_for_run(run)
+    stars_model = cold_items.serving_stars_model(run, cold)
     if flavour == flavours.TOP_PICKS:
         top = foldin.top_movies(
             factors=factors, user=vector, exclude_movie_ids=exclude_movie_ids, limit=limit, mask=mask
@@ -418,13 +561,13 @@ def predicted_rating(*, user, movie: Movie, run: TrainingRun | None = None) -> f
     if run is None:
         return None
     ratings = rating_values_for_user(user=user)
-    stars_model = foldin.stars_model_for_run(run)
+    stars_model = cold_items.serving_stars_model(run)
     if stars_model is not None:
         if not ratings:
             return None
         value = foldin.predict_stars(model=stars_model, ratings=ratings, movie_ids=[movie.pk])[0]
         return None if np.isnan(value) else float(value)
-    factors = foldin.item_factors_for_run(run)
+    factors = cold_items.serving_item_factors(run)
     if factors.implicit_prefs:
         return None
     vector = foldin.user_vector(factors=factors, ratings=ratings)

@@ -20,6 +20,7 @@ from .models import (
     Recommendation,
     SimilarMovie,
     StarsItemFactor,
+    StarsUserFactor,
     TrainingRun,
     TunedParameters,
     UserFactor,
@@ -33,6 +34,7 @@ RESULT_TABLES: dict[str, tuple[type, tuple[str, ...]]] = {
     "user_factors": (UserFactor, ("run_id", "user_id", "taste_version", "factors")),
     "item_factors": (ItemFactor, ("run_id", "movie_id", "factors")),
     "stars_items": (StarsItemFactor, ("run_id", "movie_id", "bias", "factors")),
+    "stars_users": (StarsUserFactor, ("run_id", "user_id", "bias", "factors")),
 }
 
 

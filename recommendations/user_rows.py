@@ -22,10 +22,10 @@ from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.db import connection
 
-from .models import Recommendation, TrainingRun, UserFactor
+from .models import Recommendation, StarsUserFactor, TrainingRun, UserFactor
 
 # Result tables with a user column. tests/yourdata checks that no other model refers to users without cascading.
-USER_KEYED_MODELS: tuple[type, ...] = (Recommendation, UserFactor)
+USER_KEYED_MODELS: tuple[type, ...] = (Recommendation, UserFactor, StarsUserFactor)
 # An arbitrary, fixed 64-bit key: "movierec user rows".
 USER_ROWS_LOCK_KEY = 0x6D72_7573_6572_7277 & 0x7FFF_FFFF_FFFF_FFFF
 # recommendations.selectors caches fold-in lists under "fresh-recs:<run>:<user>:…".
@@ -39,7 +39,7 @@ def user_rows_lock_for_deletion() -> None:
 
 
 def user_rows_delete(*, user_ids: Iterable[int]) -> dict[str, int]:
-    """Delete the users' Recommendation and UserFactor rows of every run; rows deleted per model label.
+    """Delete the users' Recommendation, UserFactor and StarsUserFactor rows of every run; rows deleted per model label.
 
     Call in the account deletion's transaction, after `user_rows_lock_for_deletion`. Each run is an
     index probe on (run_id, user_id): the tables hold millions of rows and have no index on user_id alone.

@@ -26,6 +26,7 @@ from .forms import DEFAULT_MIN_RATINGS, RecommendationFilterForm
 from .models import EvaluationReport, TrainingRun
 from .retrain import RETRAIN_STAGES, retrain_enqueue
 from .selectors import (
+    cold_item_counts,
     evaluation_report_list,
     list_preference_flavour,
     onboarding_group_page_for_user,
@@ -403,6 +404,7 @@ def staff_runs(request):
         "recommendations/staff_runs.html",
         {
             "active": active,
+            "cold_items": cold_item_counts(run=active) if active is not None and active.is_active else None,
             "charts": _run_charts(runs),
             "recent": [
                 {

@@ -436,6 +436,23 @@ def stars_item_terms(model: BiasedALSModel) -> DataFrame:
     )
 
 
+def stars_user_terms(model: BiasedALSModel) -> DataFrame:
+    """Per user the stars model's b_u and u: (user_id int, bias double, features array<float>).
+
+    The twin of `stars_item_terms`: the site solves movies the run has not trained from their raters' terms (the
+    item fold-in). Users with factors but no bias get bias 0. Requires `model.als`; raises ValueError without it.
+    """
+    if model.als is None:
+        raise ValueError("a biases-only model has no factors")
+    return model.als.userFactors.join(
+        model.user_bias.select(F.col("user_id").alias("id"), "user_bias"), "id", "left"
+    ).select(
+        F.col("id").alias("user_id"),
+        F.coalesce(F.col("user_bias"), F.lit(0.0)).cast("double").alias("bias"),
+        "features",
+    )
+
+
 def with_run_options(config: QualityConfig, *, seed: int, num_blocks: int | None = None) -> QualityConfig:
     """`config` with every ALS seed set to `seed` and, when given, every ALS block count to `num_blocks` (a run's
     seed and data-size choices apply to both models)."""

@@ -166,7 +166,8 @@ def write_results(
 ) -> ResultFiles:
     """Compute every user's top-N movies they have neither rated nor hidden (ranked by the list model,
     scored in stars by the stars model) and every movie's K similar movies (list model), and write them
-    with both models' factors as CSV files under `out_dir`.
+    with both models' factors (the stars model's user terms too, for the site's item fold-in) as CSV files
+    under `out_dir`.
 
     `hidden` (user_id, movie_id): movies users asked never to see. `taste_versions` (user_id,
     taste_version), from the same export snapshot: written with each user's factors, so the site
@@ -195,6 +196,7 @@ def write_results(
     top_stars = fitting.predict(models.stars, top.select("user_id", "movie_id", "rank"))
     similar = topk.similar_items(item_factors, similar_k, on_driver=on_driver)
     stars_items = fitting.stars_item_terms(models.stars)
+    stars_users = fitting.stars_user_terms(models.stars)
     files = {
         "recommendations": _write_csv(
             top_stars.select(run, "user_id", "movie_id", "rank", "prediction"), out_dir / "recs"
@@ -206,6 +208,9 @@ def write_results(
         "item_factors": _write_csv(item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
         "stars_items": _write_csv(
             stars_items.select(run, "movie_id", "bias", _pg_array("features")), out_dir / "stars_items"
+        ),
+        "stars_users": _write_csv(
+            stars_users.select(run, "user_id", "bias", _pg_array("features")), out_dir / "stars_users"
         ),
     }
     user_factors.unpersist()

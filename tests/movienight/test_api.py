@@ -192,8 +192,8 @@ def test_the_group_list_as_documented(world, catalogue, stars_run, django_assert
     assert "rating" not in str(first).replace("predicted_rating", "").replace("rating_count", "").replace(
         "rating_mean", ""
     )
-    # the token with its user, the group with its members, the active run; the list is cached
-    with django_assert_num_queries(3):
+    # the token with its user, the group with its members, the active run, its new movies; the list is cached
+    with django_assert_num_queries(4):
         assert client.get(url, {"aggregation": "least_misery", "n": 3, "min_ratings": 0}).json() == body
 
 

@@ -67,8 +67,9 @@ def test_an_unchanged_user_gets_the_stored_rows_in_one_query(alice, catalogue, r
     version = user_taste_version(user=alice)
     recommendation_list_for_user_fresh(user=alice, limit=3, min_ratings=0)  # the movies into the movie cache
 
-    # the active run, the stored rows (with the check of the user's taste version)
-    with django_assert_num_queries(2):
+    # the active run, its new movies (one indexed query), the stored rows (with the check of the user's taste
+    # version)
+    with django_assert_num_queries(3):
         result = recommendation_list_for_user_fresh(user=alice, limit=3, min_ratings=0, taste_version=version)
 
     assert [(item.movie.pk, item.score) for item in result.items] == [(s.movie_id, s.score) for s in folded[:3]]

@@ -25,7 +25,15 @@ from ratings.models import Rating
 from ratings.selectors import not_interested_movie_ids
 from ratings.services import movie_stats_refresh, not_interested_add, rating_upsert
 from recommendations import foldin, selectors
-from recommendations.models import ItemFactor, Recommendation, SimilarMovie, StarsItemFactor, TrainingRun, UserFactor
+from recommendations.models import (
+    ItemFactor,
+    Recommendation,
+    SimilarMovie,
+    StarsItemFactor,
+    StarsUserFactor,
+    TrainingRun,
+    UserFactor,
+)
 from recommendations.retrain import RetrainOptions
 from recommendations.selectors import ratings_count_since_last_run, recommendation_list_for_user_fresh
 from spark_engine import stages
@@ -107,12 +115,14 @@ def test_retrain_publishes_every_users_top_n_without_rated_movies(spark, tmp_pat
     assert len(factors) == len(movies) and all(len(f) == 4 for f in factors)  # the list model's rank
     stars = StarsItemFactor.objects.filter(run=run).values_list("factors", flat=True)
     assert len(stars) == len(movies) and all(len(f) == 3 for f in stars)  # the stars model's rank
+    stars_users = StarsUserFactor.objects.filter(run=run).values_list("factors", flat=True)
+    assert len(stars_users) == len(users) and all(len(f) == 3 for f in stars_users)  # for the item fold-in
     mean = float(Rating.objects.aggregate(mean=Avg("value"))["mean"])
     assert run.global_mean == pytest.approx(mean, abs=1e-6)
     assert run.rows_written == (
         Recommendation.objects.filter(run=run).count()
         + SimilarMovie.objects.filter(run=run).count()
-        + len(users)
+        + 2 * len(users)
         + 2 * len(movies)
     )
 

@@ -1,0 +1,361 @@
+"""New movies served without a retrain: the item fold-in and the serving run's terms with them appended.
+
+A movie without an ItemFactor in the serving run (added in the admin or by an import since, or unrated when the
+run exported) gets terms for both models from its raters' terms in the run (the reverse of the user fold-in:
+recommendations.content.item_fold_in_list / item_fold_in_stars, the one implementation the offline
+`evaluate --cold-items` uses too), shrunk toward the content map's prior (content_prior) while it has few ratings;
+with none it has the prior alone. The raters' terms are the
+run's published ones (UserFactor, StarsUserFactor), fixed for the run, so a movie's terms depend only on the run
+and its ratings: they are cached per (run, movie, catalog_movie.rating_version), which database triggers bump in
+the transaction of any change to its ratings, so the cache is never stale. Raters the run does not know (signed up
+since) are not used until the next retrain.
+
+`serving_item_factors` / `serving_stars_model` are the run's own matrices with these movies appended after the
+run's rows (ItemFactors.base, .order), so every fold-in, flavour, filter and prediction sees them like trained
+movies. Which movies are new is asked of the database on every call with one indexed query
+(`_cold_versions`): the movies not trained that existed when the process last looked (refreshed every
+COLD_BASE_SECONDS) and any movie with a higher id, i.e. every movie added since; a deleted movie is simply no
+longer returned, and the site's lists drop movies that are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+from django.conf import settings
+from django.db import connection
+
+from catalog.models import Movie
+from ratings.models import Rating
+
+from . import content, foldin
+from .models import ItemFactor, StarsUserFactor, TrainingRun, UserFactor
+
+# How often each process re-reads which of the catalogue's older movies the run has not trained (an import can add
+# movies with ids below the highest); movies added since (higher ids) are seen at once.
+COLD_BASE_SECONDS = 60.0
+# Solved terms kept per process (keyed by run, movie and rating version).
+TERMS_CACHE_SIZE = 20_000
+
+
+@dataclass(frozen=True)
+class ItemTerms:
+    """A movie's terms solved by the item fold-in: list-model factors and, for a two-model run, its stars bias and
+    stars factors (None without a stars model)."""
+
+    list_factors: np.ndarray  # float64 (list rank,)
+    stars_bias: float | None = None
+    stars_factors: np.ndarray | None = None  # float64 (stars rank,)
+
+
+@dataclass(frozen=True)
+class ColdItems:
+    """The serving run's new movies (not trained) and their folded-in terms, rows in ascending movie id."""
+
+    run_id: int
+    movie_ids: np.ndarray  # int64
+    versions: np.ndarray  # int64, catalog_movie.rating_version
+    ratings_used: np.ndarray  # int64: raters known to the run (0: the content prior alone)
+    list_matrix: np.ndarray  # float32 (n, list rank)
+    stars_biases: np.ndarray | None  # float64 (n,)
+    stars_matrix: np.ndarray | None  # float32 (n, stars rank)
+
+    @property
+    def key(self) -> tuple:
+        return tuple(zip(self.movie_ids.tolist(), self.versions.tolist(), strict=True))
+
+    @property
+    def digest(self) -> str:
+        """A short name of `key` for cache keys shared between processes."""
+        if self.movie_ids.size == 0:
+            return "-"
+        data = np.concatenate([self.movie_ids, self.versions]).astype("<i8").tobytes()
+        return hashlib.blake2b(data, digest_size=8).hexdigest()
+
+
+@dataclass(frozen=True)
+class _RunUsers:
+    user_ids: np.ndarray  # int64 ascending
+    list_matrix: np.ndarray  # float32 (users, list rank)
+    gram: np.ndarray  # float64 UᵀU
+    mean_square: float  # mean of ‖u‖² / rank: the scale of one rater's term
+    stars_ids: np.ndarray  # int64 ascending
+    stars_biases: np.ndarray
+    stars_matrix: np.ndarray
+
+
+_lock = threading.Lock()
+_bases: dict[int, tuple[float, int, tuple[int, ...]]] = {}  # run -> (loaded at, highest id then, untrained ids)
+_users: dict[int, _RunUsers] = {}
+_terms: OrderedDict[tuple[int, int, int], tuple[ItemTerms, int]] = OrderedDict()
+_serving: dict[tuple[int, str], tuple[tuple, object]] = {}
+
+
+def cold_items_cache_clear() -> None:
+    with _lock:
+        _bases.clear()
+        _users.clear()
+        _terms.clear()
+        _serving.clear()
+
+
+def _cold_base(run: TrainingRun) -> tuple[int, tuple[int, ...]]:
+    now = time.monotonic()
+    hit = _bases.get(run.pk)
+    if hit is not None and now - hit[0] < COLD_BASE_SECONDS:
+        return hit[1], hit[2]
+    movie, item = Movie._meta.db_table, ItemFactor._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(max(id), 0) FROM {movie}")
+        (highest,) = cursor.fetchone()
+        cursor.execute(
+            f"SELECT m.id FROM {movie} m WHERE m.id <= %s AND NOT EXISTS "
+            f"(SELECT 1 FROM {item} f WHERE f.run_id = %s AND f.movie_id = m.id) ORDER BY m.id",
+            [highest, run.pk],
+        )
+        untrained = tuple(row[0] for row in cursor.fetchall())
+    for stale in [key for key in _bases if key != run.pk]:
+        _bases.pop(stale, None)
+    _bases[run.pk] = (now, highest, untrained)
+    return highest, untrained
+
+
+def _cold_versions(run: TrainingRun) -> list[tuple[int, int]]:
+    """(movie id, rating version) of every movie of the catalogue the run has not trained, ascending ids."""
+    trained = foldin.item_factors_for_run(run)
+    if not trained.implicit_prefs:  # a legacy run of one explicit model: new movies wait for the next retrain
+        return []
+    highest, untrained = _cold_base(run)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, rating_version FROM {Movie._meta.db_table} WHERE id > %s OR id = ANY(%s) ORDER BY id",
+            [highest, list(untrained)],
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return []
+    _, found = trained.rows_of(row[0] for row in rows)
+    return [row for row, known in zip(rows, found, strict=True) if not known]
+
+
+def _run_users(run: TrainingRun) -> _RunUsers:
+    hit = _users.get(run.pk)
+    if hit is not None:
+        return hit
+    with _lock:
+        if run.pk not in _users:
+            user_ids, _, matrix = foldin._factor_rows(UserFactor, run, key="user_id")
+            stars_ids, extra, stars_matrix = foldin._factor_rows(StarsUserFactor, run, "bias", key="user_id")
+            wide = matrix.astype(np.float64)
+            _users.clear()  # only the serving run's are asked for
+            _users[run.pk] = _RunUsers(
+                user_ids=user_ids,
+                list_matrix=matrix,
+                gram=wide.T @ wide,
+                mean_square=float((wide**2).sum() / max(wide.size, 1)),
+                stars_ids=stars_ids,
+                stars_biases=np.fromiter((bias for (bias,) in extra), dtype=np.float64, count=len(extra)),
+                stars_matrix=stars_matrix,
+            )
+    return _users[run.pk]
+
+
+def _rows(ids: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if ids.size == 0:
+        return np.zeros(wanted.size, dtype=np.int64), np.zeros(wanted.size, dtype=bool)
+    rows = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
+    return rows, ids[rows] == wanted
+
+
+def _prior(*, run: TrainingRun, movie_ids: list[int], list_rank: int, stars_rank: int):
+    """(list factors (n, list rank), stars biases (n,), stars factors (n, stars rank)) of the content map; zeros for a
+    movie without one (a run without a map, or a map of other ranks)."""
+    n = len(movie_ids)
+    list_factors, stars_biases, stars_factors = np.zeros((n, list_rank)), np.zeros(n), np.zeros((n, stars_rank))
+    prior = content.content_prior(run=run, movie_ids=movie_ids)
+    found = prior.found
+    if found.any() and prior.list_factors.shape[1] == list_rank:
+        list_factors[found] = prior.list_factors[found]
+    if found.any() and stars_rank and prior.stars_factors.shape[1] == stars_rank:
+        stars_biases[found] = prior.stars_bias[found]
+        stars_factors[found] = prior.stars_factors[found]
+    return list_factors, stars_biases, stars_factors
+
+
+def item_terms_solve(
+    *,
+    run: TrainingRun,
+    ratings: dict[int, list[tuple[int, float]]],
+    movie_ids: list[int],
+) -> dict[int, tuple[ItemTerms, int]]:
+    """Both models' terms for `movie_ids` from `ratings` (movie id -> [(user id, stars)]) and the run's user terms,
+    shrunk toward the content prior; per movie (terms, raters used). The one implementation behind the site and
+    offline evaluations (an evaluation passes its held-out movies' first ratings). ITEM_FOLDIN_PRIOR_RATINGS sets
+    how many ratings the prior weighs like."""
+    factors = foldin.item_factors_for_run(run)
+    stars = foldin.stars_model_for_run(run)
+    users = _run_users(run)
+    list_rank = factors.matrix.shape[1]
+    stars_rank = stars.matrix.shape[1] if stars is not None else 0
+    prior_list, prior_biases, prior_stars = _prior(
+        run=run, movie_ids=movie_ids, list_rank=list_rank, stars_rank=stars_rank
+    )
+    weight = float(settings.ITEM_FOLDIN_PRIOR_RATINGS)
+    # The prior weighs like `weight` ratings (the same scaling as the offline evaluate --cold-items).
+    list_weight = content.list_prior_strength(
+        prior_ratings=weight, alpha=factors.alpha, users_mean_square=users.mean_square
+    )
+    stars_mean_square = float((users.stars_matrix.astype(np.float64) ** 2).mean()) if users.stars_matrix.size else 0.0
+    result = {}
+    for i, movie_id in enumerate(movie_ids):
+        pairs = ratings.get(movie_id, [])
+        user_ids = np.fromiter((u for u, _ in pairs), dtype=np.int64, count=len(pairs))
+        values = np.fromiter((v for _, v in pairs), dtype=np.float64, count=len(pairs))
+        rows, found = _rows(users.user_ids, user_ids)
+        list_factors = content.item_fold_in_list(
+            user_factors=users.list_matrix[rows[found]],
+            values=values[found],
+            prior=prior_list[i],
+            users_gram=users.gram,
+            reg_param=factors.reg_param,
+            alpha=factors.alpha,
+            center=factors.center,
+            prior_strength=list_weight,
+        )
+        stars_bias = stars_factors = None
+        if stars is not None:
+            srows, sfound = _rows(users.stars_ids, user_ids)
+            stars_bias, stars_factors = content.item_fold_in_stars(
+                user_factors=users.stars_matrix[srows[sfound]],
+                user_biases=users.stars_biases[srows[sfound]],
+                values=values[sfound],
+                global_mean=stars.global_mean,
+                prior_bias=float(prior_biases[i]),
+                prior=prior_stars[i],
+                reg_param=stars.reg_param,
+                # The prior bias weighs like the retrain's bias regularisation plus `weight` ratings.
+                reg_item=stars.reg_item + weight,
+                prior_strength=weight * stars_mean_square,
+            )
+        terms = ItemTerms(list_factors=list_factors, stars_bias=stars_bias, stars_factors=stars_factors)
+        result[movie_id] = (terms, int(found.sum()))
+    return result
+
+
+def cold_items_for_run(run: TrainingRun) -> ColdItems:
+    """The run's new movies with their terms: cached terms per (run, movie, version), the rest solved now (one query
+    for their ratings)."""
+    versions = _cold_versions(run)
+    missing = [(m, v) for m, v in versions if (run.pk, m, v) not in _terms]
+    if missing:
+        ids = [m for m, _ in missing]
+        ratings: dict[int, list[tuple[int, float]]] = {}
+        for user_id, movie_id, value in Rating.objects.filter(movie_id__in=ids).values_list(
+            "user_id", "movie_id", "value"
+        ):
+            ratings.setdefault(movie_id, []).append((user_id, float(value)))
+        solved = item_terms_solve(run=run, ratings=ratings, movie_ids=ids)
+        with _lock:
+            for movie_id, version in missing:
+                _terms[(run.pk, movie_id, version)] = solved[movie_id]
+            while len(_terms) > TERMS_CACHE_SIZE:
+                _terms.popitem(last=False)
+    factors = foldin.item_factors_for_run(run)
+    stars = foldin.stars_model_for_run(run)
+    entries = [_terms[(run.pk, m, v)] for m, v in versions]
+    n = len(entries)
+    list_matrix = np.zeros((n, factors.matrix.shape[1]), dtype=np.float32)
+    stars_biases = np.zeros(n) if stars is not None else None
+    stars_matrix = np.zeros((n, stars.matrix.shape[1]), dtype=np.float32) if stars is not None else None
+    for i, (terms, _) in enumerate(entries):
+        list_matrix[i] = terms.list_factors
+        if stars is not None:
+            stars_biases[i] = terms.stars_bias
+            stars_matrix[i] = terms.stars_factors
+    return ColdItems(
+        run_id=run.pk,
+        movie_ids=np.fromiter((m for m, _ in versions), dtype=np.int64, count=n),
+        versions=np.fromiter((v for _, v in versions), dtype=np.int64, count=n),
+        ratings_used=np.fromiter((used for _, used in entries), dtype=np.int64, count=n),
+        list_matrix=list_matrix,
+        stars_biases=stars_biases,
+        stars_matrix=stars_matrix,
+    )
+
+
+def _serving_cached(run: TrainingRun, kind: str, cold: ColdItems, build):
+    key = (run.pk, kind)
+    hit = _serving.get(key)
+    if hit is not None and hit[0] == cold.key:
+        return hit[1]
+    value = build()
+    with _lock:
+        for stale in [k for k in _serving if k[0] != run.pk]:
+            _serving.pop(stale, None)
+        _serving[key] = (cold.key, value)
+    return value
+
+
+def serving_item_factors(run: TrainingRun, cold: ColdItems | None = None) -> foldin.ItemFactors:
+    """The run's list-model factors with its new movies appended (the run's own when there are none)."""
+    factors = foldin.item_factors_for_run(run)
+    cold = cold_items_for_run(run) if cold is None else cold
+    if cold.movie_ids.size == 0:
+        return factors
+
+    def build():
+        movie_ids = np.concatenate([factors.movie_ids, cold.movie_ids])
+        return foldin.ItemFactors(
+            run_id=factors.run_id,
+            movie_ids=movie_ids,
+            matrix=np.ascontiguousarray(np.vstack([factors.matrix, cold.list_matrix])),
+            reg_param=factors.reg_param,
+            implicit_prefs=factors.implicit_prefs,
+            alpha=factors.alpha,
+            center=factors.center,
+            order=np.argsort(movie_ids, kind="stable"),
+            base=factors,
+            cold_key=cold.key,
+        )
+
+    return _serving_cached(run, "items", cold, build)
+
+
+def serving_stars_model(run: TrainingRun, cold: ColdItems | None = None) -> foldin.StarsModel | None:
+    """The run's stars model with its new movies appended; None for a run without one."""
+    stars = foldin.stars_model_for_run(run)
+    if stars is None:
+        return None
+    cold = cold_items_for_run(run) if cold is None else cold
+    if cold.movie_ids.size == 0:
+        return stars
+
+    def build():
+        movie_ids = np.concatenate([stars.movie_ids, cold.movie_ids])
+        return foldin.StarsModel(
+            run_id=stars.run_id,
+            global_mean=stars.global_mean,
+            movie_ids=movie_ids,
+            biases=np.concatenate([stars.biases, cold.stars_biases]),
+            matrix=np.ascontiguousarray(np.vstack([stars.matrix, cold.stars_matrix])),
+            reg_param=stars.reg_param,
+            reg_user=stars.reg_user,
+            reg_item=stars.reg_item,
+            order=np.argsort(movie_ids, kind="stable"),
+        )
+
+    return _serving_cached(run, "stars", cold, build)
+
+
+def run_user_stars_terms(*, run: TrainingRun, user_id: int) -> tuple[float, np.ndarray] | None:
+    """The stars model's published terms (b_u, u) of one user in `run`; None if the run has none for them."""
+    users = _run_users(run)
+    rows, found = _rows(users.stars_ids, np.array([user_id], dtype=np.int64))
+    if not found[0]:
+        return None
+    return float(users.stars_biases[rows[0]]), users.stars_matrix[rows[0]].astype(np.float64)
