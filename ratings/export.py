@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from django.db import connection, transaction
@@ -48,6 +50,10 @@ class RatingsExport:
     path: Path
     rows: int
     snapshot_at: datetime
+    # How many distinct users and movies the ratings name: counted while streaming, so the retrain needs no
+    # Spark job of its own for them.
+    users: int = 0
+    movies: int = 0
     # Written only when asked for (see ratings_export_to_parquet).
     taste_versions_path: Path | None = None
     hidden_path: Path | None = None
@@ -56,12 +62,15 @@ class RatingsExport:
 class _ParquetChunkWriter(io.RawIOBase):
     """A write-only file object: psycopg2 writes COPY output here, we emit Parquet row groups."""
 
-    def __init__(self, path: Path, chunk_bytes: int, schema: pa.Schema = EXPORT_SCHEMA) -> None:
+    def __init__(
+        self, path: Path, chunk_bytes: int, schema: pa.Schema = EXPORT_SCHEMA, distinct: tuple[str, ...] = ()
+    ) -> None:
         self._schema = schema
         self._writer = pq.ParquetWriter(str(path), schema, compression="snappy")
         self._buffer = bytearray()
         self._chunk_bytes = chunk_bytes
         self.rows = 0
+        self._distinct = {name: [] for name in distinct}
 
     def writable(self) -> bool:
         return True
@@ -83,6 +92,13 @@ class _ParquetChunkWriter(io.RawIOBase):
         )
         self._writer.write_table(table)
         self.rows += table.num_rows
+        for name, seen in self._distinct.items():
+            seen.append(pc.unique(table.column(name)).to_numpy())
+
+    def distinct_count(self, name: str) -> int:
+        """How many distinct values column `name` (one of `distinct`) held in the rows written so far."""
+        seen = self._distinct[name]
+        return int(np.unique(np.concatenate(seen)).size) if seen else 0
 
     def finish(self) -> None:
         if self._buffer:
@@ -110,7 +126,8 @@ def ratings_export_to_parquet(
     ratings written later are recognisably newer. From the same snapshot, when given:
     `taste_versions_path` gets every user's taste version (user_id int, taste_version long) and
     `hidden_path` every hidden movie (user_id int, movie_id int), so a user whose version is still
-    the exported one has exactly the exported ratings and hidden movies. Raises OSError when a
+    the exported one has exactly the exported ratings and hidden movies. Also counts the distinct users and
+    movies of the ratings (`users`, `movies`) on the way. Raises OSError when a
     path is not writable; then none of the files is left behind.
     """
     outputs = [(path, _EXPORT_SQL, EXPORT_SCHEMA)]
@@ -123,7 +140,8 @@ def ratings_export_to_parquet(
     writers: list[_ParquetChunkWriter] = []
     try:
         for each, _, schema in outputs:
-            writers.append(_ParquetChunkWriter(each, chunk_bytes, schema))
+            distinct = ("user_id", "movie_id") if schema is EXPORT_SCHEMA else ()
+            writers.append(_ParquetChunkWriter(each, chunk_bytes, schema, distinct))
         outermost = not connection.in_atomic_block
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -146,6 +164,8 @@ def ratings_export_to_parquet(
         path=path,
         rows=writers[0].rows,
         snapshot_at=snapshot_at,
+        users=writers[0].distinct_count("user_id"),
+        movies=writers[0].distinct_count("movie_id"),
         taste_versions_path=taste_versions_path,
         hidden_path=hidden_path,
     )

@@ -27,7 +27,8 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_engine.frames import require_columns
+from spark_engine.frames import collect_factors, require_columns
+from spark_engine.topk import PairScorer
 
 # Predicted stars are clipped to the rating scale.
 MIN_RATING, MAX_RATING = 0.5, 5.0
@@ -249,6 +250,57 @@ def predict(model: BiasedALSModel, pairs: DataFrame) -> DataFrame:
         raw = raw + F.coalesce(_dot(F.col("_uf"), F.col("_if")), F.lit(0.0))
     clipped = F.least(F.greatest(raw, F.lit(MIN_RATING)), F.lit(MAX_RATING))
     return scored.withColumn("prediction", clipped.cast("double")).select(*pairs.columns, "prediction")
+
+
+def stars_pair_scorer(model: BiasedALSModel) -> PairScorer:
+    """`predict` of `model` as a `topk.PairScorer`, to score the pairs `topk.top_n_unrated` selects in the same pass.
+
+    User rows are [u, 1, mu + b_u], movie rows [v, b_i, 1], so a row product is mu + b_u + b_i + u.v, clipped to the
+    rating scale; an unknown user is [0, 1, mu] and an unknown movie [0, 0, 1], the fallbacks of `predict`. Equal to
+    `predict` up to float64 rounding (the sum runs in another order). Collects both factor and bias tables now.
+    """
+    mu = model.global_mean
+    user_bias = _int_double_columns(model.user_bias.select("user_id", "user_bias"))
+    item_bias = _int_double_columns(model.item_bias.select("movie_id", "item_bias"))
+    if model.als is None:
+        empty = np.empty(0, np.int64), np.empty((0, 0), np.float32)
+        users, items = empty, empty
+    else:
+        users = collect_factors(model.als.userFactors, "stars user factors")
+        items = collect_factors(model.als.itemFactors, "stars item factors")
+    rank = max(users[1].shape[1] if users[0].size else 0, items[1].shape[1] if items[0].size else 0)
+
+    def rows(factors, biases, bias_at: int) -> tuple[np.ndarray, np.ndarray]:
+        (factor_ids, matrix), (bias_ids, bias) = factors, biases
+        ids = np.union1d(factor_ids, bias_ids)
+        out = np.zeros((ids.size, rank + 2), np.float64)
+        out[:, rank + 1 - bias_at] = 1.0
+        if factor_ids.size:
+            out[np.searchsorted(ids, factor_ids), :rank] = matrix
+        out[np.searchsorted(ids, bias_ids), rank + bias_at] += bias
+        return ids, out
+
+    user_ids, user_matrix = rows(users, user_bias, 1)
+    user_matrix[:, rank + 1] += mu
+    item_ids, item_matrix = rows(items, item_bias, 0)
+    default_user, default_item = np.zeros(rank + 2), np.zeros(rank + 2)
+    default_user[rank], default_user[rank + 1] = 1.0, mu
+    default_item[rank + 1] = 1.0
+    return PairScorer(
+        user_ids=user_ids,
+        user_matrix=user_matrix,
+        item_ids=item_ids,
+        item_matrix=item_matrix,
+        default_user=default_user,
+        default_item=default_item,
+        low=MIN_RATING,
+        high=MAX_RATING,
+    )
+
+
+def _int_double_columns(df: DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    table = df.toArrow()
+    return table.column(0).to_numpy().astype(np.int64), table.column(1).to_numpy().astype(np.float64)
 
 
 def biased_factors(model: BiasedALSModel) -> tuple[DataFrame, DataFrame]:

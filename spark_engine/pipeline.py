@@ -13,6 +13,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,6 +23,7 @@ from django.utils import timezone
 
 from movierec_site.logging import log_context
 from ratings.export import ratings_export_to_parquet
+from ratings.selectors import rating_count_estimate
 from recommendations import services
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
@@ -160,28 +162,37 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
     return run
 
 
-def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback | None) -> None:
-    from spark_engine import stages  # imports pyspark: only when a retrain runs, never in a web process
+def _start_spark(checkpoint_dir: Path, ratings_count: int):
+    """The run's SparkSession (imports pyspark: only when a retrain runs, never in a web process)."""
+    from spark_engine import stages
 
+    return stages.spark_for_run(spark_config_from_settings(checkpoint_dir=checkpoint_dir, ratings_count=ratings_count))
+
+
+def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallback | None) -> None:
     run_dir = services.training_run_dir(run_id=run.pk)
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    with _stage(run, "export", on_stage) as outcome:
-        export = ratings_export_to_parquet(
-            path=run_dir / "ratings.parquet",
-            taste_versions_path=run_dir / "taste_versions.parquet",
-            hidden_path=run_dir / "hidden.parquet",
-        )
-        outcome.fields = {"ratings_count": export.rows, "ratings_snapshot_at": export.snapshot_at}
-        outcome.summary = f"{export.rows:,} ratings"
-    if export.rows == 0:
-        raise ValueError("There are no ratings to train on; import MovieLens data first.")
+    # The JVM starts (5-7 s) while PostgreSQL streams the export: the two use different resources. The data
+    # size that picks the JVM's settings is the planner's estimate, since the export has not counted yet.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as starter:
+        starting = starter.submit(_start_spark, run_dir / "checkpoints", rating_count_estimate())
+        with _stage(run, "export", on_stage) as outcome:
+            export = ratings_export_to_parquet(
+                path=run_dir / "ratings.parquet",
+                taste_versions_path=run_dir / "taste_versions.parquet",
+                hidden_path=run_dir / "hidden.parquet",
+            )
+            outcome.fields = {"ratings_count": export.rows, "ratings_snapshot_at": export.snapshot_at}
+            outcome.summary = f"{export.rows:,} ratings"
+        if export.rows == 0:
+            raise ValueError("There are no ratings to train on; import MovieLens data first.")
+        spark = starting.result()
 
-    spark = stages.spark_for_run(
-        spark_config_from_settings(checkpoint_dir=run_dir / "checkpoints", ratings_count=export.rows)
-    )
+    from spark_engine import stages  # imports pyspark: only when a retrain runs
+
     ratings = stages.read_ratings(spark, export.path)
-    options, lowered = stages.fit_list_rank_to_data(options, ratings)
+    options, lowered = stages.list_rank_options(options, users=export.users, movies=export.movies)
     if lowered:
         _report(on_stage, "export", lowered)
         services.training_run_update(run=run, parameters=asdict(options))

@@ -1,6 +1,6 @@
 """Explicit schemas for everything that crosses the Spark boundary (files in, files out)."""
 
-from pyspark.sql.types import ArrayType, FloatType, IntegerType, LongType, StructField, StructType
+from pyspark.sql.types import ArrayType, DoubleType, FloatType, IntegerType, LongType, StructField, StructType
 
 # Ratings exported from PostgreSQL to Parquet; `ts` is seconds since the epoch.
 RATINGS_SCHEMA = StructType(
@@ -20,6 +20,12 @@ RECOMMENDATIONS_SCHEMA = StructType(
         StructField("rank", IntegerType(), nullable=False),
         StructField("score", FloatType(), nullable=False),
     ]
+)
+
+# The same with a second model's score of each pair (the stars model's predicted rating), as
+# `topk.top_n_unrated(..., rate_with=...)` gives it.
+RATED_RECOMMENDATIONS_SCHEMA = StructType(
+    [*RECOMMENDATIONS_SCHEMA.fields, StructField("prediction", DoubleType(), nullable=False)]
 )
 
 # Per-movie most similar movies (cosine of factors), rank 1 is the most similar.

@@ -68,6 +68,12 @@ def fit_list_rank_to_data(options, ratings: DataFrame) -> tuple[object, str | No
     """`options` with the list rank lowered as `list_rank_for` requires for `ratings`, and a note saying so
     (None when the rank stands). Runs one Spark job (`users_and_movies`)."""
     users, movies = users_and_movies(ratings)
+    return list_rank_options(options, users=users, movies=movies)
+
+
+def list_rank_options(options, *, users: int, movies: int) -> tuple[object, str | None]:
+    """`options` with the list rank lowered as `list_rank_for` requires for `users` x `movies` (counted by the
+    export, so no Spark job), and a note saying so (None when the rank stands)."""
     list_rank = list_rank_for(options.list_rank, users=users, movies=movies)
     if list_rank == options.list_rank:
         return options, None
@@ -191,8 +197,11 @@ def write_results(
         )
         version = F.when(F.exists("features", lambda f: f != 0), F.col("taste_version"))
 
-    top = topk.top_n_unrated(user_factors, item_factors, rated, top_n, on_driver=on_driver)
-    top_stars = fitting.predict(models.stars, top.select("user_id", "movie_id", "rank"))
+    # The stars come out of the ranking pass: a join of the top-N against the stars factors afterwards cost
+    # a Spark shuffle of every published row.
+    top_stars = topk.top_n_unrated(
+        user_factors, item_factors, rated, top_n, on_driver=on_driver, rate_with=fitting.stars_pair_scorer(models.stars)
+    )
     similar = topk.similar_items(item_factors, similar_k, on_driver=on_driver)
     stars_items = fitting.stars_item_terms(models.stars)
     files = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from spark_engine.frames import collect_factors, require_columns
-from spark_engine.schemas import RECOMMENDATIONS_SCHEMA, SIMILAR_SCHEMA
+from spark_engine.schemas import RATED_RECOMMENDATIONS_SCHEMA, RECOMMENDATIONS_SCHEMA, SIMILAR_SCHEMA
 
 # Score matrix budget per block of users (float32): about 70 users x 59K movies. Small blocks stay in
 # cache; measured on this machine the whole selection ran ~30% faster with 64 users per block than 1024.
@@ -38,6 +39,44 @@ SAMPLE_STRIDE = 8
 _LOWEST = np.finfo(np.float32).min
 
 
+@dataclass(frozen=True)
+class PairScorer:
+    """A second model's score of the pairs `top_n_unrated` selects: clip(user_row . item_row, low, high) in float64.
+
+    `user_ids` / `item_ids` sorted ascending with one row each of `user_matrix` / `item_matrix`; an id absent there
+    uses `default_user` / `default_item`. A biased model fits this form with its bias terms as extra columns
+    (`fitting.stars_pair_scorer`), so its predicted stars come out of the same pass that ranks the lists, with no
+    join of the top-N against the factors afterwards.
+    """
+
+    user_ids: np.ndarray
+    user_matrix: np.ndarray
+    item_ids: np.ndarray
+    item_matrix: np.ndarray
+    default_user: np.ndarray
+    default_item: np.ndarray
+    low: float = -np.inf
+    high: float = np.inf
+
+    def rows_for(self, ids: np.ndarray, *, users: bool) -> np.ndarray:
+        """The rows of `ids` (user or item ids), the default row where an id is unknown."""
+        known_ids, matrix, default = (
+            (self.user_ids, self.user_matrix, self.default_user)
+            if users
+            else (self.item_ids, self.item_matrix, self.default_item)
+        )
+        rows = np.full((ids.size, default.size), default, np.float64)
+        if known_ids.size:
+            at = np.minimum(np.searchsorted(known_ids, ids), known_ids.size - 1)
+            found = known_ids[at] == ids
+            rows[found] = matrix[at[found]]
+        return rows
+
+    def aligned_to(self, user_ids: np.ndarray, item_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(user rows in the order of `user_ids`, item rows in the order of `item_ids`): what the blocks index."""
+        return self.rows_for(user_ids, users=True), self.rows_for(item_ids, users=False)
+
+
 # --------------------------------------------------------------------------------------------------
 # Kernels
 
@@ -50,6 +89,7 @@ def top_n_unrated(
     *,
     num_partitions: int | None = None,
     on_driver: bool = False,
+    rate_with: PairScorer | None = None,
 ) -> DataFrame:
     """Exact top-n unrated movies for every user, scored by the dot product of factors.
 
@@ -59,7 +99,8 @@ def top_n_unrated(
     movies without factors are fine).
     Out: RECOMMENDATIONS_SCHEMA (user_id, movie_id, rank, score); for every user with factors exactly
     min(n, number of movies with factors the user has not rated) rows, rank 1..that number, ordered by
-    score descending then movie_id ascending (so ties are deterministic).
+    score descending then movie_id ascending (so ties are deterministic). With `rate_with`,
+    RATED_RECOMMENDATIONS_SCHEMA: the same rows with that scorer's `prediction` of each pair.
     Side effects: runs Spark jobs now to collect both factor tables and `rated` (as an index of 4 bytes
     per pair: 100 MB for 25M ratings) to the driver, and broadcasts them; the returned DataFrame is lazy.
     Raises ValueError on n < 1, missing columns, duplicate ids or factor lengths that differ.
@@ -80,9 +121,11 @@ def top_n_unrated(
     # once as Arrow and indexing them with numpy, and needed a shuffle; the index is small enough to broadcast.
     rated_start, rated_cols = _rated_index(rated, user_ids, item_ids)
     payload = (user_ids, user_matrix, item_ids, np.ascontiguousarray(item_matrix.T), rated_start, rated_cols)
-    return _map_blocks(
-        spark, payload, _top_n_block, RECOMMENDATIONS_SCHEMA, user_ids.size, item_ids.size, n, num_partitions, on_driver
-    )
+    schema = RECOMMENDATIONS_SCHEMA
+    if rate_with is not None:
+        payload = (*payload, *rate_with.aligned_to(user_ids, item_ids), rate_with.low, rate_with.high)
+        schema = RATED_RECOMMENDATIONS_SCHEMA
+    return _map_blocks(spark, payload, _top_n_block, schema, user_ids.size, item_ids.size, n, num_partitions, on_driver)
 
 
 def similar_items(
@@ -220,20 +263,28 @@ def _block_rows(columns: int) -> int:
     return int(max(1, min(MAX_BLOCK_ROWS, BLOCK_BYTES // (4 * max(columns, 1)))))
 
 
-def _result_batch(names: tuple[str, ...], *columns: np.ndarray) -> pa.RecordBatch:
+def _result_batch(names: tuple[str, ...], *columns: np.ndarray, prediction: np.ndarray | None = None) -> pa.RecordBatch:
     arrays = [pa.array(c.astype(np.int32)) for c in columns[:-1]] + [pa.array(columns[-1], pa.float32())]
+    if prediction is not None:
+        arrays.append(pa.array(prediction, pa.float64()))
+        names = (*names, "prediction")
     return pa.RecordBatch.from_arrays(arrays, names=list(names))
 
 
 def _top_n_block(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
     """Users lo..hi-1 of `top_n_unrated`'s payload: score, mask rated movies, keep the exact top k."""
-    user_ids, user_matrix, item_ids, item_t, rated_start, rated_cols = payload
+    user_ids, user_matrix, item_ids, item_t, rated_start, rated_cols = payload[:6]
     scores = user_matrix[lo:hi] @ item_t
     per_row = np.diff(rated_start[lo : hi + 1])
     excluded = rated_cols[rated_start[lo] : rated_start[hi]]
     scores[np.repeat(np.arange(hi - lo), per_row), excluded] = -np.inf
     rows, cols, ranks, values = _top_k_per_row(scores, k)
-    return _result_batch(("user_id", "movie_id", "rank", "score"), user_ids[lo + rows], item_ids[cols], ranks, values)
+    prediction = None
+    if len(payload) > 6:  # a PairScorer's rows, aligned with the users and items (see top_n_unrated)
+        rate_users, rate_items, low, high = payload[6:]
+        prediction = np.clip(np.einsum("ij,ij->i", rate_users[lo + rows], rate_items[cols]), low, high)
+    names = ("user_id", "movie_id", "rank", "score")
+    return _result_batch(names, user_ids[lo + rows], item_ids[cols], ranks, values, prediction=prediction)
 
 
 def _similar_block(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:

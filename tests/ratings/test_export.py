@@ -25,6 +25,7 @@ def test_export_streams_every_rating_into_parquet_in_small_chunks(tmp_path):
 
     table = pq.read_table(export.path)
     assert export.rows == len(expected) == table.num_rows
+    assert (export.users, export.movies) == (len(users), len(movies))  # counted across chunks, each once
     assert [f.name for f in table.schema] == ["user_id", "movie_id", "rating", "ts"]
     rows = table.to_pydict()
     assert set(zip(rows["user_id"], rows["movie_id"], rows["rating"], strict=True)) == expected

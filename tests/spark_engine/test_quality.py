@@ -18,6 +18,7 @@ from spark_engine import fitting, metrics
 from spark_engine.fitting import ALSParams, fit_als
 from spark_engine.metrics import rmse
 from spark_engine.schemas import FACTORS_SCHEMA
+from spark_engine.topk import top_n_unrated
 from tests.factories import MovieFactory, RatingFactory, UserFactory
 
 pytestmark = pytest.mark.spark
@@ -148,6 +149,47 @@ def test_predict_falls_back_to_biases_for_cold_users_and_movies_and_clips(spark,
     assert rows["both cold"]["prediction"] == pytest.approx(model.global_mean)
     predictions = fitting.predict(model, train).select("prediction").toPandas()["prediction"]
     assert predictions.notna().all() and predictions.between(0.5, 5.0).all()
+
+
+@pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
+def test_top_n_with_the_stars_scorer_publishes_exactly_the_stars_predict_gives(spark, biased_low_rank, on_driver):
+    """The retrain's stars come out of the ranking pass (`stars_pair_scorer`) instead of a join through `predict`:
+    the published rows (users, movies, ranks, list scores) and their stars must be what the join gave."""
+    train, _ = biased_low_rank
+    model = fitting.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
+    list_users, list_items = fitting.fit_list_model(
+        train, fitting.ListParams(als=ALSParams(rank=3, implicit_prefs=True, **FAST))
+    )
+    rated = train.select("user_id", "movie_id")
+
+    plain = top_n_unrated(list_users, list_items, rated, 8, on_driver=on_driver)
+    joined = fitting.predict(model, plain).toPandas().sort_values(["user_id", "rank"]).reset_index(drop=True)
+    scored = top_n_unrated(
+        list_users, list_items, rated, 8, on_driver=on_driver, rate_with=fitting.stars_pair_scorer(model)
+    )
+    fused = scored.toPandas().sort_values(["user_id", "rank"]).reset_index(drop=True)
+
+    assert len(fused) == len(joined) > 0
+    pd.testing.assert_frame_equal(
+        fused[["user_id", "movie_id", "rank", "score"]], joined[["user_id", "movie_id", "rank", "score"]]
+    )
+    np.testing.assert_allclose(fused["prediction"], joined["prediction"], rtol=0, atol=1e-9)
+    assert fused["prediction"].between(0.5, 5.0).all()
+
+
+def test_stars_pair_scorer_falls_back_like_predict_for_cold_users_and_movies(spark, biased_low_rank):
+    train, _ = biased_low_rank
+    model = fitting.fit_biased_als(train, ALSParams(rank=2, reg_param=0.1, **FAST), reg_user=2.0, reg_item=2.0)
+    scorer = fitting.stars_pair_scorer(model)
+    pairs = pd.DataFrame({"user_id": [1, 999, 999, 2, 3], "movie_id": [999, 101, 999, 102, 103]})
+
+    users = scorer.rows_for(pairs["user_id"].to_numpy(np.int64), users=True)
+    movies = scorer.rows_for(pairs["movie_id"].to_numpy(np.int64), users=False)
+    fused = np.clip(np.einsum("ij,ij->i", users, movies), scorer.low, scorer.high)
+
+    expected = fitting.predict(model, spark.createDataFrame(pairs, "user_id int, movie_id int")).toPandas()
+    merged = pairs.merge(expected, on=["user_id", "movie_id"])
+    np.testing.assert_allclose(fused, merged["prediction"], rtol=0, atol=1e-9)
 
 
 def test_biased_factors_score_like_predict_before_clipping(spark, biased_low_rank):
