@@ -80,11 +80,15 @@ class RetrainOptions:
     evaluate: bool = True
     # ALS user/item blocks; 0 picks from the data size and cores.
     num_blocks: int = 0
+    # Choose the stars model's reg_param on the evaluation's holdout split, warm-started from the last run's choice
+    # (spark_engine.reg_search). Off when reg_param was given: by `tune --save` or on the command line.
+    reg_search: bool = True
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
         """Settings (ALS_*, LIST_ALS_* and the rest), then the parameters `manage.py tune --save` stored, then
-        `overrides`."""
+        `overrides`. A reg_param from either of those turns the retrain's own search (`reg_search`) off, unless
+        `overrides` say reg_search themselves (a queued run's stored options do)."""
         defaults = cls(
             rank=settings.ALS_RANK,
             max_iter=settings.ALS_MAX_ITER,
@@ -108,12 +112,16 @@ class RetrainOptions:
         )
         tuned = tuned_parameters()
         if tuned is not None:
-            defaults = replace(defaults, **tuned.as_options())
+            tuned_options = tuned.as_options()
+            defaults = replace(defaults, **tuned_options, reg_search="reg_param" not in tuned_options)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"Unknown retrain options: {', '.join(sorted(unknown))}")
-        return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "reg_param" in given and "reg_search" not in given:
+            given["reg_search"] = False
+        return replace(defaults, **given)
 
     @classmethod
     def from_stored(cls, parameters: dict) -> RetrainOptions:
