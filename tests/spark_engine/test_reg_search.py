@@ -14,13 +14,48 @@ from spark_engine.pipeline import retrain
 from tests.spark_engine.test_pipeline import _options, _seed_ratings
 
 
-def test_next_candidate_steps_past_the_edge_the_best_sits_at_and_stops_inside():
-    step = 1.6
-    assert reg_search.candidates_next({0.1: 0.9, 0.16: 0.8, 0.256: 0.85}, step) is None
-    assert reg_search.candidates_next({0.1: 0.9, 0.16: 0.8, 0.256: 0.7}, step) == pytest.approx(0.256 * step)
-    assert reg_search.candidates_next({0.1: 0.6, 0.16: 0.8, 0.256: 0.7}, step) == pytest.approx(0.1 / step)
-    # At a bound there is nowhere further to go.
-    assert reg_search.candidates_next({reg_search.MIN_REG: 0.6, 0.01: 0.8}, step) is None
+def _errors_at(table: dict[float, float], n: int = 400, own_noise: float = 0.001):
+    """squared_errors for `walk`: every pair's squared error is the table's mean for that regParam, plus per-pair
+    noise shared by all regParams, plus `own_noise` of each regParam's own; records the calls."""
+    shared = np.random.default_rng(0).normal(0, 0.1, n)
+    calls = []
+
+    def squared_errors(reg):
+        calls.append(reg)
+        mean = min(table.items(), key=lambda item: abs(math.log(item[0] / reg)))[1]
+        return mean + shared + np.random.default_rng(len(calls)).normal(0, own_noise, n)
+
+    return squared_errors, calls
+
+
+def test_walk_steps_past_the_edge_while_the_data_ask_for_it_and_stops_inside():
+    table = {0.1 / 1.6: 0.80, 0.1: 0.78, 0.16: 0.76, 0.256: 0.74, 0.4096: 0.73, 0.65536: 0.75}
+    errors, calls = _errors_at(table)
+    chosen, tried = reg_search.walk(0.1, errors, step=1.6, max_fits=7)
+    assert calls == pytest.approx([0.1, 0.1 / 1.6, 0.16, 0.256, 0.4096, 0.65536])
+    assert chosen == pytest.approx(0.4096)
+    assert [reg for reg, _ in tried] == calls
+
+
+def test_walk_keeps_the_start_when_no_neighbour_is_better_beyond_noise():
+    errors, calls = _errors_at({0.15 / 1.6: 0.7400, 0.15: 0.7400, 0.24: 0.7390}, own_noise=0.1)
+    chosen, _ = reg_search.walk(0.15, errors, step=1.6)
+    assert chosen == 0.15 and len(calls) == 3
+
+
+def test_walk_is_bounded_by_max_fits():
+    errors, calls = _errors_at({0.1 * 1.6**i: 1.0 - 0.01 * i for i in range(-2, 12)})
+    reg_search.walk(0.1, errors, step=1.6, max_fits=4)
+    assert len(calls) == 4
+
+
+def test_better_beyond_noise_needs_a_difference_larger_than_its_standard_error():
+    rng = np.random.default_rng(1)
+    base = rng.random(1000)
+    assert reg_search.better_beyond_noise(base - 0.01, base)
+    assert not reg_search.better_beyond_noise(base, base)
+    noisy = base + rng.normal(0, 1.0, 1000)
+    assert not reg_search.better_beyond_noise(noisy - 0.001, base)
 
 
 def _frame(spark, seed=3, users=60, movies=40):
@@ -47,13 +82,11 @@ def test_search_picks_the_lowest_holdout_rmse_and_measures_it_as_rmse_of(spark):
     regs = [reg for reg, _, _ in choice.trials]
     assert regs[:3] == pytest.approx([0.15, 0.15 / 1.6, 0.15 * 1.6])
     assert 3 <= len(regs) <= 5
-    best = min(choice.trials, key=lambda trial: trial[1])
-    assert choice.chosen == best[0] and choice.rmse == best[1]
+    start_rmse = choice.trials[0][1]
+    assert choice.rmse <= start_rmse
     # The driver-side RMSE of the chosen model is exactly the Spark one every evaluation uses.
     assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
-    # Past the first three, each fit stepped beyond the edge the best sat at.
-    if len(regs) > 3:
-        assert regs[3] in (pytest.approx(min(regs[:3]) / 1.6), pytest.approx(max(regs[:3]) * 1.6))
+    assert choice.to_dict()["chosen"] == choice.chosen and choice.to_dict()["fits"] == len(regs)
 
 
 def _search_of(run: TrainingRun) -> dict:
