@@ -130,7 +130,7 @@ def timing(spark, ratings, config, start: float, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=Path("/work/main/data/ml-latest-small"))
-    parser.add_argument("--sets", nargs="+", choices=SETS, default=list(SETS))
+    parser.add_argument("--sets", nargs="*", choices=SETS, default=list(SETS), help="None: the timing only.")
     parser.add_argument("--start", type=float, default=None, help="Where the search starts (default: 0.15).")
     parser.add_argument("--repeat", type=int, default=2, help="Timing pairs (default 2).")
     parser.add_argument("--no-timing", action="store_true")
