@@ -100,7 +100,12 @@ def timed(command: list[str], env: dict, *, echo: bool = True) -> tuple[float, i
     sampler.start()
     lines = []
     for line in proc.stdout:
-        if echo and (line.startswith("[") or "published" in line or "failed" in line or "seed-equivalent" in line):
+        if echo and (
+            (line.startswith("[") and not line.startswith("[Stage"))
+            or "published" in line
+            or "failed" in line
+            or "seed-equivalent" in line
+        ):
             print(f"  {time.perf_counter() - start:7.1f}s  {line.rstrip()}", flush=True)
         lines.append(line)
     proc.wait()
