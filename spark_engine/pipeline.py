@@ -222,8 +222,9 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 max_ratings=options.evaluation_max_ratings,
                 biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
                 reg_start=reg_start,
-                on_trial=lambda reg, error: _report(
-                    on_stage, "evaluate", f"stars regParam {reg:.4g}: holdout RMSE {error:.4f}"
+                # Logged, not reported: the command prints one line per stage, which names the choice.
+                on_trial=lambda reg, error: logger.info(
+                    "retrain evaluate: stars regParam %.4g: holdout RMSE %.4f", reg, error
                 ),
             )
             outcome.fields = {"metrics": metrics}
