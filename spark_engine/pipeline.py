@@ -9,6 +9,7 @@ the previous run serving.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import time
 import traceback
@@ -177,7 +178,10 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
     # The JVM starts (5-7 s) while PostgreSQL streams the export: the two use different resources. The data
     # size that picks the JVM's settings is the planner's estimate, since the export has not counted yet.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark-start") as starter:
-        starting = starter.submit(_start_spark, run_dir / "checkpoints", rating_count_estimate())
+        # In a copy of this context, so whatever the start logs carries the run id.
+        starting = starter.submit(
+            contextvars.copy_context().run, _start_spark, run_dir / "checkpoints", rating_count_estimate()
+        )
         with _stage(run, "export", on_stage) as outcome:
             export = ratings_export_to_parquet(
                 path=run_dir / "ratings.parquet",
