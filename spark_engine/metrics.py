@@ -566,8 +566,8 @@ def evaluate_holdout_config(
     "train_ratings", "test_ratings"}. Raises ValueError on bad arguments or missing columns.
     With `reg_start` (a biased config only), the stars model's regParam is chosen on this split first
     (`reg_search.search_reg_param`, warm-started there, `on_trial(reg, rmse)` per fit): the chosen model is the one
-    measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then the best of a few on the
-    same held-out part: slightly optimistic, by design of a cheap choice.
+    measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then measured on the held-out
+    part it was chosen on: slightly optimistic, the price of a choice that costs no split of its own.
     """
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
