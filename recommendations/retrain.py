@@ -81,7 +81,8 @@ class RetrainOptions:
     # ALS user/item blocks; 0 picks from the data size and cores.
     num_blocks: int = 0
     # Choose the stars model's reg_param on the evaluation's holdout split, warm-started from the last run's choice
-    # (spark_engine.reg_search). Off when reg_param was given: by `tune --save` or on the command line.
+    # (spark_engine.reg_search). Off with ALS_REG_SEARCH=0, or when reg_param was given by `tune --save` or on the
+    # command line.
     reg_search: bool = True
 
     @classmethod
@@ -109,11 +110,14 @@ class RetrainOptions:
             biases_driver_max_ratings=settings.BIASES_DRIVER_MAX_RATINGS,
             topn_driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
             num_blocks=settings.ALS_NUM_BLOCKS,
+            reg_search=settings.ALS_REG_SEARCH,
         )
         tuned = tuned_parameters()
         if tuned is not None:
             tuned_options = tuned.as_options()
-            defaults = replace(defaults, **tuned_options, reg_search="reg_param" not in tuned_options)
+            defaults = replace(defaults, **tuned_options)
+            if "reg_param" in tuned_options:
+                defaults = replace(defaults, reg_search=False)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:

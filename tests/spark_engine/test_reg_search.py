@@ -139,6 +139,13 @@ def test_a_reg_param_from_the_command_line_or_tune_skips_the_search(spark):
 
 
 @pytest.mark.django_db
+def test_the_search_can_be_turned_off_in_the_settings(settings):
+    settings.ALS_REG_SEARCH = False
+    assert RetrainOptions.from_settings().reg_search is False
+    assert RetrainOptions.from_settings(reg_search=True).reg_search is True
+
+
+@pytest.mark.django_db
 def test_a_queued_run_keeps_its_search_setting():
     options = RetrainOptions.from_settings()
     assert options.reg_search is True
