@@ -365,6 +365,9 @@ ITEM_FOLDIN_PRIOR_RATINGS = env.float("ITEM_FOLDIN_PRIOR_RATINGS", default=2.0)
 ALS_RANK = env.int("ALS_RANK", default=16)
 ALS_MAX_ITER = env.int("ALS_MAX_ITER", default=10)
 ALS_REG_PARAM = env.float("ALS_REG_PARAM", default=0.15)
+# Each retrain chooses the stars regParam on its holdout split, starting from the last run's choice (ALS_REG_PARAM the
+# first time); 0 keeps ALS_REG_PARAM fixed (saves two ALS fits per retrain).
+ALS_REG_SEARCH = env.bool("ALS_REG_SEARCH", default=True)
 ALS_BIAS_REG_USER = env.float("ALS_BIAS_REG_USER", default=5.0)
 ALS_BIAS_REG_ITEM = env.float("ALS_BIAS_REG_ITEM", default=3.0)
 # Lists (top-N, similar movies): implicit-feedback ALS on rating - LIST_ALS_CENTER (lower ratings count against).

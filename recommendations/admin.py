@@ -25,6 +25,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
         "movies_count",
         "rows_written",
         "rmse",
+        "stars_reg",
         "ndcg",
         "popularity_ndcg",
         "export",
@@ -39,7 +40,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     actions = ["activate_run"]
     change_list_template = "admin/recommendations/trainingrun/change_list.html"
-    readonly_fields = [*(f.name for f in TrainingRun._meta.fields), "content_map_summary"]
+    readonly_fields = [*(f.name for f in TrainingRun._meta.fields), "content_map_summary", "stars_reg"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -59,6 +60,10 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def rmse(self, obj):
         value = (obj.metrics or {}).get("rmse")
         return f"{value:.4f}" if value is not None else "–"
+
+    @admin.display(description="stars regParam")
+    def stars_reg(self, obj):
+        return obj.stars_reg_param
 
     @admin.display(description="NDCG@10")
     def ndcg(self, obj):

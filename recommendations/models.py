@@ -87,6 +87,16 @@ class TrainingRun(models.Model):
             return (self.finished_at - self.started_at).total_seconds()
         return None
 
+    @property
+    def stars_reg_param(self) -> str:
+        """How the stars model's regParam was set: "0.24 (chosen from 0.15, 3 fits)" when the run chose it on its
+        holdout split (metrics["reg_search"]), "0.15 (fixed)" when it was given, "–" when unknown."""
+        search = (self.metrics or {}).get("reg_search")
+        if search:
+            return f"{search['chosen']:.3g} (chosen from {search['start']:.3g}, {search['fits']} fits)"
+        value = (self.parameters or {}).get("reg_param")
+        return "–" if value is None else f"{value:.3g} (fixed)"
+
 
 class Recommendation(models.Model):
     """A user's top-N by the list model, movies they had neither rated nor hidden at training time."""

@@ -81,11 +81,16 @@ class RetrainOptions:
     evaluate: bool = True
     # ALS user/item blocks; 0 picks from the data size and cores.
     num_blocks: int = 0
+    # Choose the stars model's reg_param on the evaluation's holdout split, warm-started from the last run's choice
+    # (spark_engine.reg_search). Off with ALS_REG_SEARCH=0, or when reg_param was given by `tune --save` or on the
+    # command line.
+    reg_search: bool = True
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
         """Settings (ALS_*, LIST_ALS_* and the rest), then the parameters `manage.py tune --save` stored, then
-        `overrides`."""
+        `overrides`. A reg_param from either of those turns the retrain's own search (`reg_search`) off, unless
+        `overrides` say reg_search themselves (a queued run's stored options do)."""
         defaults = cls(
             rank=settings.ALS_RANK,
             max_iter=settings.ALS_MAX_ITER,
@@ -106,15 +111,22 @@ class RetrainOptions:
             biases_driver_max_ratings=settings.BIASES_DRIVER_MAX_RATINGS,
             topn_driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
             num_blocks=settings.ALS_NUM_BLOCKS,
+            reg_search=settings.ALS_REG_SEARCH,
         )
         tuned = tuned_parameters()
         if tuned is not None:
-            defaults = replace(defaults, **tuned.as_options())
+            tuned_options = tuned.as_options()
+            defaults = replace(defaults, **tuned_options)
+            if "reg_param" in tuned_options:
+                defaults = replace(defaults, reg_search=False)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
             raise ValueError(f"Unknown retrain options: {', '.join(sorted(unknown))}")
-        return replace(defaults, **{k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if "reg_param" in given and "reg_search" not in given:
+            given["reg_search"] = False
+        return replace(defaults, **given)
 
     @classmethod
     def from_stored(cls, parameters: dict) -> RetrainOptions:

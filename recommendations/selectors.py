@@ -92,6 +92,18 @@ def training_run_last_succeeded() -> TrainingRun | None:
     return TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED).order_by("-finished_at").first()
 
 
+def reg_param_last_chosen() -> float | None:
+    """The stars regParam the latest succeeded run chose on its holdout split (its metrics' "reg_search"), where
+    the next retrain's search starts; None when no succeeded run chose one."""
+    run = (
+        TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED, metrics__reg_search__chosen__isnull=False)
+        .order_by("-finished_at", "-pk")
+        .only("metrics")
+        .first()
+    )
+    return None if run is None else float(run.metrics["reg_search"]["chosen"])
+
+
 def ratings_count_since_last_run() -> int:
     """Ratings written after the snapshot of the last successful run (all of them if none)."""
     last = training_run_last_succeeded()

@@ -23,6 +23,7 @@ from catalog.models import Movie
 from ratings.export import ratings_export_to_parquet
 from recommendations import flavours, foldin, onboarding
 from recommendations.retrain import RetrainOptions
+from recommendations.selectors import reg_param_last_chosen
 from spark_engine import cold_start, fitting, item_cold_start, metrics, stages, tuning
 from spark_engine.frames import collect_factors
 from spark_engine.pipeline import spark_config_from_settings
@@ -141,10 +142,15 @@ def evaluation_run(
         )
         blocks = defaults.ratings.num_blocks
         configs = {"defaults": defaults}
+        # As a retrain, "defaults" chooses its stars regParam on the protocol's validation part, from where the
+        # next retrain's search would start.
+        reg_starts = {}
+        if options.reg_search:
+            reg_starts["defaults"] = reg_param_last_chosen() or options.reg_param
         if compare_proposed:
             configs["proposed"] = fitting.with_run_options(fitting.PROPOSED, seed=seed, num_blocks=blocks)
         result = metrics.evaluate_protocol(
-            ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify
+            ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify, reg_starts=reg_starts
         )
         if time_aware:
             result["time_aware"] = metrics.evaluate_protocol(
@@ -156,6 +162,7 @@ def evaluation_run(
                 num_blocks=blocks,
                 on_step=lambda message: notify(f"time-aware: {message}"),
                 protocol="time",
+                reg_starts=reg_starts,
             )
     result["ratings"] = rows
     return result

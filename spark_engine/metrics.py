@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from pyspark.sql import functions as F
 from spark_engine.fitting import (
     ALSParams,
     BiasedALSModel,
+    FittedModels,
     QualityConfig,
     biased_factors,
     fit_als,
@@ -31,6 +33,7 @@ from spark_engine.fitting import (
     predict,
 )
 from spark_engine.frames import collect_factors, require_columns
+from spark_engine.reg_search import search_reg_param
 from spark_engine.topk import local_top_k, top_n_unrated
 
 # The tutorial's protocol (the Spark ALS lab on MovieLens): 60/20/20 split, these ranks, 10 iterations, regParam 0.1,
@@ -551,6 +554,8 @@ def evaluate_holdout_config(
     *,
     max_users: int = 10_000,
     biases_on_driver: bool = False,
+    reg_start: float | None = None,
+    on_trial: Callable[[float, float], None] | None = None,
 ) -> dict[str, Any]:
     """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
     `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
@@ -559,14 +564,28 @@ def evaluate_holdout_config(
     cannot score). Out: {"rmse", "precision_at_<k>", "recall_at_<k>", "ndcg_at_<k>", "map_at_<k>",
     "users_evaluated", "popularity": {same ranking keys}, "ranking_users_available", "holdout_fraction",
     "train_ratings", "test_ratings"}. Raises ValueError on bad arguments or missing columns.
+    With `reg_start` (a biased config only), the stars model's regParam is chosen on this split first
+    (`reg_search.search_reg_param`, warm-started there, `on_trial(reg, rmse)` per fit): the chosen model is the one
+    measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then measured on the held-out
+    part it was chosen on: slightly optimistic, the price of a choice that costs no split of its own.
     """
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
     train, test = train.cache(), test.cache()
     try:
         train_count, test_count = train.count(), test.count()
-        models = fit_models(train, config, biases_on_driver=biases_on_driver)
-        error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
+        searched: dict[str, Any] = {}
+        if reg_start is not None and config.biased:
+            choice, stars = search_reg_param(
+                train, test, config, start=reg_start, biases_on_driver=biases_on_driver, on_trial=on_trial
+            )
+            users, items = fit_list_model(train, config.lists) if config.lists is not None else biased_factors(stars)
+            models = FittedModels(stars=stars, list_users=users, list_items=items)
+            error = choice.rmse
+            searched = {"reg_search": choice.to_dict()}
+        else:
+            models = fit_models(train, config, biases_on_driver=biases_on_driver)
+            error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
         ranking = holdout_ranking_metrics(
             train, test, models.list_users, models.list_items, k, seed=seed, max_users=max_users
         )
@@ -576,6 +595,7 @@ def evaluate_holdout_config(
             "holdout_fraction": fraction,
             "train_ratings": train_count,
             "test_ratings": test_count,
+            **searched,
         }
     finally:
         train.unpersist()
@@ -592,6 +612,7 @@ def evaluate_protocol(
     num_blocks: int | None = None,
     on_step: Callable[[str], None] | None = None,
     protocol: str = "random",
+    reg_starts: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """The tutorial's protocol next to named configurations, on one random 60/20/20 split (`protocol` "random") or
     split by time within each user (`protocol` "time": `split_three_by_time`, each user's latest 20% in test; needs
@@ -604,6 +625,9 @@ def evaluate_protocol(
     model refitted on train+validation (the final model). Lists are judged on test for every approach (each
     configuration's, the tutorial's, popularity), all fitted on train+validation, excluding train+validation
     movies, on the test ratings of users seen in train+validation (held-out rating >= 4 is relevant).
+    `reg_starts` {name: regParam}: those (biased) configurations choose their stars regParam first as a retrain does
+    (`reg_search.search_reg_param` from that start), fitted on train and judged on validation; the chosen value is
+    then refitted on train+validation, and the entry has "reg_search".
     `on_step(message)` is called as each step finishes (for progress output).
     Out: a plain, JSON-serialisable dict:
       "split": {"seed", "protocol", "train", "validation", "test"} (rating counts);
@@ -687,7 +711,17 @@ def evaluate_protocol(
         result["configs"] = {}
         for name, config in configs.items():
             started = time.perf_counter()
-            entry = _evaluate_config(config, train, validation, test, full_train, known_test, k)
+            entry = _evaluate_config(
+                config,
+                train,
+                validation,
+                test,
+                full_train,
+                known_test,
+                k,
+                reg_start=(reg_starts or {}).get(name),
+                notify=lambda message, name=name: notify(f"{name}: {message}"),
+            )
             entry["seconds"] = time.perf_counter() - started
             result["configs"][name] = entry
             notify(
@@ -714,10 +748,25 @@ def _evaluate_config(
     full_train: DataFrame,
     known_test: DataFrame,
     k: int,
+    *,
+    reg_start: float | None = None,
+    notify: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
     entry: dict[str, Any] = {"config": config.to_dict()}
+    if config.biased and reg_start is not None:
+        choice, model = search_reg_param(
+            train,
+            validation,
+            config,
+            start=reg_start,
+            on_trial=lambda reg, error: notify(f"regParam {reg:.4g}: validation RMSE {error:.4f}"),
+        )
+        entry["reg_search"] = choice.to_dict()
+        config = replace(config, ratings=replace(config.ratings, reg_param=choice.chosen))
+        entry["config"] = config.to_dict()
     if config.biased:
-        model = fit_biased_als(train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
+        if reg_start is None:
+            model = fit_biased_als(train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
         entry["validation_rmse"], entry["test_rmse"] = rmse_of(model, validation), rmse_of(model, test)
         final = fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
         entry["test_rmse_refit"] = rmse_of(final, test)

@@ -31,6 +31,7 @@ from recommendations.content import content_map_learn
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
 from recommendations.retrain import RETRAIN_STAGES, RetrainOptions
+from recommendations.selectors import reg_param_last_chosen
 
 logger = logging.getLogger(__name__)
 
@@ -219,6 +220,16 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
     if lowered:
         _report(on_stage, "export", lowered)
         services.training_run_update(run=run, parameters=asdict(options))
+    # The stars model's regParam: chosen on the evaluation's holdout split, starting from the last run's choice
+    # (reg_search off: the settings', tune --save's or the command line's value stands).
+    reg_start = None
+    if options.reg_search:
+        last = reg_param_last_chosen()
+        reg_start = options.reg_param if last is None else last
+        if not options.evaluate and last is not None:  # no split to choose on: keep the last choice
+            options = replace(options, reg_param=last)
+            services.training_run_update(run=run, parameters=asdict(options))
+            _report(on_stage, "evaluate", f"no evaluation: stars regParam {last:g}, the last run's choice")
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
     # The evaluation fits a user sample of at most evaluation_max_ratings: it decides by that size.
     evaluated_rows = min(export.rows, options.evaluation_max_ratings or export.rows)
@@ -233,8 +244,24 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 ratings_count=export.rows,
                 max_ratings=options.evaluation_max_ratings,
                 biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
+                reg_start=reg_start,
+                # Logged, not reported: the command prints one line per stage, which names the choice.
+                on_trial=lambda reg, error: logger.info(
+                    "retrain evaluate: stars regParam %.4g: holdout RMSE %.4f", reg, error
+                ),
             )
             outcome.fields = {"metrics": metrics}
+            choice = metrics.get("reg_search")
+            if choice is not None:
+                options = replace(options, reg_param=choice["chosen"])
+                outcome.fields["parameters"] = asdict(options)
+                config = stages.model_config(
+                    options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
+                )
+                outcome.note = (
+                    f"; stars regParam {choice['chosen']:.4g} chosen from {choice['start']:.4g} "
+                    f"({choice['fits']} fits, {choice['seconds']:.1f}s)"
+                )
             outcome.summary = (
                 f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
                 f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
@@ -245,7 +272,8 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
         outcome.fields = {"global_mean": models.stars.global_mean}
         outcome.summary = (
-            f"stars: biased ALS rank {options.rank}, {options.max_iter} iterations; lists: implicit ALS rank "
+            f"stars: biased ALS rank {options.rank}, regParam {options.reg_param:.4g}, {options.max_iter} "
+            f"iterations; lists: implicit ALS rank "
             f"{options.list_rank}, {options.list_max_iter} iterations;"
         )
 

@@ -127,9 +127,12 @@ def evaluate(
     ratings_count: int,
     max_ratings: int = 0,
     biases_on_driver: bool = False,
+    reg_start: float | None = None,
+    on_trial=None,
 ) -> dict:
     """Holdout metrics of both models (stars RMSE, list ranking against popularity); above `max_ratings`
-    (0: no limit) on the ratings of a random share of the users.
+    (0: no limit) on the ratings of a random share of the users. With `reg_start`, the stars model's regParam is
+    chosen on the same split first (`metrics.evaluate_holdout_config`; the result's "reg_search").
 
     The evaluation fit is a second full ALS fit: at 25M ratings it cost as much as the final one.
     A user sample keeps whole histories, so RMSE and the ranking metrics stay comparable.
@@ -139,7 +142,14 @@ def evaluate(
         fraction = max_ratings / ratings_count
         ratings = metrics.sample_users(ratings, fraction, seed=seed)
     result = metrics.evaluate_holdout_config(
-        ratings, config, fraction=holdout_fraction, seed=seed, k=10, biases_on_driver=biases_on_driver
+        ratings,
+        config,
+        fraction=holdout_fraction,
+        seed=seed,
+        k=10,
+        biases_on_driver=biases_on_driver,
+        reg_start=reg_start,
+        on_trial=on_trial,
     )
     return {**result, "user_sample_fraction": round(fraction, 4)}
 

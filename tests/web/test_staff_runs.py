@@ -254,3 +254,19 @@ def test_a_runs_warnings_show_on_the_staff_page_and_its_admin_page(staff_client,
     admin_page = client.get(reverse("admin:recommendations_trainingrun_change", args=[run.pk])).content.decode()
     assert "content map skipped: only 8 movies" in admin_page
     assert "none (a movie this run did not train has no content prior)" in admin_page
+
+
+def test_runs_show_how_their_stars_reg_param_was_set(staff_client, admin_client):
+    search = {"chosen": 0.24, "start": 0.15, "step": 1.6, "rmse": 0.84, "fits": 4, "trials": [], "seconds": 3.0}
+    chosen = _run(3, active=True, metrics={"rmse": 0.84, "reg_search": search}, parameters={"reg_param": 0.24})
+    fixed = _run(2, parameters={"reg_param": 0.2, "reg_search": False})
+
+    page = staff_client.get(URL).content.decode()
+    assert "stars regParam 0.24 (chosen from 0.15, 4 fits)" in page  # the serving run
+    assert "0.2 (fixed)" in page
+
+    admin_page = admin_client.get(reverse("admin:recommendations_trainingrun_change", args=[chosen.pk]))
+    assert "0.24 (chosen from 0.15, 4 fits)" in admin_page.content.decode()
+    listing = admin_client.get(reverse("admin:recommendations_trainingrun_changelist")).content.decode()
+    assert "0.24 (chosen from 0.15, 4 fits)" in listing and "0.2 (fixed)" in listing
+    assert fixed.stars_reg_param == "0.2 (fixed)"

@@ -529,6 +529,9 @@ def _config_label(name: str, entry: dict[str, Any]) -> str:
     config = entry["config"]
     ratings = config["ratings"]
     label = f"{name} ({'biased ' if config['biased'] else ''}rank {ratings['rank']}, reg {ratings['reg_param']:g}"
+    search = entry.get("reg_search")
+    if search:
+        label += " chosen"
     if config["lists"]:
         lists = config["lists"]["als"]
         label += f"; lists implicit rank {lists['rank']}"

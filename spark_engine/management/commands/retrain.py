@@ -16,7 +16,19 @@ class Command(BaseCommand):
         stars = parser.add_argument_group("stars model (biased ALS)")
         stars.add_argument("--rank", type=int)
         stars.add_argument("--max-iter", type=int, dest="max_iter")
-        stars.add_argument("--reg-param", type=float, dest="reg_param")
+        stars.add_argument(
+            "--reg-param",
+            type=float,
+            dest="reg_param",
+            help="Fixed regParam: skips the retrain's own choice on the holdout split.",
+        )
+        stars.add_argument(
+            "--no-reg-search",
+            action="store_false",
+            dest="reg_search",
+            default=None,
+            help="Keep the settings' (or tuned) regParam instead of choosing one on the holdout split.",
+        )
         stars.add_argument("--bias-reg-user", type=float, dest="bias_reg_user")
         stars.add_argument("--bias-reg-item", type=float, dest="bias_reg_item")
         lists = parser.add_argument_group("list model (implicit ALS on rating - center)")
@@ -58,6 +70,7 @@ class Command(BaseCommand):
             "holdout_fraction",
             "evaluate",
             "num_blocks",
+            "reg_search",
         )
         try:
             options = RetrainOptions.from_settings(**{name: opts[name] for name in names})

@@ -1,0 +1,154 @@
+"""The retrain chooses its own stars regParam on the holdout split (spark_engine.reg_search), warm-started from the
+last run's choice; `tune --save` and the command line override it."""
+
+import math
+
+import numpy as np
+import pytest
+
+from recommendations.models import TrainingRun, TunedParameters
+from recommendations.retrain import RetrainOptions
+from recommendations.selectors import reg_param_last_chosen
+from spark_engine import fitting, metrics, reg_search
+from spark_engine.pipeline import retrain
+from tests.spark_engine.test_pipeline import _options, _seed_ratings
+
+
+def _errors_at(table: dict[float, float], n: int = 400, own_noise: float = 0.001):
+    """squared_errors for `walk`: every pair's squared error is the table's mean for that regParam, plus per-pair
+    noise shared by all regParams, plus `own_noise` of each regParam's own; records the calls."""
+    shared = np.random.default_rng(0).normal(0, 0.1, n)
+    calls = []
+
+    def squared_errors(reg):
+        calls.append(reg)
+        mean = min(table.items(), key=lambda item: abs(math.log(item[0] / reg)))[1]
+        return mean + shared + np.random.default_rng(len(calls)).normal(0, own_noise, n)
+
+    return squared_errors, calls
+
+
+def test_walk_steps_past_the_edge_while_the_data_ask_for_it_and_stops_inside():
+    table = {0.1 / 1.6: 0.80, 0.1: 0.78, 0.16: 0.76, 0.256: 0.74, 0.4096: 0.73, 0.65536: 0.75}
+    errors, calls = _errors_at(table)
+    chosen, tried = reg_search.walk(0.1, errors, step=1.6, max_fits=7)
+    assert calls == pytest.approx([0.1, 0.1 / 1.6, 0.16, 0.256, 0.4096, 0.65536])
+    assert chosen == pytest.approx(0.4096)
+    assert [reg for reg, _ in tried] == calls
+
+
+def test_walk_keeps_the_start_when_no_neighbour_is_better_beyond_noise():
+    errors, calls = _errors_at({0.15 / 1.6: 0.7400, 0.15: 0.7400, 0.24: 0.7390}, own_noise=0.1)
+    chosen, _ = reg_search.walk(0.15, errors, step=1.6)
+    assert chosen == 0.15 and len(calls) == 3
+
+
+def test_walk_is_bounded_by_max_fits():
+    errors, calls = _errors_at({0.1 * 1.6**i: 1.0 - 0.01 * i for i in range(-2, 12)})
+    reg_search.walk(0.1, errors, step=1.6, max_fits=4)
+    assert len(calls) == 4
+
+
+def test_better_beyond_noise_needs_a_difference_larger_than_its_standard_error():
+    rng = np.random.default_rng(1)
+    base = rng.random(1000)
+    assert reg_search.better_beyond_noise(base - 0.01, base)
+    assert not reg_search.better_beyond_noise(base, base)
+    noisy = base + rng.normal(0, 1.0, 1000)
+    assert not reg_search.better_beyond_noise(noisy - 0.001, base)
+
+
+def _frame(spark, seed=3, users=60, movies=40):
+    rng = np.random.default_rng(seed)
+    taste_u, taste_m = rng.normal(size=(users, 3)), rng.normal(size=(movies, 3))
+    rows = [
+        (u, 1000 + m, float(min(5.0, max(0.5, round((3 + taste_u[u] @ taste_m[m] * 0.7) * 2) / 2))))
+        for u in range(users)
+        for m in range(movies)
+        if rng.random() < 0.5
+    ]
+    return spark.createDataFrame(rows, "user_id int, movie_id int, rating float")
+
+
+@pytest.mark.spark
+def test_search_picks_the_lowest_holdout_rmse_and_measures_it_as_rmse_of(spark):
+    train, test = (part.cache() for part in metrics.split_holdout(_frame(spark), 0.25, seed=1))
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=3, max_iter=5, reg_param=0.15, num_blocks=1), biased=True
+    )
+
+    choice, model = reg_search.search_reg_param(train, test, config, start=0.15, max_fits=5)
+
+    regs = [reg for reg, _, _ in choice.trials]
+    assert regs[:3] == pytest.approx([0.15, 0.15 / 1.6, 0.15 * 1.6])
+    assert 3 <= len(regs) <= 5
+    start_rmse = choice.trials[0][1]
+    assert choice.rmse <= start_rmse
+    # The driver-side RMSE of the chosen model is exactly the Spark one every evaluation uses.
+    assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
+    assert choice.to_dict()["chosen"] == choice.chosen and choice.to_dict()["fits"] == len(regs)
+
+
+def _search_of(run: TrainingRun) -> dict:
+    return run.metrics["reg_search"]
+
+
+@pytest.mark.spark
+@pytest.mark.django_db(transaction=True)
+def test_retrain_records_its_choice_and_the_next_retrain_warm_starts_from_it(spark, settings):
+    _seed_ratings()
+
+    first = retrain(options=_options())
+    first.refresh_from_db()
+    assert first.status == TrainingRun.Status.SUCCEEDED, first.error
+    chosen = _search_of(first)["chosen"]
+    assert _search_of(first)["start"] == pytest.approx(settings.ALS_REG_PARAM)
+    assert [t["reg_param"] for t in _search_of(first)["trials"]][0] == pytest.approx(settings.ALS_REG_PARAM)
+    # The run trained with the value it chose, and says so in its parameters.
+    assert first.parameters["reg_param"] == chosen
+    assert first.parameters["reg_search"] is True
+    assert reg_param_last_chosen() == chosen
+
+    second = retrain(options=_options())
+    second.refresh_from_db()
+    assert second.status == TrainingRun.Status.SUCCEEDED, second.error
+    assert _search_of(second)["start"] == pytest.approx(chosen)
+    assert _search_of(second)["trials"][0]["reg_param"] == pytest.approx(chosen)
+    assert second.parameters["reg_param"] == _search_of(second)["chosen"]
+
+
+@pytest.mark.spark
+@pytest.mark.django_db(transaction=True)
+def test_a_reg_param_from_the_command_line_or_tune_skips_the_search(spark):
+    _seed_ratings()
+
+    run = retrain(options=_options(reg_param=0.2))
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    assert "reg_search" not in run.metrics
+    assert run.parameters["reg_param"] == 0.2 and run.parameters["reg_search"] is False
+
+    TunedParameters.objects.create(rank=3, max_iter=5, reg_param=0.07, cv_rmse=0.9, ratings_count=1, folds=3)
+    options = RetrainOptions.from_settings()
+    assert options.reg_param == 0.07 and options.reg_search is False
+    tuned_run = retrain(options=_options())
+    tuned_run.refresh_from_db()
+    assert tuned_run.status == TrainingRun.Status.SUCCEEDED, tuned_run.error
+    assert "reg_search" not in tuned_run.metrics
+    assert tuned_run.parameters["reg_param"] == 0.07
+
+
+@pytest.mark.django_db
+def test_the_search_can_be_turned_off_in_the_settings(settings):
+    settings.ALS_REG_SEARCH = False
+    assert RetrainOptions.from_settings().reg_search is False
+    assert RetrainOptions.from_settings(reg_search=True).reg_search is True
+
+
+@pytest.mark.django_db
+def test_a_queued_run_keeps_its_search_setting():
+    options = RetrainOptions.from_settings()
+    assert options.reg_search is True
+    stored = RetrainOptions.from_stored({"reg_param": 0.3, "reg_search": True})
+    assert stored.reg_search is True and stored.reg_param == 0.3
+    assert RetrainOptions.from_settings(reg_search=False).reg_search is False
