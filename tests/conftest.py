@@ -28,6 +28,27 @@ def _database_as_promised():
     )
 
 
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    """One local Spark session for the whole test run (starting one costs several seconds), shared by every test that
+    needs it (tests/spark_engine, the browser test of a retrain). Only this fixture stops it: pytest-django runs
+    transactional tests after the others, so a module that stopped the shared session would pull it from under
+    tests still to come. Imported here, not at the top: a test run without Spark tests never loads pyspark."""
+    from spark_engine.session import SparkConfig, get_spark, stop_spark
+
+    session = get_spark(
+        SparkConfig(
+            master="local[2]",
+            app_name="movierec-tests",
+            driver_memory="2g",
+            shuffle_partitions=2,
+            checkpoint_dir=str(tmp_path_factory.mktemp("spark-checkpoints")),
+        )
+    )
+    yield session
+    stop_spark()
+
+
 @pytest.fixture(autouse=True)
 def _fresh_caches():
     """Per-process caches (Django's, the movie cache, the fold-in's) must not carry one test's data into another."""

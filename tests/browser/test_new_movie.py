@@ -12,7 +12,6 @@ from ratings.models import Rating
 from ratings.services import movie_stats_refresh, rating_upsert
 from recommendations.models import ContentMap, ItemFactor, TrainingRun
 from spark_engine.pipeline import retrain
-from spark_engine.session import SparkConfig, get_spark, stop_spark
 from tests.factories import UserFactory
 from tests.spark_engine.test_pipeline import _options
 
@@ -20,21 +19,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.spark, pytest.mark.django_db(tran
 
 PASSWORD = "correct horse battery staple"
 NEW_TITLE = "Laughing Matter (2026)"
-
-
-@pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    session = get_spark(
-        SparkConfig(
-            master="local[2]",
-            app_name="movierec-browser-tests",
-            driver_memory="2g",
-            shuffle_partitions=2,
-            checkpoint_dir=str(tmp_path_factory.mktemp("spark-checkpoints")),
-        )
-    )
-    yield session
-    stop_spark()
 
 
 def _taste_world(seed=3):
