@@ -6,6 +6,7 @@ import re
 
 from django import template
 from django.core.exceptions import ObjectDoesNotExist
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils.html import format_html
 
 from catalog.models import Movie, MovieDetails
@@ -36,6 +37,32 @@ def title_initials(title: str) -> str:
     name = TRAILING_ARTICLE.sub("", TRAILING_YEAR.sub("", title or ""))
     letters = [word[0] for word in name.split() if word[:1].isalnum()]
     return "".join(letters[:2]).upper() or "?"
+
+
+# A movie id no catalogue reaches, reversed once per URL name and then replaced by each movie's id.
+_URL_ID_PLACEHOLDER = 987654321987
+_url_parts: dict[tuple, tuple[str, str]] = {}
+
+
+def movie_url(name: str, movie_id: int) -> str:
+    """reverse(name, args=[movie_id]) for a URL whose one argument is a movie's integer id, at a fraction of the
+    cost: a card list reversed 8 URLs per card (~250 reverses, ~15% of a recommendations page's CPU). The URL is
+    reversed once per name (and script prefix and urlconf) with a placeholder id, then the id is put in its place."""
+    key = (name, get_script_prefix(), get_urlconf())
+    parts = _url_parts.get(key)
+    if parts is None:
+        url = reverse(name, args=[_URL_ID_PLACEHOLDER])
+        head, sep, tail = url.partition(str(_URL_ID_PLACEHOLDER))
+        if not sep or str(_URL_ID_PLACEHOLDER) in tail:
+            raise ValueError(f"URL {name!r} does not take one movie id: {url}")
+        parts = _url_parts[key] = (head, tail)
+    return f"{parts[0]}{int(movie_id)}{parts[1]}"
+
+
+@register.simple_tag(name="movie_url")
+def movie_url_tag(name: str, movie_id: int) -> str:
+    """{% movie_url 'rate' movie.pk %}: the same as {% url 'rate' movie.pk %} for URLs taking one movie id."""
+    return movie_url(name, movie_id)
 
 
 @register.inclusion_tag("includes/movie_poster.html")
