@@ -8,7 +8,7 @@ from django import template
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from catalog.templatetags.movie_display import movie_url
+from catalog.templatetags.movie_display import movie_url, stars
 from ratings.models import RATING_CHOICES
 
 register = template.Library()
@@ -104,13 +104,44 @@ def star_radios(*, name: str, current: Decimal | None, id_prefix: str) -> SafeSt
     return mark_safe(html)  # the fixed parts are ours, the two variable ones escaped
 
 
-@register.filter
-def stars(value) -> str:
-    """4.0 -> "4", 3.5 -> "3.5", 3.8421 -> "3.8"; empty for None."""
-    if value is None or value == "":
-        return ""
-    text = f"{float(value):.1f}"
-    return text[:-2] if text.endswith(".0") else text
+_WISHLIST_BUTTON = {
+    True: '<button type="submit" class="button button-small" name="action" value="remove" '
+    'data-on="Remove from wishlist" data-off="Add to wishlist">Remove from wishlist</button>',
+    False: '<button type="submit" class="button button-small" name="action" value="add" '
+    'data-on="Remove from wishlist" data-off="Add to wishlist">Add to wishlist</button>',
+}
+
+
+@register.simple_tag(takes_context=True)
+def movie_actions(context, movie, on_wishlist=False, next_url="", show_not_interested=False):
+    """Wishlist and "not interested" buttons: two small forms (static/js enhances them), built in Python for
+    the same reason as rating_control."""
+    token = context.get("csrf_token")
+    csrf = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', str(token)) if token else ""
+    hide = ""
+    if show_not_interested:
+        hide = format_html(
+            '\n  <form method="post" action="{}" class="inline-form" data-hide-form>\n    {}\n'
+            '    <input type="hidden" name="next" value="{}">\n'
+            '    <button type="submit" class="button button-small button-quiet" name="action" value="add">'
+            "Not interested</button>\n  </form>",
+            movie_url("not_interested", movie.pk),
+            csrf,
+            next_url,
+        )
+    return format_html(
+        '<div class="movie-actions">\n'
+        '  <form method="post" action="{}" class="inline-form" data-toggle-form="on_wishlist">\n    {}\n'
+        '    <input type="hidden" name="next" value="{}">\n    {}\n  </form>{}\n</div>\n',
+        movie_url("wishlist_toggle", movie.pk),
+        csrf,
+        next_url,
+        mark_safe(_WISHLIST_BUTTON[bool(on_wishlist)]),
+        hide,
+    )
+
+
+register.filter("stars", stars)  # catalog's, so that its cards can show averages
 
 
 @register.filter

@@ -96,3 +96,60 @@ def test_templates_are_cached_when_debug_is_off():
 
     loaders = engines["django"].engine.template_loaders
     assert [type(loader).__module__ for loader in loaders] == ["django.template.loaders.cached"]
+
+
+def _render_display(source: str, **context) -> str:
+    return Template("{% load movie_display rating_controls %}" + source).render(Context(context))
+
+
+@pytest.mark.django_db
+def test_card_head_links_the_title_and_shows_year_genres_and_average():
+    from tests.factories import GenreFactory, MovieFactory
+
+    movie = MovieFactory(title="Matrix, The (1999)", year=1999, rating_count=1, rating_mean=Decimal("4.25"))
+    movie.genres.set([GenreFactory(name="Sci-Fi"), GenreFactory(name="Action & <Drama>")])
+    html = _render_display("{% movie_card_head movie %}", movie=movie)
+    assert f'<h2 class="movie-title"><a href="/movies/{movie.pk}/">The Matrix (1999)</a></h2>' in html
+    assert "<span>1999</span>" in html
+    assert '<a href="/movies/?genre=Sci-Fi">Sci-Fi</a>' in html
+    assert '<a href="/movies/?genre=Action%20%26%20%3CDrama%3E">Action &amp; &lt;Drama&gt;</a>' in html
+    assert 'title="Average of 1 rating">★ 4.2 <small>(1 rating)</small>' in html
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("tag", "heading"),
+    [
+        ("{% movie_card_head movie level=3 %}", '<h3 class="movie-title">'),
+        ('{% movie_card_head movie level=3 title_class="" %}', "<h3>"),
+        ('{% movie_card_head movie title_class="big" %}', '<h2 class="big">'),
+    ],
+)
+def test_card_head_heading_level_and_class(tag, heading):
+    from tests.factories import MovieFactory
+
+    movie = MovieFactory(title="<i>Up</i> (2009)", rating_count=0)
+    html = _render_display(tag, movie=movie)
+    assert f'{heading}<a href="/movies/{movie.pk}/">&lt;i&gt;Up&lt;/i&gt; (2009)</a>' in html
+    assert '<span class="average">No ratings yet</span>' in html
+
+
+@pytest.mark.parametrize(("on_wishlist", "button"), [(True, 'value="remove"'), (False, 'value="add"')])
+@pytest.mark.parametrize("hide", [True, False])
+def test_movie_actions_toggle_the_wishlist_and_offer_hiding(on_wishlist, button, hide):
+    movie = Movie(pk=31, title="Jaws (1975)")
+    html = _render_display(
+        "{% movie_actions movie on_wishlist next_url=nxt show_not_interested=hide %}",
+        movie=movie,
+        on_wishlist=on_wishlist,
+        nxt="/r/?a=1&b=2",
+        hide=hide,
+        csrf_token="tok",
+    )
+    assert (
+        '<form method="post" action="/movies/31/wishlist/" class="inline-form" data-toggle-form="on_wishlist">' in html
+    )
+    assert f'name="action" {button}' in html
+    assert ('action="/movies/31/not-interested/"' in html) == hide
+    assert html.count('name="csrfmiddlewaretoken" value="tok"') == (2 if hide else 1)
+    assert html.count('name="next" value="/r/?a=1&amp;b=2"') == (2 if hide else 1)
