@@ -125,6 +125,22 @@ def _cold_base(run: TrainingRun) -> tuple[int, tuple[int, ...]]:
     return highest, untrained
 
 
+def untrained_movie_ids(run: TrainingRun) -> list[int]:
+    """Ids of the catalogue's movies `run` has no list-model factors for (its new arrivals), ascending.
+
+    The anti-join of the catalogue against the run's factors (every movie checked: 20-100 ms at 59,047 movies) runs
+    at most once per COLD_BASE_SECONDS per process; each call is then one query on the primary key: the movies with
+    a higher id than the catalogue's highest then (added since, so never trained by a published run) and those
+    older ones found untrained."""
+    highest, untrained = _cold_base(run)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {Movie._meta.db_table} WHERE id > %s OR id = ANY(%s) ORDER BY id",
+            [highest, list(untrained)],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
 def _cold_versions(run: TrainingRun) -> list[tuple[int, int]]:
     """(movie id, rating version) of every movie of the catalogue the run has not trained, ascending ids."""
     trained = foldin.item_factors_for_run(run)

@@ -635,7 +635,8 @@ def movie_filter_new_arrivals(*, movies: QuerySet[Movie], run: TrainingRun | Non
     run = run or training_run_serving()
     if run is None:
         return movies.none()
-    return movies.exclude(Exists(ItemFactor.objects.filter(run_id=run.pk, movie_id=OuterRef("pk"))))
+    # Not an anti-join per request (`?new=true` in the API checked every movie of the catalogue each time).
+    return movies.filter(pk__in=cold_items.untrained_movie_ids(run))
 
 
 # Which movies are new arrivals, per (run, limit), in the default cache. Finding none means checking every movie
@@ -657,7 +658,8 @@ def movie_list_new_arrivals(*, limit: int = 12, run: TrainingRun | None = None) 
     key = f"new-arrivals:{run.pk}:{limit}"
     movie_ids = cache.get(key)
     if movie_ids is None:
-        movies = movie_filter_new_arrivals(movies=Movie.objects.all(), run=run)
+        # One anti-join (cached here) rather than movie_filter_new_arrivals' per-process base and its query.
+        movies = Movie.objects.exclude(Exists(ItemFactor.objects.filter(run_id=run.pk, movie_id=OuterRef("pk"))))
         movie_ids = list(movies.order_by("-pk").values_list("pk", flat=True)[:limit])
         cache.set(key, movie_ids, NEW_ARRIVALS_CACHE_SECONDS)
     found = movie_in_bulk_cached(movie_ids=movie_ids)

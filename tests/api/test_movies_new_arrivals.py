@@ -44,3 +44,22 @@ def test_the_schema_documents_the_new_filter(anon):
     [parameter] = [p for p in schema["paths"]["/api/v1/movies/"]["get"]["parameters"] if p["name"] == "new"]
     assert parameter["schema"]["type"] == "boolean"
     assert "new arrivals" in parameter["description"]
+
+
+def test_new_true_does_not_check_the_whole_catalogue_on_every_request(anon):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from catalog.models import Movie
+    from recommendations.models import ItemFactor
+
+    heat = MovieFactory(title="Heat (1995)", rating_count=50)
+    make_active_run({heat: [1.0, 0.0]})
+    MovieFactory(title="Dune: Part Two (2024)")
+    assert _titles(anon.get(LIST, {"new": "true"})) == ["Dune: Part Two (2024)"]
+    MovieFactory(id=Movie.objects.order_by("-pk").first().pk + 1, title="Anora (2024)")  # added since: seen at once
+    with CaptureQueriesContext(connection) as queries:
+        titles = _titles(anon.get(LIST, {"new": "true", "sort": "title"}))
+    assert titles == ["Anora (2024)", "Dune: Part Two (2024)"]
+    factors = ItemFactor._meta.db_table
+    assert not [q["sql"] for q in queries.captured_queries if factors in q["sql"]]
