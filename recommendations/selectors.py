@@ -80,10 +80,53 @@ def _serving_run_from_row(row) -> TrainingRun:
 
 # The serving run read in the token's query (accounts.authentication.TokenAuthentication) by the views that need it:
 # `request.auth.serving_run` is then what training_run_serving() would give, without a round trip of its own.
+# It asks which movies are new to the run in the same query (cold_items.cold_probe_sql), on the process's base for
+# the run: the run it gives carries the answer, so serving it costs no round trip of its own either.
+_COLD_PROBE_WIDTH = 3
+_with_probe_sql: tuple[str | None, str] | None = None  # (the probe it was built with, the SQL)
+
+
+def _serving_sql_with_cold_probe() -> str:
+    global _with_probe_sql
+    probe = cold_items.cold_probe_sql(run_column="serving_run.id")
+    hit = _with_probe_sql
+    if hit is not None and hit[0] is probe:
+        return hit[1]
+    fields = ", ".join(f"serving_run.{column}" for column in _serving_columns())
+    quote = connection.ops.quote_name
+    run_from = (
+        f"FROM {quote(TrainingRun._meta.db_table)} serving_run "
+        f"WHERE serving_run.{quote(TrainingRun._meta.get_field('is_active').column)}"
+    )
+    if probe is None:  # no base yet: no probe (NULL columns)
+        sql = f"SELECT {fields}, NULL::integer, NULL::bigint[], NULL::bigint[] {run_from} LIMIT 1"
+    else:
+        table, _, where = run_from.partition(" WHERE ")
+        sql = (
+            f"SELECT {fields}, cold_probe.cold_generation, cold_probe.cold_ids, cold_probe.cold_versions "
+            f"{table} LEFT JOIN LATERAL {probe} WHERE {where} LIMIT 1"
+        )
+    _with_probe_sql = (probe, sql)
+    return sql
+
+
+@functools.cache
+def _serving_columns() -> tuple[str, ...]:
+    return tuple(connection.ops.quote_name(TrainingRun._meta.get_field(name).column) for name in _SERVING_FIELDS)
+
+
+def _serving_run_with_cold_probe(columns: tuple) -> TrainingRun | None:
+    if columns[0] is None:
+        return None
+    run = _serving_run_from_row(columns[: len(_SERVING_FIELDS)])
+    cold_items.cold_probe_attach(run, columns[len(_SERVING_FIELDS) :])
+    return run
+
+
 SERVING_RUN_WITH_TOKEN = TokenQueryAddition(
-    sql=lambda: _serving_sql(),
-    width=len(_SERVING_FIELDS),
-    load=lambda columns: None if columns[0] is None else _serving_run_from_row(columns),
+    sql=_serving_sql_with_cold_probe,
+    width=len(_SERVING_FIELDS) + _COLD_PROBE_WIDTH,
+    load=_serving_run_with_cold_probe,
     attribute="serving_run",
 )
 
@@ -259,7 +302,7 @@ def recommendation_list_for_user_fresh(
     new_ids: frozenset[int] = frozenset()
     if run is not None:
         cold = cold_items.cold_items_for_run(run)  # the run's new movies: one indexed query
-        new_ids = frozenset(cold.movie_ids.tolist())
+        new_ids = cold.movie_id_set
         version = user_taste_version(user=user) if taste_version is None else taste_version
         if genre is None and flavour == flavours.TOP_PICKS:
             scored = _stored_scores(
