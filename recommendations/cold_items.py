@@ -79,6 +79,11 @@ class ColdItems:
         return frozenset(self.movie_ids.tolist())
 
     @functools.cached_property
+    def list_matrix_wide(self) -> np.ndarray:
+        """list_matrix as float64, for scoring."""
+        return self.list_matrix.astype(np.float64)
+
+    @functools.cached_property
     def digest(self) -> str:
         """A short name of `key` for cache keys shared between processes."""
         if self.movie_ids.size == 0:
@@ -104,6 +109,7 @@ _bases: dict[int, tuple[float, int, tuple[int, ...], int]] = {}
 _generations = itertools.count(1)
 _probe_sql: tuple[tuple | None, str] | None = None  # (the base it was built for, the SQL)
 _last_cold: dict[int, tuple[list[tuple[int, int]], ColdItems]] = {}  # run -> (versions, what they gave)
+_last_rows: dict[int, tuple[list, list[tuple[int, int]]]] = {}  # run -> (the query's rows, of them untrained)
 _users: dict[int, _RunUsers] = {}
 _terms: OrderedDict[tuple[int, int, int], tuple[ItemTerms, int]] = OrderedDict()
 _serving: dict[tuple[int, str], tuple[tuple, object]] = {}
@@ -116,6 +122,7 @@ def cold_items_cache_clear() -> None:
         _terms.clear()
         _serving.clear()
         _last_cold.clear()
+        _last_rows.clear()
 
 
 def _cold_base(run: TrainingRun) -> tuple[float, int, tuple[int, ...], int]:
@@ -202,8 +209,15 @@ def _cold_versions(run: TrainingRun) -> list[tuple[int, int]]:
             rows = cursor.fetchall()
     if not rows:
         return []
+    last = _last_rows.get(run.pk)
+    if last is not None and last[0] == rows:
+        return last[1]  # the same answer as last time: the same movies untrained
     _, found = trained.rows_of(row[0] for row in rows)
-    return [row for row, known in zip(rows, found, strict=True) if not known]
+    versions = [row for row, known in zip(rows, found, strict=True) if not known]
+    with _lock:
+        _last_rows.clear()
+        _last_rows[run.pk] = (rows, versions)
+    return versions
 
 
 def _run_users(run: TrainingRun) -> _RunUsers:
