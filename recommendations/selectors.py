@@ -301,7 +301,8 @@ def recommendation_list_for_user_fresh(
     scored = None
     new_ids: frozenset[int] = frozenset()
     if run is not None:
-        cold = cold_items.cold_items_for_run(run)  # the run's new movies: one indexed query
+        # The run's new movies: one indexed query, or none when the run was read with the token (cold_probe_sql).
+        cold = cold_items.cold_items_for_run(run)
         new_ids = cold.movie_id_set
         version = user_taste_version(user=user) if taste_version is None else taste_version
         if genre is None and flavour == flavours.TOP_PICKS:
