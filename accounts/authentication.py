@@ -57,7 +57,9 @@ class TokenQueryAddition:
     """What a view also wants read in the token's round trip (TokenAuthentication: the view's `token_query_addition`).
 
     `sql()`: a SELECT without parameters giving at most one row of `width` columns; `load(columns)` turns them
-    (all None when it gives no row) into the value the token then carries as its attribute `attribute`.
+    (all None when it gives no row) into the value the token then carries as its attribute `attribute`. `sql()` is
+    called on every request and may give another text as the process's state changes (each text is composed with
+    the token's query once); return the same string object while nothing changed, and keep the texts few.
     """
 
     sql: Callable[[], str]
@@ -66,10 +68,10 @@ class TokenQueryAddition:
     attribute: str
 
 
-@functools.cache
-def _sql_with(alias: str, addition: TokenQueryAddition) -> str:
+@functools.lru_cache(maxsize=64)
+def _sql_with(alias: str, addition_sql: str) -> str:
     token_sql = _compiled_token_query(alias).sql
-    return f"SELECT token.*, addition.* FROM ({token_sql}) token LEFT JOIN ({addition.sql()}) addition ON TRUE"
+    return f"SELECT token.*, addition.* FROM ({token_sql}) token LEFT JOIN ({addition_sql}) addition ON TRUE"
 
 
 def token_get_with_user(
@@ -80,7 +82,7 @@ def token_get_with_user(
     query = _compiled_token_query(alias)
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(query.sql if addition is None else _sql_with(alias, addition), [key])
+        cursor.execute(query.sql if addition is None else _sql_with(alias, addition.sql()), [key])
         row = cursor.fetchone()
     if row is None:
         return None

@@ -293,7 +293,9 @@ def serve_environment(database_url: str, *, secret_key: str | None = None) -> di
     }
 
 
-def start_gunicorn(port: int, env: dict, *, workers: int = 2, threads: int = 4, root: Path = ROOT) -> subprocess.Popen:
+def start_gunicorn(
+    port: int, env: dict, *, workers: int = 2, threads: int = 4, root: Path = ROOT, access_log: bool = False
+) -> subprocess.Popen:
     """gunicorn serving the project (the code in `root`) on 127.0.0.1:`port` in a session of its own (stop it
     with os.killpg).
 
@@ -304,11 +306,15 @@ def start_gunicorn(port: int, env: dict, *, workers: int = 2, threads: int = 4, 
                "--config", "python:ops.gunicorn_conf", "--workers", str(workers), "--log-level", "warning"]  # fmt: skip
     if threads > 1:
         command += ["--worker-class", "gthread", "--threads", str(threads)]
+    if access_log:  # as `serve` writes it (WEB_ACCESS_LOG), to stdout; here into /dev/null
+        command += ["--access-logfile", "-"]
     if not env.get("PROMETHEUS_MULTIPROC_DIR"):
         folder = tempfile.mkdtemp(prefix="movierec-bench-prometheus-")
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
         env = {**env, "PROMETHEUS_MULTIPROC_DIR": folder}
-    return subprocess.Popen(command, env=env, cwd=root, start_new_session=True)
+    return subprocess.Popen(
+        command, env=env, cwd=root, start_new_session=True, stdout=subprocess.DEVNULL if access_log else None
+    )
 
 
 def process_tree_cpu_seconds(pid: int) -> float:
@@ -427,6 +433,11 @@ def main() -> None:
         "rounds between the two servers: before and after under the same load.",
     )
     parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="Serve with gunicorn's access log, as `serve` does by default (WEB_ACCESS_LOG), written to /dev/null.",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=3, help="With --reference or --baseline: alternating rounds of each path."
     )
     args = parser.parse_args()
@@ -452,7 +463,9 @@ def main() -> None:
     trees = {"this": ROOT, **({"baseline": Path(args.baseline).resolve()} if args.baseline else {})}
     ports = {label: _free_port() for label in trees}
     servers = {
-        label: start_gunicorn(ports[label], serve_env, workers=args.workers, threads=args.threads, root=root)
+        label: start_gunicorn(
+            ports[label], serve_env, workers=args.workers, threads=args.threads, root=root, access_log=args.access_log
+        )
         for label, root in trees.items()
     }
     runs = [(label, path) for label in trees for path in paths]

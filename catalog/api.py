@@ -98,6 +98,28 @@ class MovieSummarySerializer(serializers.Serializer):
         return api_url(self.context.get("request"), "movie_detail", movie.pk)
 
 
+# movie id -> (the Movie it was built from, movies_url, its summary): movie_summary_cached.
+_summaries: dict[int, tuple[Movie, str, dict]] = {}
+SUMMARY_CACHE_MAX = 100_000
+
+
+def movie_summary_cached(movie: Movie, *, movies_url: str) -> dict:
+    """movie_summary, built once per Movie object and movies_url in the process and shared: never modify it.
+
+    For movies from the per-process movie cache (movie_in_bulk_cached): the summary is as fresh as the Movie it is
+    given, since a Movie reloaded from the database is another object. Building the 20 summaries of a
+    recommendations answer took ~0.08 ms of each request.
+    """
+    hit = _summaries.get(movie.pk)
+    if hit is not None and hit[0] is movie and hit[1] == movies_url:
+        return hit[2]
+    summary = movie_summary(movie, movies_url=movies_url)
+    if len(_summaries) >= SUMMARY_CACHE_MAX:
+        _summaries.clear()
+    _summaries[movie.pk] = (movie, movies_url, summary)
+    return summary
+
+
 def movie_summary(movie: Movie, *, movies_url: str) -> dict:
     """What MovieSummarySerializer renders, built directly: the hot recommendations path skips DRF's field machinery.
 

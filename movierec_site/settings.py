@@ -427,6 +427,9 @@ PORT = env.int("PORT", default=8000)
 # gunicorn workers x threads: one process per core of a 2-core machine, threads to overlap database waits.
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=2)
 WEB_THREADS = env.int("WEB_THREADS", default=4)
+# gunicorn's access log on stdout (one line per request, with its request id). Off where a proxy in front logs each
+# request already: the line is formatted and written by the worker on every request.
+WEB_ACCESS_LOG = env.bool("WEB_ACCESS_LOG", default=True)
 
 # --- Health and metrics ---
 # /readyz: seconds to wait for the database (libpq's minimum is 2); how recently a cluster must have reported.

@@ -25,7 +25,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import user_get
-from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, movie_or_404, movie_summary
+from catalog.api import MAX_MIN_RATINGS, GenreField, MovieSummarySerializer, movie_or_404, movie_summary_cached
 from catalog.api import MovieListApi as CatalogMovieListApi
 from catalog.models import Movie
 from movierec_site.api import (
@@ -218,7 +218,8 @@ def _recommendations_response(request, user) -> Response:
         "results": [
             {
                 "rank": rank,
-                "movie": movie_summary(item.movie, movies_url=movies_url),
+                # Shared per process (the movie cache's objects): read-only, as the rest of the body.
+                "movie": movie_summary_cached(item.movie, movies_url=movies_url),
                 # score: the predicted stars (None when the run predicts none); popular lists carry averages.
                 "predicted_rating": item.score if result.personal else None,
                 "because": (

@@ -15,12 +15,16 @@ run's rows (ItemFactors.base, .order), so every fold-in, flavour, filter and pre
 movies. Which movies are new is asked of the database on every call with one indexed query
 (`_cold_versions`): the movies not trained that existed when the process last looked (refreshed every
 COLD_BASE_SECONDS) and any movie with a higher id, i.e. every movie added since; a deleted movie is simply no
-longer returned, and the site's lists drop movies that are gone.
+longer returned, and the site's lists drop movies that are gone. The API's recommendations ask it inside the
+token's query instead (`cold_probe_sql`, `cold_probe_attach`): the same query on the same base, read in the
+request's one round trip.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import threading
 import time
 from collections import OrderedDict
@@ -65,11 +69,21 @@ class ColdItems:
     stars_biases: np.ndarray | None  # float64 (n,)
     stars_matrix: np.ndarray | None  # float32 (n, stars rank)
 
-    @property
+    # Cached: one ColdItems serves every request while the new movies and their versions stay the same.
+    @functools.cached_property
     def key(self) -> tuple:
         return tuple(zip(self.movie_ids.tolist(), self.versions.tolist(), strict=True))
 
-    @property
+    @functools.cached_property
+    def movie_id_set(self) -> frozenset[int]:
+        return frozenset(self.movie_ids.tolist())
+
+    @functools.cached_property
+    def list_matrix_wide(self) -> np.ndarray:
+        """list_matrix as float64, for scoring."""
+        return self.list_matrix.astype(np.float64)
+
+    @functools.cached_property
     def digest(self) -> str:
         """A short name of `key` for cache keys shared between processes."""
         if self.movie_ids.size == 0:
@@ -90,7 +104,12 @@ class _RunUsers:
 
 
 _lock = threading.Lock()
-_bases: dict[int, tuple[float, int, tuple[int, ...]]] = {}  # run -> (loaded at, highest id then, untrained ids)
+# run -> (loaded at, highest id then, untrained ids, generation: a number no other base of the process had)
+_bases: dict[int, tuple[float, int, tuple[int, ...], int]] = {}
+_generations = itertools.count(1)
+_probe_sql: tuple[tuple | None, str] | None = None  # (the base it was built for, the SQL)
+_last_cold: dict[int, tuple[list[tuple[int, int]], ColdItems]] = {}  # run -> (versions, what they gave)
+_last_rows: dict[int, tuple[list, list[tuple[int, int]]]] = {}  # run -> (the query's rows, of them untrained)
 _users: dict[int, _RunUsers] = {}
 _terms: OrderedDict[tuple[int, int, int], tuple[ItemTerms, int]] = OrderedDict()
 _serving: dict[tuple[int, str], tuple[tuple, object]] = {}
@@ -102,13 +121,15 @@ def cold_items_cache_clear() -> None:
         _users.clear()
         _terms.clear()
         _serving.clear()
+        _last_cold.clear()
+        _last_rows.clear()
 
 
-def _cold_base(run: TrainingRun) -> tuple[int, tuple[int, ...]]:
+def _cold_base(run: TrainingRun) -> tuple[float, int, tuple[int, ...], int]:
     now = time.monotonic()
     hit = _bases.get(run.pk)
     if hit is not None and now - hit[0] < COLD_BASE_SECONDS:
-        return hit[1], hit[2]
+        return hit
     movie, item = Movie._meta.db_table, ItemFactor._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT coalesce(max(id), 0) FROM {movie}")
@@ -119,10 +140,58 @@ def _cold_base(run: TrainingRun) -> tuple[int, tuple[int, ...]]:
             [highest, run.pk],
         )
         untrained = tuple(row[0] for row in cursor.fetchall())
-    for stale in [key for key in _bases if key != run.pk]:
-        _bases.pop(stale, None)
-    _bases[run.pk] = (now, highest, untrained)
-    return highest, untrained
+    base = (now, highest, untrained, next(_generations))
+    with _lock:
+        for stale in [key for key in _bases if key != run.pk]:
+            _bases.pop(stale, None)
+        _bases[run.pk] = base
+    return base
+
+
+def _cold_query(base: tuple[float, int, tuple[int, ...], int]) -> tuple[str, list]:
+    """The query for (movie id, rating version) of the movies new to the base's run: every id above the highest one
+    then, and the ones it had not trained then."""
+    return (
+        f"SELECT id, rating_version FROM {Movie._meta.db_table} WHERE id > %s OR id = ANY(%s) ORDER BY id",
+        [base[1], list(base[2])],
+    )
+
+
+def cold_probe_sql(*, run_column: str) -> str | None:
+    """SQL columns (generation, movie ids, rating versions) asking `_cold_versions`' question of the process's latest
+    base, to be selected alongside the active run's id (`run_column`, e.g. `run.id`) in another query, or None
+    before the process has a base. The columns are NULL when the run read is not the base's (a new active run: the
+    base says nothing about it), else the query's answer as two arrays (NULL for none); `cold_probe_attach` hands
+    them to `cold_items_for_run`. The text is the same string object while the base is.
+
+    It is a LATERAL subquery: `... LEFT JOIN LATERAL (<this>) probe ON <run_column> = <the base's run>`.
+    """
+    global _probe_sql
+    bases = list(_bases.items())
+    if not bases:
+        return None
+    run_id, base = bases[-1]
+    probe = _probe_sql
+    if probe is not None and probe[0] == (run_id, base):
+        return probe[1]
+    untrained = ",".join(str(int(movie_id)) for movie_id in base[2])
+    table = connection.ops.quote_name(Movie._meta.db_table)
+    sql = (
+        f"(SELECT {int(base[3])} AS cold_generation, array_agg(m.id ORDER BY m.id) AS cold_ids, "
+        f"array_agg(m.rating_version ORDER BY m.id) AS cold_versions FROM {table} m "
+        f"WHERE m.id > {int(base[1])} OR m.id = ANY('{{{untrained}}}'::bigint[])) cold_probe "
+        f"ON {run_column} = {int(run_id)}"
+    )
+    _probe_sql = ((run_id, base), sql)
+    return sql
+
+
+def cold_probe_attach(run: TrainingRun, columns: tuple) -> None:
+    """Keep on `run` (read in the same query) the answer of its cold_probe_sql columns, for `_cold_versions` to use
+    instead of asking again. Only for a run read in this request with nothing written since (a GET)."""
+    generation, ids, versions = columns
+    if generation is not None:
+        run._cold_probe = (generation, list(zip(ids or (), versions or (), strict=True)))
 
 
 def untrained_movie_ids(run: TrainingRun) -> list[int]:
@@ -146,17 +215,25 @@ def _cold_versions(run: TrainingRun) -> list[tuple[int, int]]:
     trained = foldin.item_factors_for_run(run)
     if not trained.implicit_prefs:  # a legacy run of one explicit model: new movies wait for the next retrain
         return []
-    highest, untrained = _cold_base(run)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id, rating_version FROM {Movie._meta.db_table} WHERE id > %s OR id = ANY(%s) ORDER BY id",
-            [highest, list(untrained)],
-        )
-        rows = cursor.fetchall()
+    base = _cold_base(run)
+    probe = getattr(run, "_cold_probe", None)
+    if probe is not None and probe[0] == base[3]:
+        rows = probe[1]  # asked in the run's own query, on this very base
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(*_cold_query(base))
+            rows = cursor.fetchall()
     if not rows:
         return []
+    last = _last_rows.get(run.pk)
+    if last is not None and last[0] == rows:
+        return last[1]  # the same answer as last time: the same movies untrained
     _, found = trained.rows_of(row[0] for row in rows)
-    return [row for row, known in zip(rows, found, strict=True) if not known]
+    versions = [row for row, known in zip(rows, found, strict=True) if not known]
+    with _lock:
+        _last_rows.clear()
+        _last_rows[run.pk] = (rows, versions)
+    return versions
 
 
 def _run_users(run: TrainingRun) -> _RunUsers:
@@ -267,6 +344,9 @@ def cold_items_for_run(run: TrainingRun) -> ColdItems:
     """The run's new movies with their terms: cached terms per (run, movie, version), the rest solved now (one query
     for their ratings)."""
     versions = _cold_versions(run)
+    last = _last_cold.get(run.pk)
+    if last is not None and last[0] == versions:
+        return last[1]  # the same movies at the same rating versions: the same terms
     missing = [(m, v) for m, v in versions if (run.pk, m, v) not in _terms]
     if missing:
         ids = [m for m, _ in missing]
@@ -293,7 +373,7 @@ def cold_items_for_run(run: TrainingRun) -> ColdItems:
         if stars is not None:
             stars_biases[i] = terms.stars_bias
             stars_matrix[i] = terms.stars_factors
-    return ColdItems(
+    cold = ColdItems(
         run_id=run.pk,
         movie_ids=np.fromiter((m for m, _ in versions), dtype=np.int64, count=n),
         versions=np.fromiter((v for _, v in versions), dtype=np.int64, count=n),
@@ -302,6 +382,10 @@ def cold_items_for_run(run: TrainingRun) -> ColdItems:
         stars_biases=stars_biases,
         stars_matrix=stars_matrix,
     )
+    with _lock:
+        _last_cold.clear()  # only the serving run's are asked for
+        _last_cold[run.pk] = (versions, cold)
+    return cold
 
 
 def _serving_cached(run: TrainingRun, kind: str, cold: ColdItems, build):

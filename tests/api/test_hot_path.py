@@ -14,8 +14,10 @@ from rest_framework.test import APIClient
 
 from accounts.authentication import TokenAuthentication, token_get_with_user
 from accounts.models import User
+from catalog.api import movie_summary, movie_summary_cached
+from catalog.models import Movie
 from recommendations.api import DEFAULT_MIN_RATINGS, DEFAULT_RECOMMENDATIONS, FastJSONRenderer, _default_filters
-from tests.factories import RatingFactory
+from tests.factories import MovieFactory, RatingFactory
 
 pytestmark = pytest.mark.django_db
 ME = reverse("api:me")
@@ -125,3 +127,14 @@ def test_a_token_request_for_recommendations_reads_the_run_with_the_token(
     # A new run is seen by the very next request.
     type(active_run).objects.filter(pk=active_run.pk).update(is_active=False)
     assert alice_client.get(MINE).json()["run"] is None
+
+
+def test_a_cached_movie_summary_follows_the_movie_object_it_was_built_from():
+    movie = MovieFactory(title="Before (2001)")
+    url = "http://testserver/api/v1/movies/"
+    first = movie_summary_cached(movie, movies_url=url)
+    assert first == movie_summary(movie, movies_url=url) and movie_summary_cached(movie, movies_url=url) is first
+    Movie.objects.filter(pk=movie.pk).update(title="After (2001)")
+    reloaded = Movie.objects.with_genres().get(pk=movie.pk)  # what the movie cache holds once it reloads
+    assert movie_summary_cached(reloaded, movies_url=url)["title"] == "After (2001)"
+    assert movie_summary_cached(reloaded, movies_url="http://other/api/v1/movies/")["url"].startswith("http://other/")

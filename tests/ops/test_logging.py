@@ -201,3 +201,13 @@ def test_production_logs_are_json_lines():
     line = ours[0]
     assert line["run_id"] == 42
     assert line["logger"] == "spark_engine.pipeline" and line["level"] == "WARNING"
+
+
+def test_serve_writes_gunicorn_access_log_unless_turned_off(settings):
+    from ops.management.commands.serve import gunicorn_command
+
+    settings.WEB_ACCESS_LOG = True
+    command = gunicorn_command("127.0.0.1:8000")
+    assert command[command.index("--access-logfile") + 1] == "-"
+    settings.WEB_ACCESS_LOG = False
+    assert "--access-logfile" not in gunicorn_command("127.0.0.1:8000")

@@ -6,6 +6,8 @@ predicted stars; each rating moves it (its rating version changes the cache key)
 import numpy as np
 import pytest
 from django.urls import reverse
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from accounts.selectors import user_taste_version
 from catalog.models import Movie
@@ -143,3 +145,52 @@ def test_the_staff_page_counts_the_new_movies_served(world, client):
     body = client.get(reverse("staff_runs")).content.decode()
     assert "New movies it serves without having trained them: <strong>2</strong>" in body
     assert "(1 from the content map alone, 1 folded in from their ratings since)" in body
+
+
+def _api_items(client, **params):
+    body = client.get(reverse("api:my_recommendations"), {"n": TOP_N, "min_ratings": 0, **params}).json()
+    assert body["personal"]
+    return [(item["movie"]["id"], item["new"]) for item in body["results"]]
+
+
+def test_the_api_asks_for_new_movies_in_the_token_query_and_never_serves_them_stale(world, django_assert_num_queries):
+    """The recommendations API reads the run's new movies in the token's query (cold_items.cold_probe_sql): no
+    query of their own, and a movie added or rated since is in the very next answer, as the selector's own query
+    gives it."""
+    alice, new = world["people"]["alice"], world["new"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    first = _api_items(client)  # the process's first look: which movies the run has not trained
+    assert (new.pk, True) in first
+    # token (with the user, the active run and its new movies), the stored rows, her hidden movies (a new movie
+    # enters the list); no query for the new movies
+    with django_assert_num_queries(3):
+        assert _api_items(client) == first
+
+    newer = MovieFactory(title="Newer Comedy (2026)", year=2026)  # added since: a higher id
+    newer.genres.add(world["comedy"])
+    items = _api_items(client, n=TOP_N + 1)  # the two new comedies tie: below the five she was trained to love
+    assert items[-2:] == [(new.pk, True), (newer.pk, True)]
+    selector = _items(alice, limit=TOP_N + 1, min_ratings=0)  # asks for the new movies with a query of its own
+    assert items == [(item.movie.pk, item.new) for item in selector]
+
+    for fan in [world["people"][f"fan{i}"] for i in range(4)]:  # its rating version changes: its terms move
+        rating_upsert(user=fan, movie=newer, value=5)
+    assert _api_items(client)[0] == (newer.pk, True)
+
+    Movie.objects.filter(pk=newer.pk).delete()
+    assert all(movie_id != newer.pk for movie_id, _ in _api_items(client))
+
+
+def test_the_api_serves_new_movies_after_the_base_is_refreshed_and_none_without_a_run(world):
+    """A probe built on a base since refreshed is not used (the process asks again); no active run, no probe."""
+    alice, new = world["people"]["alice"], world["new"]
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=alice).key}")
+    _api_items(client)
+    generation = cold_items._bases[world["run"].pk][3]
+    cold_items._bases[world["run"].pk] = (0.0, *cold_items._bases[world["run"].pk][1:])  # expired
+    assert (new.pk, True) in _api_items(client)
+    assert cold_items._bases[world["run"].pk][3] != generation  # refreshed, and the new movie still served
+    world["run"].__class__.objects.filter(pk=world["run"].pk).update(is_active=False)
+    assert client.get(reverse("api:my_recommendations")).json()["run"] is None

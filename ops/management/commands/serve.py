@@ -17,7 +17,8 @@ def gunicorn_command(bind: str) -> list[str]:
     request is a few short queries plus up to a few ms of NumPy (which releases the GIL), so 2
     workers x 4 threads keep both cores busy while requests wait on PostgreSQL, without the memory
     of 8 processes each holding the fold-in matrices. The 30 s timeout kills a stuck worker long
-    before a load balancer gives up; no request should come near it.
+    before a load balancer gives up; no request should come near it. The access log (WEB_ACCESS_LOG) goes to
+    stdout.
     """
     return [
         sys.executable,
@@ -36,8 +37,7 @@ def gunicorn_command(bind: str) -> list[str]:
         str(settings.WEB_THREADS),
         "--timeout",
         "30",
-        "--access-logfile",
-        "-",
+        *(["--access-logfile", "-"] if settings.WEB_ACCESS_LOG else []),
     ]
 
 
