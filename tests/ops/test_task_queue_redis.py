@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -47,6 +48,35 @@ def _wait(predicate, what: str, *, timeout: float = 60, logs=()):
         time.sleep(0.1)
 
 
+@contextmanager
+def running_qclusters(redis_server, env: dict, folder: Path, count: int = 2):
+    """`count` `manage.py qcluster` processes with `env`, their output in `folder`/qcluster-N.log; yields once all
+    have reported to `redis_server` ({"broker", "logs", "redis"}), and kills their process groups afterwards."""
+    clusters, logs = [], []
+    try:
+        for index in range(count):
+            log = folder / f"qcluster-{index}.log"
+            logs.append(log)
+            with log.open("w") as out:
+                clusters.append(
+                    subprocess.Popen(
+                        [PYTHON, str(ROOT / "manage.py"), "qcluster"],
+                        env=env,
+                        cwd=ROOT,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,  # sentinel, pusher, monitor and workers go with its group
+                    )
+                )
+        client = redis_server.client()
+        _wait(lambda: len(client.keys("django_q:movierec:cluster:*")) == count, "the clusters to report", logs=logs)
+        yield {"broker": _broker(redis_server), "logs": logs, "redis": client}
+    finally:
+        for cluster in clusters:
+            os.killpg(cluster.pid, signal.SIGKILL)
+            cluster.wait(timeout=30)
+
+
 @pytest.fixture(scope="module")
 def two_clusters(redis_server, django_db_setup, django_db_blocker, tmp_path_factory):
     """Two qcluster processes sharing the test's Redis (the queue) and this test database (results)."""
@@ -61,29 +91,8 @@ def two_clusters(redis_server, django_db_setup, django_db_blocker, tmp_path_fact
             Q_LOST_TASK_ATTEMPTS="2",
             LOG_LEVEL="INFO",
         )
-    clusters, logs = [], []
-    for index in range(2):
-        log = folder / f"qcluster-{index}.log"
-        logs.append(log)
-        with log.open("w") as out:
-            clusters.append(
-                subprocess.Popen(
-                    [PYTHON, str(ROOT / "manage.py"), "qcluster"],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # sentinel, pusher, monitor and workers go with its group
-                )
-            )
-    try:
-        client = redis_server.client()
-        _wait(lambda: len(client.keys("django_q:movierec:cluster:*")) == 2, "both clusters to report", logs=logs)
-        yield {"broker": _broker(redis_server), "logs": logs, "folder": folder, "redis": client}
-    finally:
-        for cluster in clusters:
-            os.killpg(cluster.pid, signal.SIGKILL)
-            cluster.wait(timeout=30)
+    with running_qclusters(redis_server, env, folder) as running:
+        yield {**running, "folder": folder}
 
 
 @pytest.fixture(autouse=True)

@@ -6,7 +6,6 @@ test's own and this test's database. Retrain tasks are queued as `retrain_enqueu
 
 import os
 import signal
-import subprocess
 from dataclasses import asdict
 
 import pytest
@@ -17,8 +16,8 @@ from django_q.tasks import async_task
 from recommendations import services
 from recommendations.locks import retrain_lock_is_held
 from recommendations.models import TrainingRun
-from tests.ops.conftest import PYTHON, ROOT, subprocess_env
-from tests.ops.test_task_queue_redis import _broker, _wait
+from tests.ops.conftest import subprocess_env
+from tests.ops.test_task_queue_redis import _wait, running_qclusters
 
 from .test_pipeline import _options, _seed_ratings
 
@@ -45,29 +44,8 @@ def two_clusters(redis_server, django_db_setup, django_db_blocker, tmp_path_fact
             SPARK_LOCAL_DIR=str(folder / "spark-local"),
             SPARK_LOCAL_IP="127.0.0.1",
         )
-    clusters, logs = [], []
-    for index in range(2):
-        log = folder / f"qcluster-{index}.log"
-        logs.append(log)
-        with log.open("w") as out:
-            clusters.append(
-                subprocess.Popen(
-                    [PYTHON, str(ROOT / "manage.py"), "qcluster"],
-                    env=env,
-                    cwd=ROOT,
-                    stdout=out,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            )
-    try:
-        client = redis_server.client()
-        _wait(lambda: len(client.keys("django_q:movierec:cluster:*")) == 2, "both clusters to report", logs=logs)
-        yield {"broker": _broker(redis_server), "logs": logs, "redis": client}
-    finally:
-        for cluster in clusters:
-            os.killpg(cluster.pid, signal.SIGKILL)
-            cluster.wait(timeout=30)
+    with running_qclusters(redis_server, env, folder) as running:
+        yield running
 
 
 def _queue_retrain(broker) -> tuple[TrainingRun, str]:
