@@ -47,8 +47,6 @@ class ALSParams:
     alpha: float = 1.0
     nonnegative: bool = False
     seed: int = 42
-    # Iterations between checkpoints of the factor RDDs (needs a checkpoint dir); -1: never (`stages.model_config`
-    # turns them off on small data, where a 10-iteration lineage is short and each checkpoint is an extra job).
     checkpoint_interval: int = 5
     # User and item blocks for ALS; None keeps Spark's default (10). Small data fits much faster with 1–2.
     num_blocks: int | None = None
@@ -507,19 +505,12 @@ def stars_user_terms(model: BiasedALSModel) -> DataFrame:
     )
 
 
-def with_run_options(
-    config: QualityConfig, *, seed: int, num_blocks: int | None = None, checkpoint_interval: int | None = None
-) -> QualityConfig:
-    """`config` with every ALS seed set to `seed` and, when given, every ALS block count to `num_blocks` and
-    checkpoint interval to `checkpoint_interval` (a run's seed and data-size choices apply to both models)."""
+def with_run_options(config: QualityConfig, *, seed: int, num_blocks: int | None = None) -> QualityConfig:
+    """`config` with every ALS seed set to `seed` and, when given, every ALS block count to `num_blocks` (a run's
+    seed and data-size choices apply to both models)."""
 
     def adjust(params: ALSParams) -> ALSParams:
-        return replace(
-            params,
-            seed=seed,
-            num_blocks=params.num_blocks if num_blocks is None else num_blocks,
-            checkpoint_interval=params.checkpoint_interval if checkpoint_interval is None else checkpoint_interval,
-        )
+        return replace(params, seed=seed, num_blocks=params.num_blocks if num_blocks is None else num_blocks)
 
     lists = None if config.lists is None else replace(config.lists, als=adjust(config.lists.als))
     return replace(config, ratings=adjust(config.ratings), lists=lists)

@@ -43,24 +43,9 @@ def read_export(spark: SparkSession, path: Path | None) -> DataFrame | None:
     return None if path is None else spark.read.parquet(str(path))
 
 
-# Up to this many ratings, and this many iterations, ALS fits without checkpoints. A checkpoint writes the factor
-# RDDs to disk in an extra job (two per fit at interval 5 and 10 iterations, and a retrain fits up to six models on
-# small data); what it guards against is a lineage so long that the stack overflows, which takes tens of
-# iterations, whatever the data size. Large fits keep them: there they also let Spark drop old shuffle files.
-CHECKPOINT_MIN_RATINGS = 2_000_000
-CHECKPOINT_MIN_ITERATIONS = 20
-
-
-def checkpoint_interval_for(ratings_count: int, max_iter: int) -> int | None:
-    """-1 (no checkpoints) for a fit of at most CHECKPOINT_MIN_RATINGS ratings and CHECKPOINT_MIN_ITERATIONS
-    iterations; None (ALSParams' default) otherwise."""
-    small = ratings_count <= CHECKPOINT_MIN_RATINGS and max_iter <= CHECKPOINT_MIN_ITERATIONS
-    return -1 if small else None
-
-
 def als_params(options, *, ratings_count: int, parallelism: int) -> fitting.ALSParams:
     """The stars model's ALS (on the residuals of the biases)."""
-    params = fitting.ALSParams(
+    return fitting.ALSParams(
         rank=options.rank,
         max_iter=options.max_iter,
         reg_param=options.reg_param,
@@ -68,8 +53,6 @@ def als_params(options, *, ratings_count: int, parallelism: int) -> fitting.ALSP
         seed=options.seed,
         num_blocks=options.num_blocks or auto_num_blocks(ratings_count, parallelism),
     )
-    interval = checkpoint_interval_for(ratings_count, options.max_iter)
-    return params if interval is None else replace(params, checkpoint_interval=interval)
 
 
 def list_rank_for(requested: int, *, users: int, movies: int) -> int:
@@ -118,9 +101,8 @@ def model_config(options, *, ratings_count: int, parallelism: int) -> fitting.Qu
         seed=options.seed,
         num_blocks=stars.num_blocks,
     )
-    interval = checkpoint_interval_for(ratings_count, options.list_max_iter)
     lists = fitting.ListParams(
-        als=list_als if interval is None else replace(list_als, checkpoint_interval=interval),
+        als=list_als,
         confidence="centered",
         center=options.list_center,
     )

@@ -327,12 +327,9 @@ def test_the_proposed_configuration_is_what_a_retrain_publishes_with_the_default
 
     options = RetrainOptions.from_settings()
     published = stages.model_config(options, ratings_count=100_836, parallelism=2)
-    # ml-latest-small fits without checkpoints (stages.checkpoint_interval_for); otherwise the proposed models.
     assert published == fitting.with_run_options(
-        fitting.PROPOSED, seed=options.seed, num_blocks=published.ratings.num_blocks, checkpoint_interval=-1
+        fitting.PROPOSED, seed=options.seed, num_blocks=published.ratings.num_blocks
     )
-    large = stages.model_config(options, ratings_count=25_000_095, parallelism=2)
-    assert large.ratings.checkpoint_interval == large.lists.als.checkpoint_interval == 5
 
 
 def test_split_by_time_holds_out_each_users_latest_ratings(spark):
