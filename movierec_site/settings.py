@@ -368,6 +368,10 @@ ALS_REG_PARAM = env.float("ALS_REG_PARAM", default=0.15)
 # Each retrain chooses the stars regParam on its holdout split, starting from the last run's choice (ALS_REG_PARAM the
 # first time); 0 keeps ALS_REG_PARAM fixed (saves two ALS fits per retrain).
 ALS_REG_SEARCH = env.bool("ALS_REG_SEARCH", default=True)
+# ...but when at most this share of the ratings changed (written since, or the count moved) since the run whose search
+# made the last choice, a retrain keeps that choice and fits it alone (one fit instead of three or more); 0: always
+# search.
+ALS_REG_SEARCH_REUSE_CHANGE = env.float("ALS_REG_SEARCH_REUSE_CHANGE", default=0.05)
 ALS_BIAS_REG_USER = env.float("ALS_BIAS_REG_USER", default=5.0)
 ALS_BIAS_REG_ITEM = env.float("ALS_BIAS_REG_ITEM", default=3.0)
 # Lists (top-N, similar movies): implicit-feedback ALS on rating - LIST_ALS_CENTER (lower ratings count against).

@@ -90,8 +90,11 @@ class TrainingRun(models.Model):
     @property
     def stars_reg_param(self) -> str:
         """How the stars model's regParam was set: "0.24 (chosen from 0.15, 3 fits)" when the run chose it on its
-        holdout split (metrics["reg_search"]), "0.15 (fixed)" when it was given, "–" when unknown."""
+        holdout split (metrics["reg_search"]), "0.15 (kept from run 7's search, 1 fit)" when little data changed since
+        that search, "0.15 (fixed)" when it was given, "–" when unknown."""
         search = (self.metrics or {}).get("reg_search")
+        if search and search.get("reused"):
+            return f"{search['chosen']:.3g} (kept from run {search['basis']['run']}'s search, 1 fit)"
         if search:
             return f"{search['chosen']:.3g} (chosen from {search['start']:.3g}, {search['fits']} fits)"
         value = (self.parameters or {}).get("reg_param")

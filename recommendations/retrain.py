@@ -85,6 +85,9 @@ class RetrainOptions:
     # (spark_engine.reg_search). Off with ALS_REG_SEARCH=0, or when reg_param was given by `tune --save` or on the
     # command line.
     reg_search: bool = True
+    # Keep the last search's choice, fitting it alone, while at most this share of the ratings changed since that
+    # search's snapshot (ALS_REG_SEARCH_REUSE_CHANGE; 0: always search).
+    reg_search_reuse_change: float = 0.05
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
@@ -112,6 +115,7 @@ class RetrainOptions:
             topn_driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
             num_blocks=settings.ALS_NUM_BLOCKS,
             reg_search=settings.ALS_REG_SEARCH,
+            reg_search_reuse_change=settings.ALS_REG_SEARCH_REUSE_CHANGE,
         )
         tuned = tuned_parameters()
         if tuned is not None:
@@ -163,6 +167,8 @@ class RetrainOptions:
             problems.append("similar_k must be between 1 and 1000")
         if self.num_blocks < 0:
             problems.append("num_blocks must be 0 (automatic) or positive")
+        if not 0 <= self.reg_search_reuse_change < 1:
+            problems.append("reg_search_reuse_change must be at least 0 and below 1")
         if not 0 < self.holdout_fraction < 1:
             problems.append("holdout_fraction must be between 0 and 1")
         for name in ("evaluation_max_ratings", "biases_driver_max_ratings", "topn_driver_max_cells"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import functools
 import threading
 import time
@@ -145,6 +146,64 @@ def reg_param_last_chosen() -> float | None:
         .first()
     )
     return None if run is None else float(run.metrics["reg_search"]["chosen"])
+
+
+@dataclass(frozen=True)
+class RegChoiceBasis:
+    """The last stars regParam choice and the data its search saw: `run` (the run that searched), its rating count
+    and snapshot time. A run that kept a choice without searching hands its basis on, so the change is always
+    measured against the data of a real search."""
+
+    chosen: float
+    run: int
+    ratings: int
+    snapshot_at: datetime.datetime | None
+
+    def to_dict(self) -> dict:
+        return {
+            "run": self.run,
+            "ratings": self.ratings,
+            "snapshot_at": None if self.snapshot_at is None else self.snapshot_at.isoformat(),
+        }
+
+
+def reg_param_last_choice() -> RegChoiceBasis | None:
+    """The latest succeeded run's stars regParam choice (as `reg_param_last_chosen`) with the basis it rests on: the
+    basis that run recorded (metrics["reg_search"]["basis"]) or, when it searched itself, that run and its data."""
+    run = (
+        TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED, metrics__reg_search__chosen__isnull=False)
+        .order_by("-finished_at", "-pk")
+        .only("pk", "metrics", "ratings_count", "ratings_snapshot_at")
+        .first()
+    )
+    if run is None:
+        return None
+    search = run.metrics["reg_search"]
+    basis = search.get("basis")
+    if basis is None:
+        return RegChoiceBasis(
+            chosen=float(search["chosen"]),
+            run=run.pk,
+            ratings=run.ratings_count or 0,
+            snapshot_at=run.ratings_snapshot_at,
+        )
+    snapshot = basis.get("snapshot_at")
+    return RegChoiceBasis(
+        chosen=float(search["chosen"]),
+        run=int(basis["run"]),
+        ratings=int(basis["ratings"]),
+        snapshot_at=None if snapshot is None else datetime.datetime.fromisoformat(snapshot),
+    )
+
+
+def ratings_changed_since(*, basis: RegChoiceBasis, ratings_now: int) -> int:
+    """About how many ratings changed since `basis`'s snapshot: those written after it (new or re-rated) plus the
+    change in their number (deletions). Everything (`ratings_now`, or the basis' count if larger) when the basis
+    has no snapshot. A re-import that keeps old timestamps and the count is not seen."""
+    if basis.snapshot_at is None:
+        return max(ratings_now, basis.ratings)
+    written = Rating.objects.filter(rated_at__gt=basis.snapshot_at).count()
+    return written + abs(ratings_now - basis.ratings)
 
 
 def ratings_count_since_last_run() -> int:

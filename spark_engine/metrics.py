@@ -33,7 +33,7 @@ from spark_engine.fitting import (
     predict,
 )
 from spark_engine.frames import collect_factors, require_columns
-from spark_engine.reg_search import search_reg_param
+from spark_engine.reg_search import MAX_FITS, search_reg_param
 from spark_engine.topk import local_top_k, top_n_unrated
 
 # The tutorial's protocol (the Spark ALS lab on MovieLens): 60/20/20 split, these ranks, 10 iterations, regParam 0.1,
@@ -555,6 +555,7 @@ def evaluate_holdout_config(
     max_users: int = 10_000,
     biases_on_driver: bool = False,
     reg_start: float | None = None,
+    reg_max_fits: int = MAX_FITS,
     on_trial: Callable[[float, float], None] | None = None,
 ) -> dict[str, Any]:
     """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
@@ -568,6 +569,7 @@ def evaluate_holdout_config(
     (`reg_search.search_reg_param`, warm-started there, `on_trial(reg, rmse)` per fit): the chosen model is the one
     measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then measured on the held-out
     part it was chosen on: slightly optimistic, the price of a choice that costs no split of its own.
+    `reg_max_fits` bounds the search's fits (1: measure `reg_start` only).
     """
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
@@ -577,7 +579,13 @@ def evaluate_holdout_config(
         searched: dict[str, Any] = {}
         if reg_start is not None and config.biased:
             choice, stars = search_reg_param(
-                train, test, config, start=reg_start, biases_on_driver=biases_on_driver, on_trial=on_trial
+                train,
+                test,
+                config,
+                start=reg_start,
+                max_fits=reg_max_fits,
+                biases_on_driver=biases_on_driver,
+                on_trial=on_trial,
             )
             users, items = fit_list_model(train, config.lists) if config.lists is not None else biased_factors(stars)
             models = FittedModels(stars=stars, list_users=users, list_items=items)

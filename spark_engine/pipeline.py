@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -31,7 +32,7 @@ from recommendations.content import content_map_learn
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
 from recommendations.retrain import RETRAIN_STAGES, RetrainOptions
-from recommendations.selectors import reg_param_last_chosen
+from recommendations.selectors import RegChoiceBasis, ratings_changed_since, reg_param_last_choice
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +41,37 @@ _STAGES = {stage.name: stage for stage in RETRAIN_STAGES}
 
 
 def spark_config_from_settings(*, checkpoint_dir: Path | None = None, ratings_count: int | None = None):
-    """The retrain's SparkConfig; with `ratings_count` known, small data gets the quick-start JIT."""
+    """The retrain's SparkConfig; with `ratings_count` known, small data gets the quick-start JIT and, in local mode,
+    no more shuffle partitions than cores (`local_shuffle_partitions`)."""
     from spark_engine.session import SparkConfig  # imports pyspark: only when a retrain runs, never in a web process
 
+    small = ratings_count is not None and ratings_count <= settings.SPARK_QUICK_JIT_MAX_RATINGS
+    partitions = settings.SPARK_SHUFFLE_PARTITIONS
+    if small:
+        partitions = local_shuffle_partitions(settings.SPARK_MASTER, partitions)
     return SparkConfig(
         master=settings.SPARK_MASTER,
         app_name="movierec-retrain",
         driver_memory=settings.SPARK_DRIVER_MEMORY,
         executor_memory=settings.SPARK_EXECUTOR_MEMORY,
-        shuffle_partitions=settings.SPARK_SHUFFLE_PARTITIONS,
+        shuffle_partitions=partitions,
         local_dir=str(settings.SPARK_LOCAL_DIR),
         checkpoint_dir=str(checkpoint_dir) if checkpoint_dir else None,
-        quick_jit=ratings_count is not None and ratings_count <= settings.SPARK_QUICK_JIT_MAX_RATINGS,
+        quick_jit=small,
     )
+
+
+def local_shuffle_partitions(master: str, configured: int) -> int:
+    """At most one shuffle partition per core of a `local[N]` / `local[*]` / `local` master (`configured` for any
+    other master): on small data each partition is a task of a few milliseconds of work and tens of overhead."""
+    if master == "local":
+        cores = 1
+    elif master.startswith("local[") and master.endswith("]"):
+        inside = master[len("local[") : -1].split(",")[0]
+        cores = (os.cpu_count() or 1) if inside == "*" else int(inside) if inside.isdigit() else configured
+    else:
+        return configured
+    return max(1, min(configured, cores))
 
 
 def _report(on_stage: StageCallback | None, stage: str, detail: str) -> None:
@@ -183,6 +202,23 @@ def _content_map_learn(stages, models, ratings):
     return replace(content_map, fit={**content_map.fit, "learn_seconds": seconds}), ""
 
 
+# Fits of the stars regParam search at most (spark_engine.reg_search.MAX_FITS; not imported: it imports pyspark).
+MAX_REG_FITS = 7
+
+
+def _reg_choice_reuse(basis: RegChoiceBasis, ratings_now: int, max_change: float) -> dict | None:
+    """{"basis", "changed", "changed_share"} when at most `max_change` of the ratings changed since the search that
+    made `basis`'s choice (`ratings_changed_since`), so this run keeps the choice and fits it alone; None: search.
+    The change is measured against that search's data, never a later keep, so small changes cannot add up unseen."""
+    if max_change <= 0:
+        return None
+    changed = ratings_changed_since(basis=basis, ratings_now=ratings_now)
+    share = changed / max(basis.ratings, 1)
+    if share > max_change:
+        return None
+    return {"basis": basis.to_dict(), "changed": changed, "changed_share": round(share, 6)}
+
+
 def _start_spark(checkpoint_dir: Path, ratings_count: int):
     """The run's SparkSession (imports pyspark: only when a retrain runs, never in a web process)."""
     from spark_engine import stages
@@ -222,14 +258,19 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         services.training_run_update(run=run, parameters=asdict(options))
     # The stars model's regParam: chosen on the evaluation's holdout split, starting from the last run's choice
     # (reg_search off: the settings', tune --save's or the command line's value stands).
-    reg_start = None
+    reg_start, reg_max_fits, reused = None, MAX_REG_FITS, None
     if options.reg_search:
-        last = reg_param_last_chosen()
+        basis = reg_param_last_choice()
+        last = None if basis is None else basis.chosen
         reg_start = options.reg_param if last is None else last
         if not options.evaluate and last is not None:  # no split to choose on: keep the last choice
             options = replace(options, reg_param=last)
             services.training_run_update(run=run, parameters=asdict(options))
             _report(on_stage, "evaluate", f"no evaluation: stars regParam {last:g}, the last run's choice")
+        elif basis is not None:
+            reused = _reg_choice_reuse(basis, export.rows, options.reg_search_reuse_change)
+            if reused is not None:
+                reg_max_fits = 1
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
     # The evaluation fits a user sample of at most evaluation_max_ratings: it decides by that size.
     evaluated_rows = min(export.rows, options.evaluation_max_ratings or export.rows)
@@ -245,6 +286,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 max_ratings=options.evaluation_max_ratings,
                 biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
                 reg_start=reg_start,
+                reg_max_fits=reg_max_fits,
                 # Logged, not reported: the command prints one line per stage, which names the choice.
                 on_trial=lambda reg, error: logger.info(
                     "retrain evaluate: stars regParam %.4g: holdout RMSE %.4f", reg, error
@@ -253,6 +295,14 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             outcome.fields = {"metrics": metrics}
             choice = metrics.get("reg_search")
             if choice is not None:
+                # What the next run measures its change against: the data of the last real search.
+                choice["basis"] = (
+                    reused["basis"]
+                    if reused is not None
+                    else {"run": run.pk, "ratings": export.rows, "snapshot_at": export.snapshot_at.isoformat()}
+                )
+                if reused is not None:
+                    choice["reused"] = {"changed": reused["changed"], "changed_share": reused["changed_share"]}
                 options = replace(options, reg_param=choice["chosen"])
                 outcome.fields["parameters"] = asdict(options)
                 config = stages.model_config(
@@ -262,6 +312,11 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                     f"; stars regParam {choice['chosen']:.4g} chosen from {choice['start']:.4g} "
                     f"({choice['fits']} fits, {choice['seconds']:.1f}s)"
                 )
+                if reused is not None:
+                    outcome.note = (
+                        f"; stars regParam {choice['chosen']:.4g} kept from run {reused['basis']['run']}'s search "
+                        f"({reused['changed_share']:.1%} of the ratings changed since; 1 fit, {choice['seconds']:.1f}s)"
+                    )
             outcome.summary = (
                 f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
                 f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "

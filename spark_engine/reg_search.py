@@ -140,13 +140,15 @@ def search_reg_param(
     a candidate replaces the choice only when it is better beyond noise (`walk`, `better_beyond_noise`).
     RMSE as `metrics.rmse_of`: every held-out pair counts, a cold user or movie falls back to the biases, predictions
     are clipped to the rating scale. `on_trial(reg, rmse)` after each fit.
+    `max_fits=1` fits and measures `start` only: how a retrain keeps a recent choice when its data changed little
+    since that choice was searched (the pipeline decides; the record then says 1 fit).
     Out: (RegChoice, the chosen BiasedALSModel, fitted on `train`). Raises ValueError on a plain config, an empty
-    `test`, step <= 1 or max_fits < 3.
+    `test`, step <= 1 or max_fits < 1.
     """
     if not config.biased:
         raise ValueError("the search fits biased ALS; config.biased must be True")
-    if step <= 1 or max_fits < 3:
-        raise ValueError(f"step must be > 1 and max_fits >= 3, got {step} and {max_fits}")
+    if step <= 1 or max_fits < 1:
+        raise ValueError(f"step must be > 1 and max_fits >= 1, got {step} and {max_fits}")
     require_columns(train, "train", ("user_id", "movie_id", "rating"))
     require_columns(test, "test", ("user_id", "movie_id", "rating"))
     started = time.perf_counter()

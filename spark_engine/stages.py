@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_engine import fitting, metrics, topk
+from spark_engine.frames import collect_factors
 from spark_engine.schemas import RATINGS_SCHEMA
 from spark_engine.session import SparkConfig, get_spark
 
@@ -91,16 +92,17 @@ def users_and_movies(ratings: DataFrame) -> tuple[int, int]:
 def model_config(options, *, ratings_count: int, parallelism: int) -> fitting.QualityConfig:
     """Both models of a retrain from its options: biased ALS for stars, implicit ALS on rating - center for lists."""
     stars = als_params(options, ratings_count=ratings_count, parallelism=parallelism)
+    list_als = fitting.ALSParams(
+        rank=options.list_rank,
+        max_iter=options.list_max_iter,
+        reg_param=options.list_reg_param,
+        implicit_prefs=True,
+        alpha=options.list_alpha,
+        seed=options.seed,
+        num_blocks=stars.num_blocks,
+    )
     lists = fitting.ListParams(
-        als=fitting.ALSParams(
-            rank=options.list_rank,
-            max_iter=options.list_max_iter,
-            reg_param=options.list_reg_param,
-            implicit_prefs=True,
-            alpha=options.list_alpha,
-            seed=options.seed,
-            num_blocks=stars.num_blocks,
-        ),
+        als=list_als,
         confidence="centered",
         center=options.list_center,
     )
@@ -128,11 +130,13 @@ def evaluate(
     max_ratings: int = 0,
     biases_on_driver: bool = False,
     reg_start: float | None = None,
+    reg_max_fits: int = 7,
     on_trial=None,
 ) -> dict:
     """Holdout metrics of both models (stars RMSE, list ranking against popularity); above `max_ratings`
     (0: no limit) on the ratings of a random share of the users. With `reg_start`, the stars model's regParam is
-    chosen on the same split first (`metrics.evaluate_holdout_config`; the result's "reg_search").
+    chosen on the same split first (`metrics.evaluate_holdout_config`; the result's "reg_search"), in at most
+    `reg_max_fits` fits.
 
     The evaluation fit is a second full ALS fit: at 25M ratings it cost as much as the final one.
     A user sample keeps whole histories, so RMSE and the ranking metrics stay comparable.
@@ -149,6 +153,7 @@ def evaluate(
         k=10,
         biases_on_driver=biases_on_driver,
         reg_start=reg_start,
+        reg_max_fits=reg_max_fits,
         on_trial=on_trial,
     )
     return {**result, "user_sample_fraction": round(fraction, 4)}
@@ -194,7 +199,11 @@ def write_results(
     """
     user_factors = models.list_users.cache()
     item_factors = models.list_items.cache()
-    users, movies = user_factors.count(), item_factors.count()
+    # Collected once for the counts, the top-N and similar movies: on small data every extra Spark job (a count, a
+    # second collect) costs more than the scoring.
+    user_table = collect_factors(user_factors, "list user factors")
+    item_table = collect_factors(item_factors, "list item factors")
+    users, movies = user_table[0].size, item_table[0].size
     on_driver = users * movies <= driver_max_cells
     rated = ratings.select("user_id", "movie_id")
     if hidden is not None:
@@ -211,9 +220,15 @@ def write_results(
     # The stars come out of the ranking pass: a join of the top-N against the stars factors afterwards cost
     # a Spark shuffle of every published row.
     top_stars = topk.top_n_unrated(
-        user_factors, item_factors, rated, top_n, on_driver=on_driver, rate_with=fitting.stars_pair_scorer(models.stars)
+        user_factors,
+        item_factors,
+        rated,
+        top_n,
+        on_driver=on_driver,
+        rate_with=fitting.stars_pair_scorer(models.stars),
+        collected=(user_table, item_table),
     )
-    similar = topk.similar_items(item_factors, similar_k, on_driver=on_driver)
+    similar = topk.similar_items(item_factors, similar_k, on_driver=on_driver, collected=item_table)
     stars_items = fitting.stars_item_terms(models.stars)
     stars_users = fitting.stars_user_terms(models.stars)
     files = {

@@ -90,6 +90,7 @@ def top_n_unrated(
     num_partitions: int | None = None,
     on_driver: bool = False,
     rate_with: PairScorer | None = None,
+    collected: tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> DataFrame:
     """Exact top-n unrated movies for every user, scored by the dot product of factors.
 
@@ -103,6 +104,8 @@ def top_n_unrated(
     RATED_RECOMMENDATIONS_SCHEMA: the same rows with that scorer's `prediction` of each pair.
     Side effects: runs Spark jobs now to collect both factor tables and `rated` (as an index of 4 bytes
     per pair: 100 MB for 25M ratings) to the driver, and broadcasts them; the returned DataFrame is lazy.
+    `collected`: both factor tables as `frames.collect_factors` returns them, when the caller has them already
+    (then no job collects them again).
     Raises ValueError on n < 1, missing columns, duplicate ids or factor lengths that differ.
     """
     if n < 1:
@@ -111,8 +114,9 @@ def top_n_unrated(
     require_columns(item_factors, "item_factors", ("id", "features"))
     require_columns(rated, "rated", ("user_id", "movie_id"))
     spark = user_factors.sparkSession
-    user_ids, user_matrix = collect_factors(user_factors, "user_factors")
-    item_ids, item_matrix = collect_factors(item_factors, "item_factors")
+    if collected is None:
+        collected = collect_factors(user_factors, "user_factors"), collect_factors(item_factors, "item_factors")
+    (user_ids, user_matrix), (item_ids, item_matrix) = collected
     if user_ids.size == 0 or item_ids.size == 0:
         return spark.createDataFrame([], RECOMMENDATIONS_SCHEMA)
     if user_matrix.shape[1] != item_matrix.shape[1]:
@@ -129,7 +133,12 @@ def top_n_unrated(
 
 
 def similar_items(
-    item_factors: DataFrame, k: int, *, num_partitions: int | None = None, on_driver: bool = False
+    item_factors: DataFrame,
+    k: int,
+    *,
+    num_partitions: int | None = None,
+    on_driver: bool = False,
+    collected: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DataFrame:
     """The k most similar other movies for every movie, by cosine similarity of factors.
 
@@ -137,14 +146,15 @@ def similar_items(
     Out: SIMILAR_SCHEMA (movie_id, similar_id, rank, score) with exactly min(k, movies - 1) rows per movie,
     never the movie itself, ordered by score descending then similar_id ascending. A zero factor vector
     has similarity 0 to everything (no NaN).
-    Side effect: collects and broadcasts the item factors now; the result is lazy.
+    Side effect: collects (unless given as `collected`, as `frames.collect_factors` returns them) and broadcasts
+    the item factors now; the result is lazy.
     Raises ValueError on k < 1, missing columns or duplicate ids.
     """
     if k < 1:
         raise ValueError(f"k must be positive, got {k}")
     require_columns(item_factors, "item_factors", ("id", "features"))
     spark = item_factors.sparkSession
-    item_ids, matrix = collect_factors(item_factors, "item_factors")
+    item_ids, matrix = collected if collected is not None else collect_factors(item_factors, "item_factors")
     if item_ids.size == 0:
         return spark.createDataFrame([], SIMILAR_SCHEMA)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)

@@ -37,3 +37,20 @@ def test_a_run_queued_before_an_upgrade_keeps_its_known_options(caplog):
 def test_invalid_options_are_refused_with_every_problem_named(overrides, message):
     with pytest.raises(ValueError, match=message):
         RetrainOptions.from_settings(**overrides).validate()
+
+
+def test_small_data_shuffles_into_no_more_partitions_than_local_cores(settings, monkeypatch):
+    import os
+
+    from spark_engine.pipeline import local_shuffle_partitions, spark_config_from_settings
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    assert local_shuffle_partitions("local[*]", 8) == 2
+    assert local_shuffle_partitions("local[3]", 8) == 3
+    assert local_shuffle_partitions("local[16]", 8) == 8
+    assert local_shuffle_partitions("local", 8) == 1
+    assert local_shuffle_partitions("spark://cluster:7077", 8) == 8
+    settings.SPARK_MASTER, settings.SPARK_SHUFFLE_PARTITIONS = "local[*]", 8
+    assert spark_config_from_settings(ratings_count=100_836).shuffle_partitions == 2
+    large = spark_config_from_settings(ratings_count=settings.SPARK_QUICK_JIT_MAX_RATINGS + 1)
+    assert large.shuffle_partitions == 8 and not large.quick_jit

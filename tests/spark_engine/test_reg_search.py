@@ -2,10 +2,13 @@
 last run's choice; `tune --save` and the command line override it."""
 
 import math
+from decimal import Decimal
 
 import numpy as np
 import pytest
+from django.utils import timezone
 
+from ratings.models import Rating
 from recommendations.models import TrainingRun, TunedParameters
 from recommendations.retrain import RetrainOptions
 from recommendations.selectors import reg_param_last_chosen
@@ -109,12 +112,41 @@ def test_retrain_records_its_choice_and_the_next_retrain_warm_starts_from_it(spa
     assert first.parameters["reg_search"] is True
     assert reg_param_last_chosen() == chosen
 
+    assert _search_of(first)["basis"]["run"] == first.pk and "reused" not in _search_of(first)
+
+    # The same ratings again: the choice is kept and fitted alone, and the record says whose search it rests on.
     second = retrain(options=_options())
     second.refresh_from_db()
     assert second.status == TrainingRun.Status.SUCCEEDED, second.error
     assert _search_of(second)["start"] == pytest.approx(chosen)
     assert _search_of(second)["trials"][0]["reg_param"] == pytest.approx(chosen)
-    assert second.parameters["reg_param"] == _search_of(second)["chosen"]
+    assert second.parameters["reg_param"] == _search_of(second)["chosen"] == chosen
+    assert _search_of(second)["fits"] == 1
+    assert _search_of(second)["reused"] == {"changed": 0, "changed_share": 0.0}
+    assert _search_of(second)["basis"] == _search_of(first)["basis"]
+    assert second.stars_reg_param == f"{chosen:.3g} (kept from run {first.pk}'s search, 1 fit)"
+
+    # A fifth of the ratings re-rated since the first run's search (beyond ALS_REG_SEARCH_REUSE_CHANGE's 5%): the
+    # third run searches again, from the kept choice, and becomes the basis of the next.
+    ids = list(Rating.objects.order_by("pk").values_list("pk", flat=True))
+    Rating.objects.filter(pk__in=ids[::5]).update(value=Decimal("3.0"), rated_at=timezone.now())
+    third = retrain(options=_options())
+    third.refresh_from_db()
+    assert third.status == TrainingRun.Status.SUCCEEDED, third.error
+    assert "reused" not in _search_of(third) and _search_of(third)["fits"] >= 3
+    assert _search_of(third)["start"] == pytest.approx(chosen)
+    assert _search_of(third)["basis"]["run"] == third.pk
+
+
+@pytest.mark.spark
+@pytest.mark.django_db(transaction=True)
+def test_reg_search_reuse_change_zero_searches_every_time(spark):
+    _seed_ratings()
+    for _ in range(2):
+        run = retrain(options=_options(reg_search_reuse_change=0.0))
+        run.refresh_from_db()
+        assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+        assert "reused" not in _search_of(run) and _search_of(run)["fits"] >= 3
 
 
 @pytest.mark.spark
