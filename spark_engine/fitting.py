@@ -213,18 +213,23 @@ def fit_biased_als(
     )
     als = None
     if params is not None:
-        residuals = (
-            train.select("user_id", "movie_id", "rating")
-            .join(F.broadcast(user_bias), "user_id")
-            .join(F.broadcast(item_bias), "movie_id")
-            .select(
-                "user_id",
-                "movie_id",
-                (F.col("rating") - mu - F.col("user_bias") - F.col("item_bias")).cast("float").alias("rating"),
-            )
-        )
-        als = fit_als(residuals, params)
+        als = fit_als(bias_residuals(train, mu, user_bias, item_bias), params)
     return BiasedALSModel(global_mean=mu, user_bias=user_bias, item_bias=item_bias, als=als)
+
+
+def bias_residuals(train: DataFrame, mu: float, user_bias: DataFrame, item_bias: DataFrame) -> DataFrame:
+    """(user_id, movie_id, rating) with the rating replaced by its residual r - mu - b_u - b_i (float): what the
+    biased model's ALS part fits. Users and movies without a bias row drop out (the biases cover all of `train`)."""
+    return (
+        train.select("user_id", "movie_id", "rating")
+        .join(F.broadcast(user_bias), "user_id")
+        .join(F.broadcast(item_bias), "movie_id")
+        .select(
+            "user_id",
+            "movie_id",
+            (F.col("rating") - mu - F.col("user_bias") - F.col("item_bias")).cast("float").alias("rating"),
+        )
+    )
 
 
 def predict(model: BiasedALSModel, pairs: DataFrame) -> DataFrame:

@@ -32,7 +32,15 @@ import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from spark_engine.fitting import MAX_RATING, MIN_RATING, BiasedALSModel, QualityConfig, fit_als, fit_biases
+from spark_engine.fitting import (
+    MAX_RATING,
+    MIN_RATING,
+    BiasedALSModel,
+    QualityConfig,
+    bias_residuals,
+    fit_als,
+    fit_biases,
+)
 from spark_engine.frames import collect_factors, require_columns
 
 STEP = 1.6
@@ -156,17 +164,7 @@ def search_reg_param(
     mu, user_bias, item_bias = fit_biases(
         train, reg_user=config.reg_user, reg_item=config.reg_item, on_driver=biases_on_driver
     )
-    residuals = (
-        train.select("user_id", "movie_id", "rating")
-        .join(F.broadcast(user_bias), "user_id")
-        .join(F.broadcast(item_bias), "movie_id")
-        .select(
-            "user_id",
-            "movie_id",
-            (F.col("rating") - mu - F.col("user_bias") - F.col("item_bias")).cast("float").alias("rating"),
-        )
-        .cache()
-    )
+    residuals = bias_residuals(train, mu, user_bias, item_bias).cache()
     held_out = _HeldOut.collect(test, mu, user_bias, item_bias)
     if held_out.size == 0:
         residuals.unpersist()
