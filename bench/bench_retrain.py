@@ -64,7 +64,7 @@ def movie_count(env: dict) -> int:
     return int(out.stdout.strip().splitlines()[-1])
 
 
-def wait_for_memory(gib: int) -> None:
+def wait_for_memory(gib: float) -> None:
     """Block until `gib` GiB are available (other engineers' big jobs share this machine)."""
     while (available := psutil.virtual_memory().available / 2**30) < gib:
         print(f"  waiting: {available:.1f} GiB available, need {gib}", flush=True)

@@ -20,8 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import psutil  # noqa: E402
-from bench_retrain import ROOT, SERVER, ensure_database, manage, movie_count, timed_retrain  # noqa: E402
+from bench_retrain import ROOT, SERVER, ensure_database, manage, movie_count, timed, wait_for_memory  # noqa: E402
 
 ML_32M = {"ratings": 32_000_204, "users": 200_948, "movies": 87_585}
 NAME = "movierec_bench_32m"
@@ -63,11 +62,9 @@ def main() -> None:
     count, heap, indexes = map(int, sizes.stdout.split()[-3:])
     print(f"ratings_rating: {count:,} rows, {heap / 2**30:.2f} GiB of rows + {indexes / 2**30:.2f} GiB of indexes")
 
-    while (available := psutil.virtual_memory().available / 2**30) < args.min_available_gib:
-        print(f"  waiting: {available:.1f} GiB available, {args.min_available_gib:g} wanted", flush=True)
-        time.sleep(30)
+    wait_for_memory(args.min_available_gib)
     print(f"retrain (load {os.getloadavg()[0]:.1f})", flush=True)
-    elapsed, peak, _ = timed_retrain(env, retrain_args)
+    elapsed, peak, _ = timed([sys.executable, str(ROOT / "manage.py"), "retrain", *retrain_args], env)
     print(
         f"==> ML-32M shape: {elapsed:.1f}s end to end, peak memory {peak / 2**30:.2f} GiB "
         f"(load average now {os.getloadavg()[0]:.1f})",
