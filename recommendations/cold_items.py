@@ -201,12 +201,8 @@ def untrained_movie_ids(run: TrainingRun) -> list[int]:
     at most once per COLD_BASE_SECONDS per process; each call is then one query on the primary key: the movies with
     a higher id than the catalogue's highest then (added since, so never trained by a published run) and those
     older ones found untrained."""
-    highest, untrained = _cold_base(run)
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT id FROM {Movie._meta.db_table} WHERE id > %s OR id = ANY(%s) ORDER BY id",
-            [highest, list(untrained)],
-        )
+        cursor.execute(*_cold_query(_cold_base(run)))
         return [row[0] for row in cursor.fetchall()]
 
 

@@ -308,8 +308,14 @@ def test_evaluate_command_ends_with_the_summary_line(spark, settings, tmp_path, 
     # Beyond accuracy next to the ranking metrics, for every list judged
     beyond = out.index(next(line for line in out if line.startswith("Beyond accuracy (top-10)")))
     assert "novelty" in out[beyond] and "personal." in out[beyond] and out[beyond + 1].startswith("tutorial (rank 2")
-    # The defaults are the two models a retrain publishes.
-    assert any(line.startswith("defaults (biased rank 2, reg 0.15; lists implicit rank 7)") for line in out)
+    # The defaults are the two models a retrain publishes, the stars regParam chosen on the validation part from the
+    # last run's choice (none here: the setting, 0.15) as a retrain chooses it.
+    defaults = [line for line in out if line.startswith("defaults (biased rank 2, reg ")]
+    assert defaults and all(
+        re.match(r"defaults \(biased rank 2, reg [0-9.]+ chosen; lists implicit rank 7\)", line) for line in defaults
+    )
+    chosen = EvaluationReport.objects.get().results["configs"]["defaults"]["reg_search"]
+    assert chosen["start"] == pytest.approx(0.15) and f"reg {chosen['chosen']:g} chosen" in defaults[0]
     match = re.fullmatch(r"test RMSE (\S+) NDCG@10 (\S+) popularity NDCG@10 (\S+)", out[-1])
     assert match, out[-1]
     rmse_value, ndcg, popularity = (float(x) for x in match.groups())
