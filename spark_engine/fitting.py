@@ -482,15 +482,7 @@ def stars_item_terms(model: BiasedALSModel) -> DataFrame:
     Movies with factors but no bias (a plain configuration) get bias 0; the site folds users in against these.
     Requires `model.als`; raises ValueError without it.
     """
-    if model.als is None:
-        raise ValueError("a biases-only model has no factors")
-    return model.als.itemFactors.join(
-        model.item_bias.select(F.col("movie_id").alias("id"), "item_bias"), "id", "left"
-    ).select(
-        F.col("id").alias("movie_id"),
-        F.coalesce(F.col("item_bias"), F.lit(0.0)).cast("double").alias("bias"),
-        "features",
-    )
+    return _stars_terms(None if model.als is None else model.als.itemFactors, model.item_bias, "movie_id", "item_bias")
 
 
 def stars_user_terms(model: BiasedALSModel) -> DataFrame:
@@ -499,13 +491,16 @@ def stars_user_terms(model: BiasedALSModel) -> DataFrame:
     The twin of `stars_item_terms`: the site solves movies the run has not trained from their raters' terms (the
     item fold-in). Users with factors but no bias get bias 0. Requires `model.als`; raises ValueError without it.
     """
-    if model.als is None:
+    return _stars_terms(None if model.als is None else model.als.userFactors, model.user_bias, "user_id", "user_bias")
+
+
+def _stars_terms(factors: DataFrame | None, biases: DataFrame, key: str, bias: str) -> DataFrame:
+    """(key, bias double, features) from ALS `factors` (id, features) and `biases` (key, bias); no bias row: 0."""
+    if factors is None:
         raise ValueError("a biases-only model has no factors")
-    return model.als.userFactors.join(
-        model.user_bias.select(F.col("user_id").alias("id"), "user_bias"), "id", "left"
-    ).select(
-        F.col("id").alias("user_id"),
-        F.coalesce(F.col("user_bias"), F.lit(0.0)).cast("double").alias("bias"),
+    return factors.join(biases.select(F.col(key).alias("id"), bias), "id", "left").select(
+        F.col("id").alias(key),
+        F.coalesce(F.col(bias), F.lit(0.0)).cast("double").alias("bias"),
         "features",
     )
 
