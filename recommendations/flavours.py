@@ -11,9 +11,14 @@
   Both thresholds come from the data (`gem_mask`): "enough to trust" is at least as many ratings as the average
   rated movie has (or the page's minimum-ratings filter, if higher); "below the median" is fewer ratings than the
   movie at which the trusted movies' ratings, most-rated first, reach half their total (the median by rating
-  mass: the median over movies is 2–3 ratings on MovieLens, below any trust threshold). Among them the list
-  model's order (its score over the movie's norm to the power `HIDDEN_GEMS_NORM_POWER`), keeping the movies the
-  stars model predicts at or above the person's own mean rating ("likely to rate highly"), then the others.
+  mass: the median over movies is 2–3 ratings on MovieLens, below any trust threshold; `HIDDEN_GEMS_HEAD_SHARE`).
+  Of them the list model's best `HIDDEN_GEMS_POOL`, ordered by (1 − w)·rank(discounted list score) + w·rank(the
+  movie's mean cosine, in the list model's item factors, to the movies the person rated at or above their own
+  mean), ranks normalised to [0, 1] within the pool: the discount divides a positive list score by the movie's
+  ratings to the power β (`HIDDEN_GEMS_DISCOUNT`), so the better-known gems do not take every list, and the
+  neighbourhood term (w = `HIDDEN_GEMS_NEIGHBOUR_WEIGHT`) follows the person's own favourites rather than the
+  popular direction of the implicit model. Then the movies the stars model predicts at or above the person's own
+  mean rating ("likely to rate highly") first, the others after.
 - genre_mix: calibrated recommendations (Steck 2018): greedily maximise (1 − λ)·Σ rel(i) − λ·KL(p ‖ q̃), p the
   genre distribution of the person's ratings, q the list's (each movie spreads weight 1 evenly over its genres),
   q̃ = (1 − α)·q + α·p so the divergence stays finite. λ = `CALIBRATION_LAMBDA`, α = `CALIBRATION_ALPHA`.
@@ -60,16 +65,21 @@ MMR_LAMBDA = 0.7
 MMR_NOVELTY = 0.1
 CALIBRATION_LAMBDA = 0.7
 CALIBRATION_ALPHA = 0.01
-HIDDEN_GEMS_NORM_POWER = 0.0
-# Hidden gems: the list model's best this many gems are sorted into liked (predicted stars ≥ the person's mean) first.
+HIDDEN_GEMS_DISCOUNT = 0.0
+HIDDEN_GEMS_NEIGHBOUR_WEIGHT = 0.0
+# Hidden gems: the list model's best this many gems are re-ordered, then sorted into liked (predicted stars ≥ the
+# person's mean) first.
 HIDDEN_GEMS_POOL = 200
+# Hidden gems are below the movie at which the trusted movies' ratings, most-rated first, reach this share of their
+# total (0.5: the median by rating mass). Not searched: a larger head share only makes the gems better known.
+HIDDEN_GEMS_HEAD_SHARE = 0.5
 # The grids `evaluate --flavours` searches on the validation split.
 DIFFERENT_GRID = {
     "mmr_lambda": (0.5, 0.6, 0.7, 0.8, 0.9),
     "mmr_novelty": (0.0, 0.1),
     "different_pool": (200, 400),
 }
-HIDDEN_GEMS_GRID = {"gem_norm_power": (0.0, 0.5, 1.0)}
+HIDDEN_GEMS_GRID = {"gem_discount": (0.0, 0.25, 0.5), "gem_neighbour_weight": (0.0, 0.5)}
 CALIBRATION_GRID = {"calibration_lambda": (0.3, 0.5, 0.7, 0.9)}
 
 
@@ -272,14 +282,22 @@ def calibrate(
     return np.asarray(picked, dtype=np.int64), np.asarray(kept, dtype=np.int64)
 
 
-def mass_median(counts: np.ndarray) -> float:
-    """The median by rating mass: the rating count of the movie at which the movies' ratings, most-rated first,
-    reach half their total (0 without ratings)."""
+def mass_quantile(counts: np.ndarray, share: float = 0.5) -> float:
+    """The rating count of the movie at which the movies' ratings, most-rated first, reach `share` of their total
+    (0 without ratings; 0.5: the median by rating mass). Raises ValueError unless 0 < share ≤ 1."""
+    if not 0 < share <= 1:
+        raise ValueError(f"the head share must be above 0 and at most 1, got {share}")
     ordered = np.sort(np.asarray(counts, dtype=np.int64)[np.asarray(counts) > 0])[::-1]
     if ordered.size == 0:
         return 0.0
     cumulative = np.cumsum(ordered)
-    return float(ordered[np.searchsorted(cumulative, cumulative[-1] / 2)])
+    return float(ordered[min(np.searchsorted(cumulative, cumulative[-1] * share), ordered.size - 1)])
+
+
+def mass_median(counts: np.ndarray) -> float:
+    """The median by rating mass: the rating count of the movie at which the movies' ratings, most-rated first,
+    reach half their total (0 without ratings)."""
+    return mass_quantile(counts, 0.5)
 
 
 def trust_threshold(counts: np.ndarray, min_ratings: int = 0) -> int:
@@ -290,14 +308,59 @@ def trust_threshold(counts: np.ndarray, min_ratings: int = 0) -> int:
     return max(average, min_ratings, 1)
 
 
-def gem_mask(counts: np.ndarray, min_ratings: int = 0) -> np.ndarray:
-    """Movies with enough ratings to trust (`trust_threshold`) and fewer than the median by rating mass
-    (`mass_median`) of those trusted movies."""
+def gem_mask(counts: np.ndarray, min_ratings: int = 0, head_share: float = HIDDEN_GEMS_HEAD_SHARE) -> np.ndarray:
+    """Movies with enough ratings to trust (`trust_threshold`) and fewer than the movie at which those trusted
+    movies' ratings, most-rated first, reach `head_share` of their total (`mass_quantile`; 0.5: the median by
+    rating mass)."""
     counts = np.asarray(counts)
     trusted = counts >= trust_threshold(counts, min_ratings)
     if not trusted.any():
         return trusted
-    return trusted & (counts < mass_median(counts[trusted]))
+    return trusted & (counts < mass_quantile(counts[trusted], head_share))
+
+
+def rank_normalise(values: np.ndarray) -> np.ndarray:
+    """Each value's rank among `values` scaled to [0, 1] (1: the highest; equal values share their mean rank); all
+    ones for a single value. For blending scores of different scales."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size <= 1:
+        return np.ones_like(values)
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts
+    return (starts + (counts - 1) / 2)[inverse] / (values.size - 1)
+
+
+def popularity_discount(scores: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
+    """`scores` moved toward zero by the movies' ratings to the power `beta` (a positive score divided by
+    counts^β, a negative one multiplied), so that among equal scores the less-rated movie ranks higher."""
+    scores = np.asarray(scores, dtype=np.float64)
+    if beta == 0:
+        return scores
+    factor = np.maximum(np.asarray(counts, dtype=np.float64), 1.0) ** beta
+    return np.where(scores > 0, scores / factor, scores * factor)
+
+
+def neighbour_similarity(vectors: np.ndarray, liked: np.ndarray) -> np.ndarray:
+    """Each row of `vectors`' mean cosine similarity to the rows of `liked` (zeros without liked rows; a zero
+    vector is similar to nothing)."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    liked = np.asarray(liked, dtype=np.float64)
+    if liked.shape[0] == 0:
+        return np.zeros(vectors.shape[0])
+
+    def unit(matrix: np.ndarray) -> np.ndarray:
+        norms = np.linalg.norm(matrix, axis=1)
+        return matrix / np.where(norms > 0, norms, 1.0)[:, None]
+
+    return unit(vectors) @ unit(liked).mean(axis=0)
+
+
+def liked_rows(rows: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Of the person's rated `rows` (with their stars `values`), those rated at or above the person's own mean."""
+    rows, values = np.asarray(rows, dtype=np.int64), np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return rows
+    return rows[values >= values.mean()]
 
 
 def flavour_list(
@@ -319,13 +382,18 @@ def flavour_list(
     gem_pool: int = HIDDEN_GEMS_POOL,
     mmr_lambda: float = MMR_LAMBDA,
     mmr_novelty: float = MMR_NOVELTY,
-    gem_norm_power: float = HIDDEN_GEMS_NORM_POWER,
+    gem_discount: float = HIDDEN_GEMS_DISCOUNT,
+    gem_neighbour_weight: float = HIDDEN_GEMS_NEIGHBOUR_WEIGHT,
+    gem_head_share: float = HIDDEN_GEMS_HEAD_SHARE,
+    liked: np.ndarray | None = None,
     calibration_lambda: float = CALIBRATION_LAMBDA,
 ) -> FlavourList:
     """One flavour's top `k` from the list model's scores of every movie (−inf for movies left out: rated, hidden,
     filtered). Needs `counts` (ratings per row) for hidden_gems (and for different's novelty), `genres` (rows
-    summing to 1) and `genre_target` for genre_mix; hidden gems the stars model predicts (`stars(rows)`) at or above
-    `person_mean` (the person's mean rating) come first. Raises ValueError for an unknown flavour."""
+    summing to 1) and `genre_target` for genre_mix; hidden gems are ordered by their discounted list score and
+    (with `liked`, rows of the movies the person rated at or above their mean: `liked_rows`) their similarity to
+    those movies, and those the stars model predicts (`stars(rows)`) at or above `person_mean` (the person's mean
+    rating) come first. Raises ValueError for an unknown flavour."""
     if flavour == TOP_PICKS:
         rows = top_rows(scores, k)
         return FlavourList(rows, [None] * rows.size)
@@ -348,11 +416,13 @@ def flavour_list(
     if flavour == HIDDEN_GEMS:
         if counts is None:
             raise ValueError("hidden_gems needs the rating counts")
-        gems = np.where(gem_mask(counts, min_ratings), scores, -np.inf)
+        gems = np.where(gem_mask(counts, min_ratings, gem_head_share), scores, -np.inf)
         candidates = top_rows(gems, max(gem_pool, k))
-        candidates = candidates[
-            top_rows(cosine_relevance(scores[candidates], item_matrix[candidates], gem_norm_power), candidates.size)
-        ]
+        order = popularity_discount(scores[candidates], counts[candidates], gem_discount)
+        if gem_neighbour_weight and liked is not None and len(liked):
+            near = neighbour_similarity(item_matrix[candidates], item_matrix[np.asarray(liked, dtype=np.int64)])
+            order = (1 - gem_neighbour_weight) * rank_normalise(order) + gem_neighbour_weight * rank_normalise(near)
+        candidates = candidates[top_rows(order, candidates.size)]
         if stars is not None and candidates.size:
             predicted = stars(candidates)
             liked = np.isfinite(predicted) & (predicted >= (person_mean if person_mean is not None else -np.inf))

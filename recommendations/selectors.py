@@ -648,7 +648,13 @@ def _flavour_movies(
     if flavour == flavours.DIFFERENT:
         extra = {"counts": foldin.rating_counts(factors)}  # for the novelty term
     elif flavour == flavours.HIDDEN_GEMS:
-        extra = {"counts": foldin.rating_counts(factors), "means": foldin.rating_means(factors)}
+        rows, found = factors.rows_of(ratings.keys())
+        values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))[found]
+        extra = {
+            "counts": foldin.rating_counts(factors),
+            "means": foldin.rating_means(factors),
+            "liked": flavours.liked_rows(rows[found], values),
+        }
         if stars_model is not None and ratings:
             extra["person_mean"] = float(np.mean(list(ratings.values())))
             extra["stars"] = lambda rows: foldin.predict_stars(

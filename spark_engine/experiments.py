@@ -332,6 +332,7 @@ def flavour_table(
     min_ratings: int = 0,
     seed: int = 42,
     only: tuple[str, ...] | None = None,
+    gem_baseline: bool | None = None,
     **tuning,
 ) -> dict[str, dict[str, float]]:
     """Each flavour's top `k` (and popularity's) for every held-out user with a rating of 4 or more, scored.
@@ -345,7 +346,8 @@ def flavour_table(
     genre_mix smooths it), over the users the list model ranks. Baselines: popularity, and popular_gems (the most-rated
     of the hidden gems' candidates). Out: {list name: metrics}, the baselines first, then the flavours, plus
     "popular_fallbacks" (users given popular movies) under popularity. `only`: these flavours (and popularity)
-    alone, for the search on the validation split.
+    alone, for the search on the validation split; popular_gems is computed when `gem_baseline` is true (default:
+    without `only`).
     """
     factors, genres = holdout.factors, holdout.genres
     item_ids = factors.movie_ids
@@ -358,7 +360,9 @@ def flavour_table(
     popular_order = pop_ids[np.lexsort((pop_ids, -pop_counts))]
     popular_order = popular_order[np.isin(popular_order, allowed)]
     # The fair baseline for hidden gems: the most-rated of the same gems.
-    gem_ids = item_ids[flavours.gem_mask(counts, min_ratings)]
+    gem_ids = item_ids[
+        flavours.gem_mask(counts, min_ratings, tuning.get("gem_head_share", flavours.HIDDEN_GEMS_HEAD_SHARE))
+    ]
     popular_gems = popular_order[np.isin(popular_order, gem_ids)]
 
     order = np.argsort(holdout.train_users, kind="stable")
@@ -366,7 +370,8 @@ def flavour_table(
     ends = np.append(starts[1:], order.size)
     evaluated = np.intersect1d(np.unique(holdout.rel_users), users)
     wanted = flavours.FLAVOURS if only is None else tuple(name for name in flavours.FLAVOURS if name in only)
-    names = ["popularity", *(["popular_gems"] if only is None else []), *wanted]
+    gem_baseline = only is None if gem_baseline is None else gem_baseline
+    names = ["popularity", *(["popular_gems"] if gem_baseline else []), *wanted]
     miscalibration: dict[str, list[float]] = {name: [] for name in names}
     genre_target: dict[int, np.ndarray] = {}
     lists: dict[str, list[tuple[int, np.ndarray]]] = {name: [] for name in names}
@@ -389,6 +394,7 @@ def flavour_table(
         rated_rows, rated_found = factors.rows_of(rated.keys())
         weights = np.fromiter(rated.values(), dtype=np.float64, count=len(rated))[rated_found]
         target = flavours.genre_distribution(genres.matrix[rated_rows[rated_found]], weights)
+        liked = flavours.liked_rows(rated_rows[rated_found], weights)
         genre_target[int(user_id)] = target
 
         def stars(rows: np.ndarray, rated=rated) -> np.ndarray:
@@ -407,6 +413,7 @@ def flavour_table(
                 genre_names=genres.names,
                 stars=stars,
                 person_mean=float(np.mean(list(rated.values()))),
+                liked=liked,
                 **tuning,
             )
             lists[name].append((user_id, item_ids[chosen.rows]))
@@ -463,17 +470,21 @@ def flavour_parameters_search(
     min_ratings: int = 0,
     seed: int = 42,
     fixed: dict | None = None,
+    only: tuple[str, ...] | None = None,
     notify=None,
 ) -> tuple[dict, dict]:
     """Each flavour's parameters chosen on the validation `holdout` (`flavours.choose_setting` over
     `SEARCH_GRIDS`); parameters in `fixed` are not searched. Out: (chosen keyword arguments of
     `flavours.flavour_list`, {flavour: {"trials": [{"setting", "ndcg_at_<k>", "coverage_at_<k>", "novelty_at_<k>",
-    "miscalibration_at_<k>"}], "chosen", "meets_ndcg_goal", "popularity_ndcg_at_<k>"}})."""
+    "miscalibration_at_<k>"}], "chosen", "meets_ndcg_goal", "popularity_ndcg_at_<k>"}}). `only`: search these
+    flavours alone."""
     notify = notify or (lambda message: None)
     fixed = fixed or {}
     chosen: dict = dict(fixed)
     log: dict = {}
     for flavour, grid in SEARCH_GRIDS.items():
+        if only is not None and flavour not in only:
+            continue
         grid = {name: values for name, values in grid.items() if name not in fixed}
         if not grid:
             continue
@@ -509,12 +520,14 @@ def flavour_evaluation_run(
     k: int = 10,
     min_ratings: int = 0,
     fixed: dict | None = None,
+    only: tuple[str, ...] | None = None,
     notify=None,
 ) -> dict[str, Any]:
     """The trade-off table of the list flavours on one random holdout split, their parameters chosen on a
     validation split carved out of its training part (`flavour_holdout_fit`, `flavour_parameters_search`,
     `flavour_table`). `fixed`: parameters of `flavours.flavour_list` given, not searched (e.g. mmr_lambda). With
-    `validation_fraction` 0 nothing is searched: the module's values (and `fixed`) are used.
+    `validation_fraction` 0 nothing is searched: the module's values (and `fixed`) are used. `only`: these flavours
+    alone (searched and measured; popularity always, popular gems with hidden gems), to iterate on one quickly.
 
     Out: {"split": {"seed", "holdout_fraction", "train", "ratings", "part"}, "validation": the validation split and
     the search's log (or None), "parameters": {...} (the chosen values), "rows": {list name: metrics} on the test
@@ -529,19 +542,29 @@ def flavour_evaluation_run(
     search = None
     if validation is not None:
         chosen, log = flavour_parameters_search(
-            validation, k=k, min_ratings=min_ratings, seed=seed, fixed=fixed, notify=notify
+            validation, k=k, min_ratings=min_ratings, seed=seed, fixed=fixed, only=only, notify=notify
         )
         search = {"split": validation.split, "search": log}
     parameters = {
         "different_pool": flavours.DIFFERENT_POOL,
         "mmr_lambda": flavours.MMR_LAMBDA,
         "mmr_novelty": flavours.MMR_NOVELTY,
-        "gem_norm_power": flavours.HIDDEN_GEMS_NORM_POWER,
+        "gem_discount": flavours.HIDDEN_GEMS_DISCOUNT,
+        "gem_neighbour_weight": flavours.HIDDEN_GEMS_NEIGHBOUR_WEIGHT,
+        "gem_head_share": flavours.HIDDEN_GEMS_HEAD_SHARE,
         "calibration_lambda": flavours.CALIBRATION_LAMBDA,
         **chosen,
     }
     started = time.perf_counter()
-    table = flavour_table(holdout, k=k, min_ratings=min_ratings, seed=seed, **parameters)
+    table = flavour_table(
+        holdout,
+        k=k,
+        min_ratings=min_ratings,
+        seed=seed,
+        only=only,
+        gem_baseline=only is None or flavours.HIDDEN_GEMS in only,
+        **parameters,
+    )
     notify(f"test: {table['popularity']['users_evaluated']:,} users, {len(table)} lists each in "
            f"{time.perf_counter() - started:.1f}s")  # fmt: skip
     return {

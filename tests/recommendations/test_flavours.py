@@ -90,6 +90,89 @@ def test_gem_mask_keeps_trusted_movies_below_the_trusted_mass_median():
     assert not flavours.gem_mask(counts, 500).any()
 
 
+def test_gem_mask_head_share_moves_the_cut_through_the_rating_mass():
+    counts = np.array([10] * 10 + [30, 40, 60, 100, 200, 0])
+    # trusted from 36: 40, 60, 100, 200 (400 ratings); a quarter is reached at 200, three quarters at 100, all at 40
+    assert flavours.mass_quantile(counts[counts >= 36], 0.25) == 200
+    assert flavours.mass_quantile(counts[counts >= 36], 0.75) == 100
+    assert flavours.mass_quantile(counts[counts >= 36], 1.0) == 40
+    assert flavours.gem_mask(counts, head_share=0.5).tolist() == flavours.gem_mask(counts).tolist()
+    assert flavours.gem_mask(counts, head_share=0.75).tolist() == [False] * 11 + [True, True, False, False, False]
+    assert not flavours.gem_mask(counts, head_share=1.0).any()
+    for share in (0.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="head share"):
+            flavours.gem_mask(counts, head_share=share)
+
+
+def test_rank_normalise_spreads_ranks_over_zero_to_one():
+    assert flavours.rank_normalise(np.array([10.0, -3.0, 7.0])).tolist() == [1.0, 0.0, 0.5]
+    assert flavours.rank_normalise(np.array([3.0, 1.0, 3.0, 0.0, 3.0])).tolist() == [0.75, 0.25, 0.75, 0.0, 0.75]
+    assert flavours.rank_normalise(np.array([2.0])).tolist() == [1.0]
+    assert flavours.rank_normalise(np.array([])).tolist() == []
+
+
+def test_popularity_discount_favours_the_less_rated_of_equal_scores_whatever_their_sign():
+    counts = np.array([100, 4, 100, 4])
+    discounted = flavours.popularity_discount(np.array([2.0, 2.0, -2.0, -2.0]), counts, 0.5)
+    assert discounted.tolist() == [0.2, 1.0, -20.0, -4.0]
+    assert discounted[1] > discounted[0] and discounted[3] > discounted[2]
+    assert flavours.popularity_discount(np.array([2.0, -1.0]), counts[:2], 0.0).tolist() == [2.0, -1.0]
+
+
+def test_neighbour_similarity_is_the_mean_cosine_to_the_liked_movies():
+    vectors = np.array([[2.0, 0.0], [0.0, 5.0], [1.0, 1.0], [0.0, 0.0]])
+    liked = np.array([[1.0, 0.0], [0.0, 3.0]])
+    assert flavours.neighbour_similarity(vectors, liked) == pytest.approx([0.5, 0.5, 2**-0.5, 0.0])
+    assert flavours.neighbour_similarity(vectors, np.zeros((0, 2))).tolist() == [0.0] * 4
+
+
+def test_liked_rows_are_those_rated_at_or_above_the_persons_mean():
+    assert flavours.liked_rows(np.array([4, 7, 9]), np.array([5.0, 2.0, 3.5])).tolist() == [4, 9]
+    assert flavours.liked_rows(np.array([], dtype=np.int64), np.array([])).tolist() == []
+
+
+def _gem_arrays():
+    # 333 ratings over 15 movies: trusted from 23; of the trusted movies' 325 ratings half is reached at 80, so the
+    # four 30s (rows 2 to 5) and row 6 (25 ratings) are the gems
+    counts = np.array([100, 80, 30, 30, 30, 30, 25] + [1] * 8)
+    scores = np.array([9.0, 8.0, 5.0, 4.8, 4.6, 4.4, 4.75] + [0.1] * 8)
+    matrix = np.array([[1.0, 0.0]] * 15)
+    return counts, scores, matrix
+
+
+def test_flavour_list_hidden_gems_discount_lifts_the_less_rated_gem():
+    counts, scores, matrix = _gem_arrays()
+    plain = flavours.flavour_list("hidden_gems", scores=scores, item_matrix=matrix, k=3, counts=counts)
+    assert plain.rows.tolist() == [2, 3, 6]
+    # 4.75 / 25^0.5 = 0.95 beats 5 / 30^0.5 = 0.91: row 6, with fewer ratings, comes first
+    discounted = flavours.flavour_list(
+        "hidden_gems", scores=scores, item_matrix=matrix, k=3, counts=counts, gem_discount=0.5
+    )
+    assert discounted.rows.tolist()[0] == 6
+
+
+def test_flavour_list_hidden_gems_neighbour_weight_follows_the_persons_favourites():
+    counts, scores, matrix = _gem_arrays()
+    matrix = matrix.copy()
+    matrix[5] = [0.0, 1.0]  # the lowest-scored gem points the way of the liked movie (row 14)
+    liked = np.array([14])
+    matrix[14] = [0.0, 2.0]
+    kept = flavours.flavour_list(
+        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, liked=liked, gem_neighbour_weight=0.0
+    )
+    assert kept.rows.tolist() == [2, 3, 6, 4, 5]
+    # row 5 is last by score (rank 0) but alone first by similarity (rank 1); the others tie on similarity
+    moved = flavours.flavour_list(
+        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, liked=liked, gem_neighbour_weight=0.9
+    )
+    assert moved.rows.tolist() == [5, 2, 3, 6, 4]
+    # without liked movies the weight has nothing to follow
+    alone = flavours.flavour_list(
+        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, gem_neighbour_weight=0.9
+    )
+    assert alone.rows.tolist() == kept.rows.tolist()
+
+
 def test_cosine_relevance_divides_the_score_by_the_movie_vectors_norm():
     vectors = np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]])
     scores = np.array([10.0, 1.0, 0.0])

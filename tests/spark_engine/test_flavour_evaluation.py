@@ -6,6 +6,7 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from recommendations import flavours
 from recommendations.models import EvaluationReport
@@ -68,7 +69,13 @@ def test_evaluate_flavours_prints_and_records_the_trade_off_table(spark, setting
     # the given λ kept and every other searched; the chosen values are those the test table used.
     parameters, validation = report.results["parameters"], report.results["validation"]
     assert parameters["mmr_lambda"] == 0.3
-    assert set(parameters["searched"]) == {"mmr_novelty", "different_pool", "gem_norm_power", "calibration_lambda"}
+    assert set(parameters["searched"]) == {
+        "mmr_novelty",
+        "different_pool",
+        "gem_discount",
+        "gem_neighbour_weight",
+        "calibration_lambda",
+    }
     test_split, validation_split = report.results["split"], validation["split"]
     assert validation_split["train"] < test_split["train"] < test_split["ratings"]
     assert validation_split["train"] == pytest.approx(0.8 * test_split["train"], rel=0.15)
@@ -107,3 +114,48 @@ def test_evaluate_flavours_without_a_validation_split_uses_the_modules_values(
     assert report.results["parameters"]["searched"] == []
     assert report.results["parameters"]["mmr_lambda"] == flavours.MMR_LAMBDA
     assert report.results["parameters"]["calibration_lambda"] == flavours.CALIBRATION_LAMBDA
+
+
+@pytest.mark.django_db
+def test_evaluate_flavours_only_measures_the_flavours_named_and_stores_nothing(
+    spark, settings, tmp_path, capsys, checkpoint_reset
+):
+    settings.TRAINING_RUNS_DIR = tmp_path / "runs"
+    settings.ALS_RANK, settings.ALS_MAX_ITER = 2, 4
+    settings.LIST_ALS_MAX_ITER = 4
+    rng = np.random.default_rng(6)
+    users = [UserFactory() for _ in range(20)]
+    movies = [MovieFactory() for _ in range(15)]
+    for user in users:
+        for movie in movies:
+            if rng.random() < 0.6:
+                RatingFactory(user=user, movie=movie, value=Decimal(str(float(rng.integers(1, 11)) / 2)))
+
+    call_command("evaluate", "--flavours", "--only", "hidden_gems", "--gem-head-share", "0.6")
+
+    out = capsys.readouterr().out.strip().splitlines()
+    assert "head share 0.6" in out[0]
+    # Only hidden gems were searched, and the table has them with their references, nothing else.
+    assert [line.split(":")[0].strip() for line in out[2:3]] == ["Hidden gems"]
+    assert not any(line.strip().startswith(("Something different:", "Your genre mix:")) for line in out)
+    header = next(i for i, line in enumerate(out) if line.startswith("list "))
+    labels = [line[:22].strip() for line in out[header + 1 : header + 5]]
+    assert labels == ["popularity", "popular gems", "Top picks", "Hidden gems"]
+    assert out[-1].startswith("(--only: not stored")
+    assert not EvaluationReport.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--only", "hidden_gem"), "--only takes flavours"),
+        (("--only", ","), "--only takes flavours"),
+        (("--gem-head-share", "0"), "--gem-head-share must be above 0"),
+        (("--gem-head-share", "1.5"), "--gem-head-share must be above 0"),
+    ],
+)
+def test_evaluate_flavours_refuses_bad_only_and_head_share(arguments, message):
+    with pytest.raises(CommandError, match=message):
+        call_command("evaluate", "--flavours", *arguments)
+    assert not EvaluationReport.objects.exists()

@@ -2,7 +2,7 @@
 python manage.py evaluate --cold-start [--seed N] [--holdout-users 0.15]
 python manage.py evaluate --cold-items [--seed N] [--holdout-movies 0.1] [--prior-ratings 2] [--validate]
 python manage.py evaluate --flavours [--seed 42] [--k 10] [--validation 0.2] [--mmr-lambda L] [--calibration-lambda L]
-                                    [--min-ratings N]
+                                    [--min-ratings N] [--only hidden_gems] [--gem-head-share 0.5]
 
 With --cold-start: new users' onboarding replayed with each strategy (spark_engine.experiments.cold_start_run).
 With --cold-items: new movies (spark_engine.item_cold_start): a random share of the movies is held out with all its
@@ -12,7 +12,8 @@ the tuning grid on validation movies instead (nothing stored). Its last line rea
 `cold items NDCG@<k> content <a> genre popularity <b> 3 ratings <c> fully trained <d>`.
 With --flavours: the trade-off table of the list flavours on the test split, their parameters chosen on a validation
 split carved out of the training part (spark_engine.experiments.flavour_evaluation_run), stored as an EvaluationReport
-of kind "flavours"; its last line names each list's NDCG@k. Otherwise:
+of kind "flavours"; its last line names each list's NDCG@k. `--only` measures some flavours (with popularity and top
+picks for reference) to iterate on them quickly, and stores nothing. Otherwise:
 
 The tutorial's protocol on the ratings in the database, next to the current retrain defaults (the stars and list
 models a retrain would publish: settings ALS_* and LIST_ALS_*, then parameters saved by `tune --save`):
@@ -134,6 +135,19 @@ class Command(BaseCommand):
         )
         flavour.add_argument(
             "--min-ratings", type=int, default=0, help="The page's minimum-ratings filter (default 0: none)."
+        )
+        flavour.add_argument(
+            "--only",
+            default=None,
+            help="Comma-separated flavours to search and measure alone (e.g. hidden_gems), with popularity and top "
+            "picks for reference; quicker, and nothing is stored (the staff page keeps the last full table).",
+        )
+        flavour.add_argument(
+            "--gem-head-share",
+            type=float,
+            default=None,
+            help="Hidden gems lie below the movie at which the trusted movies' ratings, most-rated first, reach this "
+            "share of their total (default 0.5: the median by rating mass); given, not searched.",
         )
 
     def handle(
@@ -258,6 +272,8 @@ class Command(BaseCommand):
         mmr_lambda: float | None,
         calibration_lambda: float | None,
         validation: float,
+        only: str | None = None,
+        gem_head_share: float | None = None,
         **options,
     ):
         if k < 1:
@@ -271,6 +287,17 @@ class Command(BaseCommand):
             raise CommandError("the lambdas must be between 0 and 1")
         if not 0.0 <= validation < 1.0:
             raise CommandError("--validation must be at least 0 and below 1")
+        if gem_head_share is not None:
+            if not 0.0 < gem_head_share <= 1.0:
+                raise CommandError("--gem-head-share must be above 0 and at most 1")
+            fixed["gem_head_share"] = gem_head_share
+        wanted = None
+        if only is not None:
+            wanted = tuple(name.strip() for name in only.split(",") if name.strip())
+            unknown = [name for name in wanted if name not in flavours.FLAVOURS]
+            if unknown or not wanted:
+                raise CommandError(f"--only takes flavours among {', '.join(flavours.FLAVOURS)}, got {only!r}")
+            wanted = tuple(dict.fromkeys((flavours.TOP_PICKS, *wanted)))
 
         def on_step(message: str) -> None:
             sys.stderr.write(f"[evaluate --flavours] {message}\n")
@@ -283,6 +310,7 @@ class Command(BaseCommand):
                 k=k,
                 min_ratings=max(options["min_ratings"], 0),
                 fixed=fixed,
+                only=wanted,
                 notify=on_step,
             )
         except ValueError as exc:
@@ -290,6 +318,9 @@ class Command(BaseCommand):
         lines = format_flavours_report(result, k)
         for line in lines:
             self.stdout.write(line)
+        if wanted is not None:
+            self.stdout.write("(--only: not stored; the staff page keeps the last full table)")
+            return
         table = result["rows"]
         evaluation_report_create(
             kind=EvaluationReport.Kind.FLAVOURS,
@@ -412,7 +443,8 @@ def format_flavours_report(result: dict[str, Any], k: int) -> list[str]:
         f"{split['ratings']:,} ratings; random holdout (seed {split['seed']}, {split['holdout_fraction']:.0%} "
         "held out); "
         f"MMR λ {parameters['mmr_lambda']:g} novelty {parameters['mmr_novelty']:g} pool "
-        f"{parameters['different_pool']}, hidden gems norm power {parameters['gem_norm_power']:g}, calibration λ "
+        f"{parameters['different_pool']}, hidden gems discount {parameters['gem_discount']:g} neighbour weight "
+        f"{parameters['gem_neighbour_weight']:g} head share {parameters['gem_head_share']:g}, calibration λ "
         f"{parameters['calibration_lambda']:g}, min ratings {parameters['min_ratings']}",
     ]
     validation = result.get("validation")
