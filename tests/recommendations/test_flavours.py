@@ -142,7 +142,9 @@ def _gem_arrays():
 
 def test_flavour_list_hidden_gems_discount_lifts_the_less_rated_gem():
     counts, scores, matrix = _gem_arrays()
-    plain = flavours.flavour_list("hidden_gems", scores=scores, item_matrix=matrix, k=3, counts=counts)
+    plain = flavours.flavour_list(
+        "hidden_gems", scores=scores, item_matrix=matrix, k=3, counts=counts, gem_discount=0.0
+    )
     assert plain.rows.tolist() == [2, 3, 6]
     # 4.75 / 25^0.5 = 0.95 beats 5 / 30^0.5 = 0.91: row 6, with fewer ratings, comes first
     discounted = flavours.flavour_list(
@@ -158,17 +160,31 @@ def test_flavour_list_hidden_gems_neighbour_weight_follows_the_persons_favourite
     liked = np.array([14])
     matrix[14] = [0.0, 2.0]
     kept = flavours.flavour_list(
-        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, liked=liked, gem_neighbour_weight=0.0
+        "hidden_gems",
+        scores=scores,
+        item_matrix=matrix,
+        k=5,
+        counts=counts,
+        liked=liked,
+        gem_neighbour_weight=0.0,
+        gem_discount=0.0,
     )
     assert kept.rows.tolist() == [2, 3, 6, 4, 5]
     # row 5 is last by score (rank 0) but alone first by similarity (rank 1); the others tie on similarity
     moved = flavours.flavour_list(
-        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, liked=liked, gem_neighbour_weight=0.9
+        "hidden_gems",
+        scores=scores,
+        item_matrix=matrix,
+        k=5,
+        counts=counts,
+        liked=liked,
+        gem_neighbour_weight=0.9,
+        gem_discount=0.0,
     )
     assert moved.rows.tolist() == [5, 2, 3, 6, 4]
     # without liked movies the weight has nothing to follow
     alone = flavours.flavour_list(
-        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, gem_neighbour_weight=0.9
+        "hidden_gems", scores=scores, item_matrix=matrix, k=5, counts=counts, gem_neighbour_weight=0.9, gem_discount=0.0
     )
     assert alone.rows.tolist() == kept.rows.tolist()
 

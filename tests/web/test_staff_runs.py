@@ -270,3 +270,27 @@ def test_runs_show_how_their_stars_reg_param_was_set(staff_client, admin_client)
     listing = admin_client.get(reverse("admin:recommendations_trainingrun_changelist")).content.decode()
     assert "0.24 (chosen from 0.15, 4 fits)" in listing and "0.2 (fixed)" in listing
     assert fixed.stars_reg_param == "0.2 (fixed)"
+
+
+def test_the_trade_off_table_names_the_hidden_gems_parameters(staff_client):
+    EvaluationReport.objects.create(
+        kind="flavours",
+        ratings_count=100,
+        summary="s",
+        results={
+            "rows": {"popularity": {"ndcg_at_10": 0.16}, "hidden_gems": {"ndcg_at_10": 0.07}},
+            "parameters": {
+                "mmr_lambda": 0.7,
+                "calibration_lambda": 0.7,
+                "gem_discount": 0.25,
+                "gem_neighbour_weight": 0.5,
+                "gem_head_share": 0.5,
+            },
+            "validation": {"split": {"holdout_fraction": 0.2}, "search": {}},
+        },
+    )
+    body = staff_client.get(URL).content.decode()
+    assert (
+        "hidden gems popularity discount 0.25 and neighbourhood weight 0.5 (gems below the movie at 0.5 of the rating "
+        "mass), calibration λ 0.7" in body
+    )
