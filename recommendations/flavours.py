@@ -326,9 +326,16 @@ def rank_normalise(values: np.ndarray) -> np.ndarray:
     values = np.asarray(values, dtype=np.float64)
     if values.size <= 1:
         return np.ones_like(values)
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    starts = np.cumsum(counts) - counts
-    return (starts + (counts - 1) / 2)[inverse] / (values.size - 1)
+    order = np.argsort(values, kind="stable")
+    ranks = np.empty(values.size)
+    ranks[order] = np.arange(values.size)
+    ordered = values[order]
+    tied = ordered[1:] == ordered[:-1]
+    if tied.any():  # rare for scores: then each run of equal values gets its mean rank
+        starts = np.flatnonzero(np.concatenate(([True], ~tied)))
+        sizes = np.diff(np.append(starts, values.size))
+        ranks[order] = np.repeat(starts + (sizes - 1) / 2, sizes)
+    return ranks / (values.size - 1)
 
 
 def popularity_discount(scores: np.ndarray, counts: np.ndarray, beta: float) -> np.ndarray:
