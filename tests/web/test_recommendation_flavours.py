@@ -1,11 +1,14 @@
 """Flavours on the recommendations page: the choice is remembered per person, each list explains itself."""
 
+from unittest import mock
+
 import pytest
 from django.urls import reverse
 
 from ratings.services import rating_upsert
+from recommendations import cold_items, flavours
 from recommendations.models import ListPreference
-from recommendations.selectors import recommendation_list_for_user_fresh
+from recommendations.selectors import recommendation_list_for_user_fresh, training_run_serving
 from tests.factories import UserFactory, long_tail
 
 from .conftest import make_active_run
@@ -96,3 +99,13 @@ def test_the_fold_in_cache_keeps_flavours_apart(user, two_tastes):
 def test_an_unknown_flavour_is_refused_by_the_selector(user, two_tastes):
     with pytest.raises(ValueError, match="unknown flavour"):
         recommendation_list_for_user_fresh(user=user, flavour="surprise")
+
+
+def test_hidden_gems_follow_the_movies_the_person_rated_at_or_above_their_mean(user, two_tastes):
+    # The neighbourhood term needs the person's favourites: the comedy rated 5 (their mean is 4.5), not the drama.
+    with mock.patch.object(flavours, "flavour_list", wraps=flavours.flavour_list) as spy:
+        result = recommendation_list_for_user_fresh(user=user, limit=5, min_ratings=0, flavour="hidden_gems")
+    assert result.items
+    (call,) = spy.call_args_list
+    factors = cold_items.serving_item_factors(training_run_serving())
+    assert factors.movie_ids[call.kwargs["liked"]].tolist() == [two_tastes["comedies"][0].pk]
