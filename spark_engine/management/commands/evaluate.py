@@ -7,7 +7,9 @@ python manage.py evaluate --flavours [--seed 42] [--k 10] [--validation 0.2] [--
 With --cold-start: new users' onboarding replayed with each strategy (spark_engine.experiments.cold_start_run).
 With --cold-items: new movies (spark_engine.item_cold_start): a random share of the movies is held out with all its
 ratings; they are ranked by their content (the content map), after 1, 3 and 10 ratings (item fold-in) and fully
-trained, against random and genre popularity; stored as an EvaluationReport of kind "cold_items". `--validate` runs
+trained, against random and genre popularity, with two rows that check the protocol (the fold-in from every received
+rating, the ranking by the count of ratings received) and, among all unseen movies, each row's top-10 share of
+held-out movies; stored as an EvaluationReport of kind "cold_items". `--validate` runs
 the tuning grid on validation movies instead (nothing stored). Its last line reads
 `cold items NDCG@<k> content <a> genre popularity <b> 3 ratings <c> fully trained <d>`.
 With --flavours: the trade-off table of the list flavours on the test split, their parameters chosen on a validation
