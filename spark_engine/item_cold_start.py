@@ -38,6 +38,8 @@ HOLDOUT_MOVIE_FRACTION = 0.1
 REVEALED = (1, 3, 10)
 MAX_EVAL_USERS = 5000
 USER_BLOCK = 512
+ALL_RECEIVED = "fold-in, all received"
+RECEIVED_COUNT = "ratings it went on to get"
 
 
 @dataclass(frozen=True)
@@ -309,10 +311,12 @@ def _rank(
     fixed_scores: np.ndarray | None = None,
     exclude_trained: bool,
     rng: np.random.Generator | None = None,
+    focus: np.ndarray | None = None,
 ) -> dict[str, float]:
     """Top-k of `item_ids` per judged user by u·v (or by `fixed_scores`, the same for everybody; or, with neither,
     a random order of each user's own drawn from `rng`), without the user's history pairs and (when candidates
-    include trained movies) training movies; metrics at k."""
+    include trained movies) training movies; metrics at k. `focus` (ids): also "exposure", the share of the top-k
+    slots that hold one of them."""
     rec_users, rec_movies, rec_ranks = [], [], []
     item_ids = np.asarray(item_ids, dtype=np.int64)
     position = {int(m): i for i, m in enumerate(item_ids.tolist())}
@@ -342,11 +346,14 @@ def _rank(
             rec_users.append(np.full(int(ok.sum()), u))
             rec_movies.append(item_ids[top[row][ok]])
             rec_ranks.append(np.arange(1, int(ok.sum()) + 1))
+    movies_shown = np.concatenate(rec_movies)
     result = ranking_metrics_of_arrays(
-        np.concatenate(rec_users), np.concatenate(rec_movies), np.concatenate(rec_ranks),
-        judge.rel_users, judge.rel_movies, k,
+        np.concatenate(rec_users), movies_shown, np.concatenate(rec_ranks), judge.rel_users, judge.rel_movies, k,
     )  # fmt: skip
-    return {key: result[key] for key in (f"recall_at_{k}", f"ndcg_at_{k}", "users_evaluated")}
+    metrics = {key: result[key] for key in (f"recall_at_{k}", f"ndcg_at_{k}", "users_evaluated")}
+    if focus is not None:
+        metrics["exposure"] = float(np.isin(movies_shown, focus).mean()) if movies_shown.size else 0.0
+    return metrics
 
 
 def genre_popularity(data: ItemColdStartData, genres: Mapping[int, Sequence[str]], movie_ids: np.ndarray) -> np.ndarray:
@@ -383,7 +390,11 @@ def measure(
 ) -> dict[str, Any]:
     """The table (see the module): {"heldout": {row: metrics}, "all_unseen": {row: metrics}, "map": fit figures,
     "heldout_movies", "users"...}. Rows: random, genre popularity, content (0 ratings), fold-in after each of
-    `revealed` with and without the content prior, fully trained. Raises ValueError when no map can be learned."""
+    `revealed` with and without the content prior, the fold-in from every received rating without a prior (the
+    retrain's item step: the check that the fold-in and the reference agree), fully trained, and (held-out only)
+    the received ratings count. Among all unseen each row also has "exposure": the share of the top-k slots held by
+    held-out movies (only they can be relevant there, so NDCG rises with any boost of them; read it beside the
+    share). Raises ValueError when no map can be learned."""
     notify = on_row or (lambda name: None)
     terms, counts = base_terms(data)
     content_map, reason = content.content_map_learn(
@@ -422,6 +433,14 @@ def measure(
             base_users,
             heldout_factors(data, prior=zero, revealed=n, prior_ratings=prior_ratings),
         )
+    # The check on the protocol: every received rating, no prior, is the retrain's own item step on the base fit's
+    # users; it should match "fully trained" (which also refits the users), else the fold-in or the reference is off.
+    rows[ALL_RECEIVED] = (
+        base_users,
+        heldout_factors(
+            data, prior=zero, revealed=max((h.size for h in data.history_users), default=0), prior_ratings=0
+        ),
+    )
     full_rows, full_found = data.full.item_rows(data.heldout)
     full_items = np.where(full_found[:, None], data.full.items[full_rows], 0.0)
     rows["fully trained"] = (full_users, full_items)
@@ -440,6 +459,13 @@ def measure(
     for name, (users, items) in rows.items():
         notify(name)
         heldout_table[name] = _rank(judge, users, data.heldout, items, k=k, exclude_trained=False)
+    # Knowing the future, for scale: the same for everybody, how many ratings each movie went on to receive (its
+    # history). What fully trained knows and no movie with a few ratings can: how popular it became.
+    received = np.array([h.size for h in data.history_users], dtype=np.float64)
+    heldout_table[RECEIVED_COUNT] = _rank(
+        judge, None, data.heldout, None, k=k, fixed_scores=received + 1e-6 * rng.random(received.size),
+        exclude_trained=False,
+    )  # fmt: skip
 
     unseen_table: dict[str, dict] = {}
     if all_unseen:
@@ -449,8 +475,9 @@ def measure(
         all_ids = all_ids[order]
         pop = np.concatenate([[data.train_counts.get(m, 0) for m in trained_ids.tolist()], genre_pop])[order]
         unseen_table["popularity"] = _rank(
-            judge, None, all_ids, None, k=k, fixed_scores=pop + 1e-6 * rng.random(pop.size), exclude_trained=True
-        )
+            judge, None, all_ids, None, k=k, fixed_scores=pop + 1e-6 * rng.random(pop.size), exclude_trained=True,
+            focus=data.heldout,
+        )  # fmt: skip
         for name, (users, items) in rows.items():
             if name.startswith("no content") or name == "content without tags":
                 continue
@@ -459,7 +486,7 @@ def measure(
             trained = np.where(trained_found[:, None], fit.items[trained_rows], 0.0)
             notify(f"{name} among all unseen")
             vectors = np.concatenate([trained, items])[order]
-            unseen_table[name] = _rank(judge, users, all_ids, vectors, k=k, exclude_trained=True)
+            unseen_table[name] = _rank(judge, users, all_ids, vectors, k=k, exclude_trained=True, focus=data.heldout)
 
     stars = stars_rmse(data, contents=contents, content_params=content_map.params, prior_ratings=prior_ratings,
                        revealed=revealed)  # fmt: skip

@@ -87,3 +87,30 @@ def test_evaluate_cold_items_ranks_new_movies_by_content_and_records_a_report(sp
     assert stars["content (0 ratings)"] < stars["movie unknown (μ + b_u)"]
     assert stars["fully trained"] < stars["movie unknown (μ + b_u)"]
     assert not any((tmp_path / "runs").iterdir())
+    # The protocol's check: every received rating folded in without a prior is the retrain's own item step, so it
+    # ranks like the fully trained movies (the full fit also refits the users, hence not exactly).
+    heldout, unseen = report.results["heldout"], report.results["all_unseen"]
+    assert heldout[item_cold_start.ALL_RECEIVED]["ndcg_at_10"] == pytest.approx(trained, abs=0.1)
+    assert heldout[item_cold_start.RECEIVED_COUNT]["ndcg_at_10"] > random
+    assert item_cold_start.ALL_RECEIVED in table and item_cold_start.RECEIVED_COUNT in table
+    # Among all unseen movies every row says how many top-10 slots went to held-out movies.
+    for name in ("popularity", "content (0 ratings)", "content + 3 ratings", "fully trained"):
+        assert 0.0 <= unseen[name]["exposure"] <= 1.0, name
+    assert "top-10 share" in out[4]
+
+
+def test_rank_reports_the_share_of_top_slots_held_by_the_focus_movies():
+    judge = item_cold_start._Judge(
+        users=np.array([1, 2]),
+        rel_users=np.array([1, 2]),
+        rel_movies=np.array([12, 13]),
+        history_pairs={(2, 10)},
+        train_rated={1: np.array([], dtype=np.int64), 2: np.array([11])},
+    )
+    items = np.array([10, 11, 12, 13])
+    vectors = np.array([[4.0], [3.0], [2.0], [1.0]])
+    users = np.array([[1.0], [1.0]])
+    # User 1's top 2: 10, 11. User 2 never sees 10 (history) nor 11 (trained): 12, 13.
+    result = item_cold_start._rank(judge, users, items, vectors, k=2, exclude_trained=True, focus=np.array([12, 13]))
+    assert result["exposure"] == pytest.approx(2 / 4)
+    assert "exposure" not in item_cold_start._rank(judge, users, items, vectors, k=2, exclude_trained=True)
