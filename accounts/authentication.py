@@ -13,6 +13,8 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
 
+from movierec_site.postgresql.base import execute_prepared
+
 # Stands for the key while the query is compiled; never sent to the database.
 _KEY_PLACEHOLDER = "\x00token-key\x00"
 
@@ -101,7 +103,7 @@ def token_get_with_user(
     query = _compiled_token_query(alias)
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(query.sql if addition is None else _sql_with(alias, addition.sql()), [key])
+        execute_prepared(connection, cursor, query.sql if addition is None else _sql_with(alias, addition.sql()), [key])
         row = cursor.fetchone()
     if row is None:
         return None
