@@ -21,7 +21,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.backends.postgresql import base
+from psycopg2.errors import InvalidSqlStatementName
 
 # Prepared statements kept per connection (the least recently used is deallocated beyond this): a statement whose text
 # changes with the process's state (the token query's addition) leaves its older texts behind.
@@ -67,7 +69,8 @@ def execute_prepared(connection, cursor, sql: str, params: Sequence) -> None:
     round trip; later calls send `EXECUTE name(params)`. `sql` takes `%s` placeholders only, whose parameters
     PostgreSQL types from their use. Off (a plain execute) with DATABASE_PREPARED_STATEMENTS=0, as a transaction-mode
     connection pooler (PgBouncer) needs, for other backends, and for SQL with any other `%`. A statement survives a
-    rollback; a schema change that alters its result's columns makes PostgreSQL refuse it until the process restarts
+    rollback; a session that lost its statements (`DISCARD ALL`) fails that one query and prepares again on the next;
+    a schema change that alters a statement's result columns makes PostgreSQL refuse it until the process restarts
     (as its compiled queries would be stale anyway: deploys restart).
     """
     statements = getattr(connection, "prepared_statements", None)
@@ -78,7 +81,12 @@ def execute_prepared(connection, cursor, sql: str, params: Sequence) -> None:
     name = statements.get(sql)
     if name is not None:
         statements.move_to_end(sql)
-        cursor.execute(f"EXECUTE {name}({placeholders})" if params else f"EXECUTE {name}", params)
+        try:
+            cursor.execute(f"EXECUTE {name}({placeholders})" if params else f"EXECUTE {name}", params)
+        except DatabaseError as error:
+            if isinstance(error.__cause__, InvalidSqlStatementName):  # the session lost it (DEALLOCATE/DISCARD ALL)
+                statements.clear()  # prepared again on the next call
+            raise
         return
     pieces = sql.split("%s")
     if len(pieces) - 1 != len(params):

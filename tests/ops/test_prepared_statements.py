@@ -2,7 +2,7 @@
 (movierec_site.postgresql.base.execute_prepared), with the same answers as a plain execute."""
 
 import pytest
-from django.db import connections
+from django.db import DatabaseError, connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.authtoken.models import Token
 
@@ -83,3 +83,13 @@ def test_the_token_query_is_prepared():
         assert token_get_with_user(key=key).user == user
         assert token_get_with_user(key="no-such-key") is None
     assert sent.captured_queries[-1]["sql"].startswith("EXECUTE ")
+
+
+def test_a_statement_the_session_lost_fails_once_then_is_prepared_again(own):
+    _run(own)
+    with own.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")
+    with pytest.raises(DatabaseError, match="does not exist"):
+        _run(own)
+    rows, sent = _run(own)
+    assert rows == [(42, "x")] and "PREPARE" in sent[0]
