@@ -6,11 +6,14 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from django.core.exceptions import FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.query import get_related_populators
 from django.utils.translation import gettext_lazy as _
 from rest_framework import authentication, exceptions
 from rest_framework.authtoken.models import Token
+
+from movierec_site.postgresql.base import execute_prepared
 
 # Stands for the key while the query is compiled; never sent to the database.
 _KEY_PLACEHOLDER = "\x00token-key\x00"
@@ -19,6 +22,7 @@ _KEY_PLACEHOLDER = "\x00token-key\x00"
 @dataclass(frozen=True)
 class _CompiledTokenQuery:
     sql: str
+    columns: tuple[str, ...]  # each selected column's name, as the token's row shows them to an addition
     model_start: int
     model_end: int
     init_list: list[str]
@@ -44,6 +48,7 @@ def _compiled_token_query(alias: str) -> _CompiledTokenQuery:
     start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
     return _CompiledTokenQuery(
         sql=sql,
+        columns=tuple(column[0].target.column for column in select),
         model_start=start,
         model_end=end,
         init_list=[column[0].target.attname for column in select[start:end]],
@@ -56,7 +61,9 @@ def _compiled_token_query(alias: str) -> _CompiledTokenQuery:
 class TokenQueryAddition:
     """What a view also wants read in the token's round trip (TokenAuthentication: the view's `token_query_addition`).
 
-    `sql()`: a SELECT without parameters giving at most one row of `width` columns; `load(columns)` turns them
+    `sql()`: a SELECT without parameters giving at most one row of `width` columns; it is joined LATERAL to the
+    token's row, so it may refer to the token's user by `token_user_column("id")`, `token_user_column("taste_version")`
+    (any column of the user model: read in the same snapshot as the user itself); `load(columns)` turns them
     (all None when it gives no row) into the value the token then carries as its attribute `attribute`. `sql()` is
     called on every request and may give another text as the process's state changes (each text is composed with
     the token's query once); return the same string object while nothing changed, and keep the texts few.
@@ -68,10 +75,24 @@ class TokenQueryAddition:
     attribute: str
 
 
+def token_user_column(name: str, alias: str = DEFAULT_DB_ALIAS) -> str:
+    """SQL naming the token's user's field `name` (a field of the user model) inside a TokenQueryAddition's sql.
+
+    Raises LookupError when the token's query does not select it under a name of its own."""
+    try:
+        column = Token._meta.get_field("user").related_model._meta.get_field(name).column
+    except FieldDoesNotExist as error:
+        raise LookupError(f"the user model has no field {name!r}") from error
+    if _compiled_token_query(alias).columns.count(column) != 1:
+        raise LookupError(f"the token query has no column of its own for the user's {name!r}")
+    return f"token.{connections[alias].ops.quote_name(column)}"
+
+
 @functools.lru_cache(maxsize=64)
 def _sql_with(alias: str, addition_sql: str) -> str:
     token_sql = _compiled_token_query(alias).sql
-    return f"SELECT token.*, addition.* FROM ({token_sql}) token LEFT JOIN ({addition_sql}) addition ON TRUE"
+    # LATERAL: the addition may read the token's row (token_user_column).
+    return f"SELECT token.*, addition.* FROM ({token_sql}) token LEFT JOIN LATERAL ({addition_sql}) addition ON TRUE"
 
 
 def token_get_with_user(
@@ -82,7 +103,7 @@ def token_get_with_user(
     query = _compiled_token_query(alias)
     connection = connections[alias]
     with connection.cursor() as cursor:
-        cursor.execute(query.sql if addition is None else _sql_with(alias, addition.sql()), [key])
+        execute_prepared(connection, cursor, query.sql if addition is None else _sql_with(alias, addition.sql()), [key])
         row = cursor.fetchone()
     if row is None:
         return None

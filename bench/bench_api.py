@@ -24,10 +24,11 @@ ratings, which is quicker and serves exactly like a Spark run); API tokens for `
 raters (20 to 2,478 ratings each, median ~55). Then gunicorn serves the project with DEBUG off, a
 5 s warm-up fills each worker's caches, and wrk sends GETs rotating through the tokens.
 
-What a request costs: token lookup (with the user's taste version), active run; then, with a
-`--spark` run, the user's stored top-N in one query (the raters' ratings have not changed since the
-run, so every request here takes that path); otherwise (the NumPy run stores no top-N, as runs did
-before taste versions were recorded) either the cached fold-in result (the steady state of people
+What a request costs: token lookup (with the user's taste version), active run and its new movies;
+with a `--spark` run, the user's stored top-N read in that same query (the raters' ratings have not
+changed since the run, so every request here takes that path: one round trip in all); otherwise
+(the NumPy run stores no top-N, as runs did before taste versions were recorded) either the cached
+fold-in result (the steady state of people
 re-reading their recommendations: the version changes with every rating, so the result is never
 stale) or, with --no-cache, the full fold-in every time (the user's ratings and hidden movies,
 fold-in over 9,724 movies); then the movies of the top 20 (a per-process cache) and JSON.

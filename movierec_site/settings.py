@@ -151,6 +151,9 @@ DATABASES["default"]["ENGINE"] = "movierec_site.postgresql"
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+# The hottest queries (the API's token query) as server-side prepared statements per connection
+# (movierec_site.postgresql.base.execute_prepared); 0 behind a transaction-mode pooler such as PgBouncer's.
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -194,6 +194,12 @@ def _movie_list_path(script_prefix: str, urlconf: str) -> str:
     return reverse("api:movie_list", urlconf=urlconf)
 
 
+def _read_with_token(token) -> dict:
+    """recommendation_list_for_user_fresh's `serving_run` and `stored` as the token's query read them, if it did."""
+    read = getattr(token, "serving_read", None)
+    return {} if read is None else {"serving_run": read.run, "stored": read.stored}
+
+
 def _recommendations_response(request, user) -> Response:
     data = _recommendations_filters(request)
     result = selectors.recommendation_list_for_user_fresh(
@@ -205,7 +211,7 @@ def _recommendations_response(request, user) -> Response:
         taste_version=user.taste_version,
         flavour=data["flavour"],
         # Read with the token (token_query_addition), when a token authenticated the request.
-        serving_run=getattr(request.auth, "serving_run", selectors.UNREAD),
+        **_read_with_token(request.auth),
     )
     # Rendered by hand (the busiest endpoint): the shape is RecommendationsSerializer's, which
     # documents it, and tests/api check that both agree.
@@ -240,8 +246,9 @@ class MyRecommendationsApi(APIView):
     """Movies for you, best first, following every rating you have saved; each links to its movie."""
 
     renderer_classes = RECOMMENDATION_RENDERERS
-    # The active run is read with the token (one round trip for both): `request.auth.serving_run`.
-    token_query_addition = selectors.SERVING_RUN_WITH_TOKEN
+    # The active run, its new movies and your stored list are read with the token (one round trip for all):
+    # `request.auth.serving_read`.
+    token_query_addition = selectors.SERVING_LIST_WITH_TOKEN
     name = "Your recommendations"
 
     @extend_schema(

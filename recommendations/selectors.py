@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import DEFAULT_DB_ALIAS, connection
 from django.db.models import Exists, OuterRef, QuerySet
 
-from accounts.authentication import TokenQueryAddition
+from accounts.authentication import TokenQueryAddition, token_user_column
 from accounts.selectors import user_taste_version
 from catalog.models import Genre, Movie
 from catalog.selectors import movie_in_bulk_cached, movie_list_popular
@@ -79,36 +79,26 @@ def _serving_run_from_row(row) -> TrainingRun:
     return TrainingRun.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
 
 
-# The serving run read in the token's query (accounts.authentication.TokenAuthentication) by the views that need it:
-# `request.auth.serving_run` is then what training_run_serving() would give, without a round trip of its own.
-# It asks which movies are new to the run in the same query (cold_items.cold_probe_sql), on the process's base for
-# the run: the run it gives carries the answer, so serving it costs no round trip of its own either.
+# The serving run read in the token's query (accounts.authentication.TokenAuthentication) by the views that need it
+# (SERVING_LIST_WITH_TOKEN): `request.auth.serving_read.run` is then what training_run_serving() would give, without a
+# round trip of its own. It asks which movies are new to the run in the same query (cold_items.cold_probe_sql), on the
+# process's base for the run: the run it gives carries the answer, so serving it costs no round trip of its own either.
 _COLD_PROBE_WIDTH = 3
-_with_probe_sql: tuple[str | None, str] | None = None  # (the probe it was built with, the SQL)
 
 
-def _serving_sql_with_cold_probe() -> str:
-    global _with_probe_sql
-    probe = cold_items.cold_probe_sql(run_column="serving_run.id")
-    hit = _with_probe_sql
-    if hit is not None and hit[0] is probe:
-        return hit[1]
+def _serving_run_query(probe: str | None, *, columns: str = "", joins: str = "") -> str:
+    """The active run (`serving_run`) with cold_probe_sql's columns (NULL without a `probe`), then `columns`
+    selected from `joins` (LATERAL joins that may read `serving_run`)."""
     fields = ", ".join(f"serving_run.{column}" for column in _serving_columns())
     quote = connection.ops.quote_name
-    run_from = (
-        f"FROM {quote(TrainingRun._meta.db_table)} serving_run "
-        f"WHERE serving_run.{quote(TrainingRun._meta.get_field('is_active').column)}"
-    )
+    table = f"FROM {quote(TrainingRun._meta.db_table)} serving_run"
+    where = f"WHERE serving_run.{quote(TrainingRun._meta.get_field('is_active').column)}"
     if probe is None:  # no base yet: no probe (NULL columns)
-        sql = f"SELECT {fields}, NULL::integer, NULL::bigint[], NULL::bigint[] {run_from} LIMIT 1"
+        fields += ", NULL::integer, NULL::bigint[], NULL::bigint[]"
     else:
-        table, _, where = run_from.partition(" WHERE ")
-        sql = (
-            f"SELECT {fields}, cold_probe.cold_generation, cold_probe.cold_ids, cold_probe.cold_versions "
-            f"{table} LEFT JOIN LATERAL {probe} WHERE {where} LIMIT 1"
-        )
-    _with_probe_sql = (probe, sql)
-    return sql
+        fields += ", cold_probe.cold_generation, cold_probe.cold_ids, cold_probe.cold_versions"
+        table += f" LEFT JOIN LATERAL {probe}"
+    return f"SELECT {fields}{columns} {table}{joins} {where} LIMIT 1"
 
 
 @functools.cache
@@ -124,11 +114,86 @@ def _serving_run_with_cold_probe(columns: tuple) -> TrainingRun | None:
     return run
 
 
-SERVING_RUN_WITH_TOKEN = TokenQueryAddition(
-    sql=_serving_sql_with_cold_probe,
-    width=len(_SERVING_FIELDS) + _COLD_PROBE_WIDTH,
-    load=_serving_run_with_cold_probe,
-    attribute="serving_run",
+@dataclass(frozen=True)
+class StoredList:
+    """A user's stored top-N in a run as `_stored_sql` reads it, read in the token's query (SERVING_LIST_WITH_TOKEN)
+    for the user and taste version it names: `found` False when the run has no factor row of the user at that
+    version (the list must be folded in), else `rows` (movie, stars) by rank, all the run stored, and the user's
+    list factors."""
+
+    run_id: int
+    user_id: int
+    taste_version: int | None
+    found: bool
+    rows: list[tuple[int, float]]
+    user_factors: list[float] | None
+
+
+@dataclass(frozen=True)
+class ServingRead:
+    """What the recommendations API reads with the token: the serving run (what training_run_serving() gives, with
+    its new movies asked: cold_probe_sql) and the token user's stored list in it (None without a run)."""
+
+    run: TrainingRun | None
+    stored: StoredList | None
+
+
+_STORED_WIDTH = 6
+_with_stored_sql: tuple[str | None, str] | None = None  # (the probe it was built with, the SQL)
+
+
+def _serving_sql_with_stored_list() -> str:
+    """The active run with its new movies asked (cold_probe_sql) and the token user's stored list in it:
+    `_stored_sql`'s question, its rows folded into two arrays (one row in all, as an addition must give). The same
+    string object while the probe is."""
+    global _with_stored_sql
+    probe = cold_items.cold_probe_sql(run_column="serving_run.id")
+    hit = _with_stored_sql
+    if hit is not None and hit[0] is probe:
+        return hit[1]
+    quote = connection.ops.quote_name
+    factors, recs = quote(UserFactor._meta.db_table), quote(Recommendation._meta.db_table)
+    user_id, version = token_user_column("id"), token_user_column("taste_version")
+    sql = _serving_run_query(
+        probe,
+        columns=f", {user_id}, {version}, stored.found, stored.factors, stored_rows.movie_ids, stored_rows.scores",
+        joins=(
+            f" LEFT JOIN LATERAL (SELECT TRUE AS found, f.factors FROM {factors} f WHERE f.run_id = serving_run.id "
+            f"AND f.user_id = {user_id} AND f.taste_version = {version}) stored ON TRUE"
+            # Only for a list that holds: the rows of a user whose taste changed since are never read.
+            f" LEFT JOIN LATERAL (SELECT array_agg(r.movie_id ORDER BY r.rank) AS movie_ids, "
+            f"array_agg(r.score ORDER BY r.rank) AS scores FROM {recs} r WHERE stored.found "
+            f"AND r.run_id = serving_run.id AND r.user_id = {user_id}) stored_rows ON TRUE"
+        ),
+    )
+    _with_stored_sql = (probe, sql)
+    return sql
+
+
+def _serving_read(columns: tuple) -> ServingRead:
+    width = len(_SERVING_FIELDS) + _COLD_PROBE_WIDTH
+    run = _serving_run_with_cold_probe(columns[:width])
+    if run is None:
+        return ServingRead(run=None, stored=None)
+    user_id, version, found, user_factors, movie_ids, scores = columns[width:]
+    stored = StoredList(
+        run_id=run.pk,
+        user_id=user_id,
+        taste_version=version,
+        found=bool(found),
+        rows=list(zip(movie_ids or (), scores or (), strict=True)),
+        user_factors=user_factors,
+    )
+    return ServingRead(run=run, stored=stored)
+
+
+# The recommendations API's addition: one round trip for the token, the user, the serving run, its new movies and the
+# user's stored list (recommendation_list_for_user_fresh(stored=...)).
+SERVING_LIST_WITH_TOKEN = TokenQueryAddition(
+    sql=_serving_sql_with_stored_list,
+    width=len(_SERVING_FIELDS) + _COLD_PROBE_WIDTH + _STORED_WIDTH,
+    load=_serving_read,
+    attribute="serving_read",
 )
 
 
@@ -333,6 +398,7 @@ def recommendation_list_for_user_fresh(
     flavour: str = flavours.TOP_PICKS,
     explain: bool = False,
     serving_run: TrainingRun | None | object = UNREAD,
+    stored: StoredList | None | object = UNREAD,
 ) -> FreshRecommendations:
     """Recommendations that already reflect the user's latest ratings.
 
@@ -352,7 +418,9 @@ def recommendation_list_for_user_fresh(
 
     `taste_version`: the user's version as read from the database in this request, with no write
     to their ratings since (a user row loaded by authentication, say); saves reading it again. Likewise
-    `serving_run`: what `training_run_serving()` gave earlier in this request (SERVING_RUN_WITH_TOKEN).
+    `serving_run`: what `training_run_serving()` gave earlier in this request (SERVING_LIST_WITH_TOKEN), and
+    `stored`: the user's stored list in that run, read with it (SERVING_LIST_WITH_TOKEN; used only when it names
+    this user, run and taste version, else read again).
     """
     if flavour not in flavours.FLAVOURS:
         raise ValueError(f"unknown flavour {flavour!r}")
@@ -366,7 +434,13 @@ def recommendation_list_for_user_fresh(
         version = user_taste_version(user=user) if taste_version is None else taste_version
         if genre is None and flavour == flavours.TOP_PICKS:
             scored = _stored_scores(
-                user=user, run=run, taste_version=version, limit=limit, min_ratings=min_ratings, cold=cold
+                user=user,
+                run=run,
+                taste_version=version,
+                limit=limit,
+                min_ratings=min_ratings,
+                cold=cold,
+                stored=stored,
             )
             if scored and explain:
                 scored = _with_because(user=user, run=run, scored=scored, cold=cold)
@@ -435,7 +509,14 @@ def _stored_sql() -> str:
 
 
 def _stored_scores(
-    *, user, run: TrainingRun, taste_version: int, limit: int, min_ratings: int, cold: cold_items.ColdItems
+    *,
+    user,
+    run: TrainingRun,
+    taste_version: int,
+    limit: int,
+    min_ratings: int,
+    cold: cold_items.ColdItems,
+    stored: StoredList | None | object = UNREAD,
 ) -> list[foldin.ScoredMovie] | None:
     """The run's stored top-N of `user`, filtered by `min_ratings`, when it is what a fold-in would give; None
     when it cannot say (the caller folds in).
@@ -445,21 +526,31 @@ def _stored_scores(
     order is the list model's and each score the stars model's prediction. Runs published before versions were
     recorded, and users whose list factors are zero, have no version: None. The stored list holds the run's
     `top_n` best; when fewer than `limit` of them pass the filter and the list was cut at `top_n`, the rest is
-    unknown: None. One query on both tables' primary keys (run, user); the movies for the filter come from the
-    per-process movie cache, as the page's do.
+    unknown: None. One query on both tables' primary keys (run, user), none when `stored` (read with the token)
+    names this run, user and version; the movies for the filter come from the per-process movie cache, as the
+    page's do.
     """
     top_n = (run.parameters or {}).get("top_n")
     if not isinstance(top_n, int) or top_n < 1:
         return None
     # Unfiltered, the first `limit` rows are the answer; filtered, any of the stored rows may be needed.
     fetch = limit if min_ratings <= 0 else top_n
-    with connection.cursor() as cursor:
-        cursor.execute(_stored_sql(), [run.pk, user.pk, taste_version, fetch])
-        rows = cursor.fetchall()
-    if not rows:  # not in the run, rated or hid something since, or no version recorded
-        return None
-    user_factors = rows[0][2]
-    rows = [(movie_id, score) for movie_id, score, _ in rows if movie_id is not None]
+    if isinstance(stored, StoredList) and (stored.run_id, stored.user_id, stored.taste_version) == (
+        run.pk,
+        user.pk,
+        taste_version,
+    ):
+        if not stored.found:  # not in the run, rated or hid something since, or no version recorded
+            return None
+        user_factors, rows = stored.user_factors, stored.rows[:fetch]
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(_stored_sql(), [run.pk, user.pk, taste_version, fetch])
+            read = cursor.fetchall()
+        if not read:  # as above
+            return None
+        user_factors = read[0][2]
+        rows = [(movie_id, score) for movie_id, score, _ in read if movie_id is not None]
     if min_ratings > 0:
         movies = movie_in_bulk_cached(movie_ids=[movie_id for movie_id, _ in rows])
         kept = [

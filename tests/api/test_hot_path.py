@@ -101,17 +101,19 @@ def test_recommendations_render_as_before_and_still_browse(alice, client, alice_
 
 
 def test_the_token_query_reads_the_serving_run_too(alice, active_run):
-    from recommendations.selectors import SERVING_RUN_WITH_TOKEN, training_run_serving
+    from recommendations.selectors import SERVING_LIST_WITH_TOKEN, training_run_serving
 
     key = Token.objects.create(user=alice).key
-    token = token_get_with_user(key=key, addition=SERVING_RUN_WITH_TOKEN)
+    token = token_get_with_user(key=key, addition=SERVING_LIST_WITH_TOKEN)
     drf = Token.objects.select_related("user").get(key=key)
     assert _fields(token) == _fields(drf) and _fields(token.user) == _fields(drf.user)
     serving = training_run_serving()
-    assert _fields(token.serving_run) == _fields(serving) and token.serving_run.pk == active_run.pk
-    assert token_get_with_user(key="no-such-key", addition=SERVING_RUN_WITH_TOKEN) is None
+    run = token.serving_read.run
+    assert _fields(run) == _fields(serving) and run.pk == active_run.pk
+    assert token_get_with_user(key="no-such-key", addition=SERVING_LIST_WITH_TOKEN) is None
     type(active_run).objects.update(is_active=False)
-    assert token_get_with_user(key=key, addition=SERVING_RUN_WITH_TOKEN).serving_run is None
+    read = token_get_with_user(key=key, addition=SERVING_LIST_WITH_TOKEN).serving_read
+    assert read.run is None and read.stored is None
 
 
 def test_a_token_request_for_recommendations_reads_the_run_with_the_token(

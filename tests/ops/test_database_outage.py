@@ -19,7 +19,7 @@ def outage(monkeypatch):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr("recommendations.selectors.training_run_serving", fail)
-    # A token request reads the run with its token (recommendations.selectors.SERVING_RUN_WITH_TOKEN).
+    # A token request reads the run with its token (recommendations.selectors.SERVING_LIST_WITH_TOKEN).
     monkeypatch.setattr("accounts.authentication.token_get_with_user", fail)
 
 

@@ -153,3 +153,67 @@ def test_the_page_asks_stored_lists_to_name_the_rated_movie_behind_each_pick(ali
         s.because_movie_id for s in folded
     ]
     assert any(item.because for item in explained.items)
+
+
+def _read_with_token(user):
+    from rest_framework.authtoken.models import Token
+
+    from accounts.authentication import token_get_with_user
+    from recommendations.selectors import SERVING_LIST_WITH_TOKEN
+
+    key = Token.objects.get_or_create(user=user)[0].key
+    return token_get_with_user(key=key, addition=SERVING_LIST_WITH_TOKEN).serving_read
+
+
+def test_the_token_query_reads_the_stored_list_as_its_own_query_does(alice, catalogue, run):
+    rows = _marker(catalogue)
+    _store(run, alice, rows)
+    read = _read_with_token(alice)
+    assert read.run == run
+    assert (read.stored.run_id, read.stored.user_id, read.stored.taste_version) == (
+        run.pk,
+        alice.pk,
+        user_taste_version(user=alice),
+    )
+    assert read.stored.found and read.stored.rows == _ids(rows) and read.stored.user_factors == [0.0, 0.0]
+    # Served from what the token read: the same answer as the selector's own query gives.
+    assert (
+        _served(alice, stored=read.stored, serving_run=read.run, limit=TOP_N)
+        == _ids(rows)
+        == _served(alice, limit=TOP_N)
+    )
+
+    rating_upsert(user=alice, movie=catalogue["comedies"][1], value=4)  # her taste moved on: the rows are not read
+    read = _read_with_token(alice)
+    assert not read.stored.found and read.stored.rows == [] and read.stored.user_factors is None
+    folded = [(s.movie_id, s.score) for s in recommend_for_user(user=alice, run=run, limit=TOP_N)]
+    assert _served(alice, stored=read.stored, serving_run=read.run, limit=TOP_N) == folded
+
+
+def test_a_user_whose_every_movie_is_rated_or_hidden_has_a_stored_list_of_none(alice, catalogue, run):
+    _store(run, alice, [])  # a factor row, no stored row
+    read = _read_with_token(alice)
+    assert read.stored.found and read.stored.rows == []
+
+
+def test_a_stored_list_read_for_someone_else_is_never_served(alice, catalogue, run, django_assert_num_queries):
+    bob = UserFactory(username="bob")
+    rating_upsert(user=bob, movie=catalogue["dramas"][0], value=5)
+    _store(run, bob, _marker(catalogue))
+    bobs = _read_with_token(bob).stored
+    folded = [(s.movie_id, s.score) for s in recommend_for_user(user=alice, run=run, limit=TOP_N)]
+    assert _served(alice, stored=bobs, serving_run=run, limit=TOP_N) == folded
+    # Nor at another taste version of the same user.
+    _store(run, alice, _marker(catalogue))
+    stale = _read_with_token(alice).stored
+    rating_upsert(user=alice, movie=catalogue["comedies"][1], value=4)
+    folded = [(s.movie_id, s.score) for s in recommend_for_user(user=alice, run=run, limit=TOP_N)]
+    assert _served(alice, stored=stale, serving_run=run, limit=TOP_N) == folded
+
+
+def test_the_token_query_names_the_users_columns_only():
+    from accounts.authentication import token_user_column
+
+    assert token_user_column("taste_version") == 'token."taste_version"'
+    with pytest.raises(LookupError):
+        token_user_column("key")  # not a field of the user model
