@@ -2,6 +2,8 @@ from django.contrib import admin, messages
 from django.db.models import Max, Min, Value
 from django.utils.html import format_html
 
+from movierec_site.admin_utils import PlainRowsAdmin
+
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
 from .models import MAX_MOVIE_ID, Fold, Genre, Movie, MovieDetails, Tag
@@ -55,7 +57,7 @@ class TagInline(admin.TabularInline):
 
 
 @admin.register(Movie)
-class MovieAdmin(admin.ModelAdmin):
+class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = ["id", "title", "year", "genre_list", "rating_count", "rating_mean_display", "imdb_link"]
     list_display_links = ["id", "title"]
     search_fields = ["title", "=id"]
@@ -173,7 +175,7 @@ class GenreAdmin(admin.ModelAdmin):
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = ["tag", "movie", "user", "tagged_at"]
     raw_id_fields = ["movie", "user"]
     list_select_related = ["movie", "user"]
