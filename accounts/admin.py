@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count, OuterRef, Q, Subquery
 
-from movierec_site.admin_utils import EstimatedCountPaginator
+from movierec_site.admin_utils import EstimatedCountPaginator, PlainRowsAdmin
 
 from .models import User
 
@@ -23,7 +23,7 @@ class UserKindFilter(admin.SimpleListFilter):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PlainRowsAdmin, DjangoUserAdmin):
     list_display = ["username", "email", "kind", "rating_count", "is_staff", "date_joined", "last_login"]
     list_filter = [UserKindFilter, "is_staff", "is_superuser", "is_active"]
     search_fields = ["^username", "=email"]  # the search box; get_search_results does the work

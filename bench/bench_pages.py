@@ -8,8 +8,8 @@ Goal: every page p95 <= 100 ms.
 The database (BENCH_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/movierec_pages) is prepared once
 by `--prepare`, each step skipped when already done:
 
-1. migrations, and the synthetic ML-25M-shaped data set (`generate_movielens_synthetic --into-db`: 25M ratings,
-   162,541 users, 59,047 movies);
+1. the database itself when the server lacks it, migrations, and the synthetic ML-25M-shaped data set
+   (`generate_movielens_synthetic --into-db`: 25M ratings, 162,541 users, 59,047 movies);
 2. realistic titles: the synthetic movies are called "Synthetic Movie N", which no person searches for, so their
    titles are replaced with ml-latest-small's 9,742 titles in turn (each used about six times, as remakes and
    namesakes are; year kept), so "the", "love" and a rare word match as often as in a real catalogue;
@@ -112,9 +112,12 @@ def prepare(*, max_iter: int) -> None:
 
     from accounts.models import User
     from catalog.models import Movie
+    from movierec_site.database import database_create_if_missing
     from ratings.models import NotInterested, Rating, WishlistEntry
     from recommendations.models import TrainingRun
 
+    if database_create_if_missing(connection.settings_dict):
+        print(f"created database {connection.settings_dict['NAME']}")
     _manage("migrate", "-v0")
     if not Rating.objects.exists():
         _manage("generate_movielens_synthetic", "--into-db", "--no-progress")

@@ -28,6 +28,7 @@ def main() -> None:
     parser.add_argument("path", help="the page, e.g. /recommendations/")
     parser.add_argument("--repeat", type=int, default=30, help="timed requests (after 3 untimed)")
     parser.add_argument("--anonymous", action="store_true", help="do not sign in")
+    parser.add_argument("--user", help="sign in as this user instead (e.g. bench-staff, for the admin pages)")
     parser.add_argument("--profile", metavar="SORT", help="also profile: cProfile sort key (tottime, cumulative)")
     parser.add_argument("--lines", type=int, default=35, help="profile lines shown")
     args = parser.parse_args()
@@ -49,7 +50,9 @@ def main() -> None:
     from accounts.models import User
 
     client = Client()
-    if not args.anonymous:
+    if args.user:
+        client.force_login(User.objects.get(username=args.user))
+    elif not args.anonymous:
         with connection.cursor() as cursor:
             cursor.execute("SELECT user_id FROM ratings_rating GROUP BY user_id ORDER BY count(*) DESC LIMIT 1")
             (user_id,) = cursor.fetchone()

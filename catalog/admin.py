@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
-from django.db.models import Count, Max, Min, Value
+from django.db.models import Max, Min, Value
 from django.utils.html import format_html
+
+from movierec_site.admin_utils import PlainRowsAdmin
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
@@ -55,7 +57,7 @@ class TagInline(admin.TabularInline):
 
 
 @admin.register(Movie)
-class MovieAdmin(admin.ModelAdmin):
+class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = ["id", "title", "year", "genre_list", "rating_count", "rating_mean_display", "imdb_link"]
     list_display_links = ["id", "title"]
     search_fields = ["title", "=id"]
@@ -164,19 +166,16 @@ class MovieAdmin(admin.ModelAdmin):
 
 @admin.register(Genre)
 class GenreAdmin(admin.ModelAdmin):
-    list_display = ["name", "movie_count"]
+    list_display = ["name", "movies"]
     search_fields = ["name"]
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(movie_count=Count("movies"))
-
     @admin.display(description="movies", ordering="movie_count")
-    def movie_count(self, obj) -> int:
-        return obj.movie_count
+    def movies(self, obj) -> int:
+        return obj.movie_count  # kept by the database (catalog migration 0006), not counted per page
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = ["tag", "movie", "user", "tagged_at"]
     raw_id_fields = ["movie", "user"]
     list_select_related = ["movie", "user"]

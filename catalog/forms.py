@@ -7,10 +7,12 @@ import re
 
 from django import forms
 from django.db.models import Max
+from django.forms.models import ModelChoiceIterator
 from django.utils import timezone
 
 from .models import MAX_MOVIE_ID, Genre, Movie
-from .selectors import MOVIE_SORTS, MovieFilters, decade_choices
+from .selectors import MOVIE_SORTS, MovieFilters, decade_choices, genre_names
+from .widgets import PlainNumberInput, PlainSelect, PlainTextInput
 
 SORT_LABELS = {
     "popular": "Most rated",
@@ -22,14 +24,41 @@ SORT_LABELS = {
 assert set(SORT_LABELS) == set(MOVIE_SORTS)
 
 
+class _GenreNames(ModelChoiceIterator):
+    """The choices of GenreChoiceField: the cached names, no query (ModelChoiceIterator reads the queryset)."""
+
+    def __iter__(self):
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        for name in genre_names():
+            yield (name, name)
+
+    def __len__(self) -> int:
+        return len(genre_names()) + (self.field.empty_label is not None)
+
+
+class GenreChoiceField(forms.ModelChoiceField):
+    """A genre chosen by name, for the filter forms. Its <select> lists the cached genre names
+    (catalog.selectors.genre_names), so drawing the form costs no query; a submitted name is looked up as
+    ModelChoiceField does (one indexed query), so the cleaned Genre, and its movie count, are current."""
+
+    iterator = _GenreNames
+    widget = PlainSelect
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("empty_label", "Any")
+        super().__init__(queryset=Genre.objects.all(), to_field_name="name", **kwargs)
+
+
 class MovieFilterForm(forms.Form):
-    q = forms.CharField(label="Title", required=False, max_length=200)
-    genre = forms.ModelChoiceField(
-        label="Genre", queryset=Genre.objects.order_by("name"), required=False, to_field_name="name", empty_label="Any"
+    # Plain* widgets: the markup of Django's widget templates without the template engine (catalog.widgets).
+    q = forms.CharField(label="Title", required=False, max_length=200, widget=PlainTextInput)
+    genre = GenreChoiceField(label="Genre", required=False)
+    decade = forms.TypedChoiceField(label="Decade", required=False, coerce=int, empty_value=None, widget=PlainSelect)
+    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORT_LABELS.items()), widget=PlainSelect)
+    min_ratings = forms.IntegerField(
+        label="At least … ratings", required=False, min_value=0, max_value=1_000_000, widget=PlainNumberInput
     )
-    decade = forms.TypedChoiceField(label="Decade", required=False, coerce=int, empty_value=None)
-    sort = forms.ChoiceField(label="Sort by", required=False, choices=list(SORT_LABELS.items()))
-    min_ratings = forms.IntegerField(label="At least … ratings", required=False, min_value=0, max_value=1_000_000)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -20,6 +20,10 @@ class Fold(Func):
 
 class Genre(models.Model):
     name = models.CharField(max_length=64, unique=True)
+    # How many movies have the genre, kept by database triggers on the movies' genres (catalog migration 0006) in
+    # the transaction of every change, whoever makes it (admin, importer, raw SQL): browse by genre shows it instead
+    # of counting the genre's movies on every page (a join of up to 20,000 rows at 59,047 movies).
+    movie_count = models.IntegerField(db_default=0, editable=False)
 
     class Meta:
         ordering = ["name"]

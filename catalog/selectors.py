@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from django.core.cache import cache
+from django.db import transaction
 from django.db.models import CharField, Count, F, Func, Min, QuerySet, Value
 
 from .models import Fold, Genre, Movie, Tag
@@ -49,13 +51,26 @@ def movie_search(*, filters: MovieFilters) -> QuerySet[Movie]:
         movies = movies.filter(genres=filters.genre)
     if filters.decade is not None:
         movies = movies.filter(year__gte=filters.decade, year__lte=filters.decade + 9)
-    min_ratings = filters.min_ratings
-    if min_ratings is None and filters.sort == "rating":
-        min_ratings = AVERAGE_SORT_MIN_RATINGS
+    min_ratings = _min_ratings(filters)
     if min_ratings:
         movies = movies.filter(rating_count__gte=min_ratings)
     ordering = MOVIE_SORTS.get(filters.sort, MOVIE_SORTS["popular"])
     return movies.order_by(*ordering).with_genres()
+
+
+def _min_ratings(filters: MovieFilters) -> int | None:
+    if filters.min_ratings is None and filters.sort == "rating":
+        return AVERAGE_SORT_MIN_RATINGS
+    return filters.min_ratings
+
+
+def movie_search_count_kept(*, filters: MovieFilters) -> int | None:
+    """The number of movies `movie_search(filters=filters)` returns when the database keeps it, else None (count
+    the query). Kept: a genre with no other filter (Genre.movie_count, maintained by triggers; `filters.genre` must
+    have been read from the database in this request, as the filter form's cleaning does)."""
+    if filters.genre is None or filters.query.split() or filters.decade is not None or _min_ratings(filters):
+        return None
+    return filters.genre.movie_count
 
 
 def decade_choices(*, until_year: int) -> list[int]:
@@ -64,6 +79,30 @@ def decade_choices(*, until_year: int) -> list[int]:
 
 def genre_list() -> list[Genre]:
     return list(Genre.objects.order_by("name"))
+
+
+# The genre names the filter forms offer, in the default cache: a query and a model instance per genre on every
+# browse and recommendations page, for a list that changes when staff add a genre or an import brings one.
+# Forgotten at once by the process that changes them (catalog.apps connects Genre's signals; the MovieLens loader
+# calls genre_names_forget), by every process when CACHE_URL names a shared cache, else within GENRE_NAMES_SECONDS.
+GENRE_NAMES_KEY = "genre-names"
+GENRE_NAMES_SECONDS = 60
+
+
+def genre_names() -> list[str]:
+    """Every genre's name, in name order; at most GENRE_NAMES_SECONDS old in other processes (see above)."""
+    names = cache.get(GENRE_NAMES_KEY)
+    if names is None:
+        names = list(Genre.objects.order_by("name").values_list("name", flat=True))
+        cache.set(GENRE_NAMES_KEY, names, GENRE_NAMES_SECONDS)
+    return names
+
+
+def genre_names_forget(**_signal_kwargs) -> None:
+    """Drop the cached genre names now and again when the current transaction commits (a request in between
+    could cache the names it still saw). Also a receiver for Genre's post_save and post_delete."""
+    cache.delete(GENRE_NAMES_KEY)
+    transaction.on_commit(lambda: cache.delete(GENRE_NAMES_KEY))
 
 
 def movie_get(*, movie_id: int) -> Movie | None:

@@ -31,6 +31,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from catalog.models import Genre, Movie, Tag
+from catalog.selectors import genre_names_forget
 from ratings.models import Rating
 
 from .errors import Issues, MovieLensRowError
@@ -473,6 +474,8 @@ class MovieLensLoader:
             ON CONFLICT (name) DO NOTHING
             """
         )
+        if counts.genres_created:
+            genre_names_forget()  # the filter forms' cached list (raw SQL sends no signal)
         changed = self._ids(
             f"""
             UPDATE {self.t_movie} AS m SET title = s.title, year = s.year

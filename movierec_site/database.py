@@ -54,3 +54,24 @@ def child_environ(base: Mapping[str, str] | None = None, **overrides: str) -> di
     env["DATABASE_URL"] = database_url_of(connection.settings_dict)
     env.update(overrides)
     return env
+
+
+def database_create_if_missing(db: Mapping) -> bool:
+    """Create the database `db` names (a Django DATABASES entry) when its server does not have it; True if created.
+
+    For scripts that prepare a database of their own (bench/bench_pages.py --prepare): `migrate` needs the database
+    to exist. Connects to the server's `postgres` database as Django's test runner does; the role must be allowed
+    to create databases (psycopg2's error says so otherwise).
+    """
+    from django.db.utils import load_backend
+
+    wrapper = load_backend(db["ENGINE"]).DatabaseWrapper(dict(db), alias="__create__")
+    try:
+        with wrapper._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+            if cursor.fetchone() is not None:
+                return False
+            cursor.execute(f"CREATE DATABASE {wrapper.ops.quote_name(db['NAME'])}")
+            return True
+    finally:
+        wrapper.close()

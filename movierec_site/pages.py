@@ -7,12 +7,18 @@ app imports one above it.
 
 from __future__ import annotations
 
-from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 
 from catalog.forms import MovieFilterForm
-from catalog.selectors import movie_get, movie_list_popular, movie_search, tag_counts_for_movie
+from catalog.selectors import (
+    movie_get,
+    movie_list_popular,
+    movie_search,
+    movie_search_count_kept,
+    tag_counts_for_movie,
+)
+from movierec_site.admin_utils import KeysFirstPaginator
 from ratings.selectors import not_interested_movie_ids, rating_get, rating_values_for_movies, wishlist_movie_ids
 from recommendations.selectors import movie_list_new_arrivals, new_movie_ids, predicted_rating, similar_movie_list
 
@@ -37,7 +43,12 @@ def home(request):
 def movie_list(request):
     form = MovieFilterForm(request.GET or None)
     filters = form.to_filters()
-    page = Paginator(movie_search(filters=filters), MOVIES_PER_PAGE).get_page(request.GET.get("page"))
+    # Deep pages by their keys first: page 1000 is an OFFSET of 23,976 movies (MOVIE_SORTS orders are total).
+    paginator = KeysFirstPaginator(movie_search(filters=filters), MOVIES_PER_PAGE)
+    kept = movie_search_count_kept(filters=filters)
+    if kept is not None:
+        paginator.count = kept  # a cached_property: set, it is not counted
+    page = paginator.get_page(request.GET.get("page"))
     movies = list(page.object_list)
     query = request.GET.copy()
     query.pop("page", None)

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 
-from movierec_site.admin_utils import EstimatedCountPaginator
+from movierec_site.admin_utils import EstimatedCountPaginator, PlainRowsAdmin
 
 from .models import RATING_CHOICES, Rating
 
@@ -29,7 +29,7 @@ class StarsFilter(admin.SimpleListFilter):
 
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(PlainRowsAdmin, admin.ModelAdmin):
     """Fit for tens of millions of rows: raw id inputs, no full-table dropdowns or filters on
     foreign keys, one joined query per page and an estimated total."""
 

@@ -3,6 +3,8 @@ from django.http import HttpResponseRedirect
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from movierec_site.admin_utils import PlainRowsAdmin
+
 from .models import ContentMap, EvaluationReport, TrainingRun, TunedParameters
 from .retrain import retrain_enqueue
 from .services import RunNotActivatable, training_run_activate
@@ -13,7 +15,7 @@ def _seconds(value) -> str:
 
 
 @admin.register(TrainingRun)
-class TrainingRunAdmin(admin.ModelAdmin):
+class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = [
         "id",
         "status",

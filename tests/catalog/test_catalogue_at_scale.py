@@ -61,3 +61,25 @@ def test_every_browse_order_has_an_index_in_the_same_order(sort):
     # Without one, every page of the sorted catalogue sorts all 59,047 movies (or all that match a filter).
     indexes = [tuple(_key(e) for e in index.expressions) for index in Movie._meta.indexes if index.expressions]
     assert tuple(_key(term) for term in MOVIE_SORTS[sort]) in indexes
+
+
+def test_a_deep_browse_page_reads_its_keys_without_the_joins_then_loads_only_its_own_movies(client, monkeypatch):
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    from movierec_site.admin_utils import KeysFirstPaginator
+    from movierec_site.pages import MOVIES_PER_PAGE
+    from tests.factories import GenreFactory
+
+    # As if page 2 were page 1000: OFFSET 23,976 joined every skipped movie to its TMDB details.
+    monkeypatch.setattr(KeysFirstPaginator, "keys_first_from_offset", MOVIES_PER_PAGE)
+    drama = GenreFactory(name="Drama")
+    for n in range(MOVIES_PER_PAGE + 5):
+        MovieFactory(title=f"Film {n:02d} (2000)", rating_count=100 - n).genres.add(drama)
+    expected = [m.pk for m in movie_search(filters=MovieFilters())][MOVIES_PER_PAGE:]
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(reverse("movie_list"), {"page": "2"})
+    assert [m.pk for m in response.context["movies"]] == expected
+    assert "Drama" in response.content.decode()  # genres still prefetched for the cards
+    offset = [q["sql"] for q in queries.captured_queries if "OFFSET" in q["sql"].upper()]
+    assert offset and all("JOIN" not in sql.upper() for sql in offset)

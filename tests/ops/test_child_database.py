@@ -84,3 +84,27 @@ def test_a_child_process_reaches_this_very_database_cluster():
     )
     assert result.returncode == 0, result.stderr
     assert tuple(result.stdout.split()[-2:]) == parent
+
+
+def test_database_create_if_missing_creates_a_database_once(django_db_blocker):
+    import uuid
+
+    from movierec_site.database import database_create_if_missing
+
+    name = f"test_movierec_create_{uuid.uuid4().hex[:8]}"
+    db = {**connection.settings_dict, "NAME": name}
+
+    def exists() -> bool:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
+            return cursor.fetchone() is not None
+
+    with django_db_blocker.unblock():
+        assert not exists()
+        try:
+            assert database_create_if_missing(db) is True
+            assert exists()
+            assert database_create_if_missing(db) is False  # there already: left alone
+        finally:
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(f'DROP DATABASE IF EXISTS "{name}"')
