@@ -13,13 +13,15 @@ DATABASE_URL's database (`<name>_bench_small`, `<name>_bench_25m`) so parallel w
 created and loaded on first use and reused afterwards. The synthetic data set is written as a CSV folder first
 (var/bench-data/synthetic-25m) and imported from it, so the seed-equivalent reads exactly the ratings the retrain
 trains on. Each repetition runs the seed-equivalent and the retrain, alternating which goes first; the ratios are
-retrain / seed-equivalent of that pair, to the retrain's "[publish]" line (the goal: command start to published;
-an evaluation deferred past the publish runs after it) and to the command's end. Peak memory is the largest summed RSS of a command's whole process tree (Python driver, JVM, Python
-workers), sampled every 0.2 s. CPU is the user + system seconds of that whole tree, every descendant included:
-the script makes itself the tree's subreaper (Linux prctl), so a process orphaned by its parent (Spark's Python
-workers, a JVM its launcher did not wait for) is reaped here and its time counted; the CPU ratio of a pair moves
-less with the machine's load than the wall-time ratio (a loaded machine stretches the wall time of both, but
-mostly not the CPU work each does). Before each 25M job the script waits until 10 GiB are available.
+retrain / seed-equivalent of that pair, to the retrain's "[publish]" line (the goal: command start to published; an
+evaluation deferred past the publish runs after it) and to the command's end. Peak memory is the largest summed RSS
+of a command's whole process tree (Python driver, JVM, Python workers), sampled every 0.2 s. CPU is the user +
+system seconds of that whole tree, every descendant included: the script makes itself the tree's subreaper (Linux
+prctl), so a process orphaned by its parent (Spark's Python workers, a JVM its launcher did not wait for) is reaped
+here and its time counted; the CPU ratio of a pair moves less with the machine's load than the wall-time ratio (a
+loaded machine stretches the wall time of both, but mostly not the CPU work each does); the tree's CPU is also
+printed per progress line, so each stage's share shows under any load. Before each 25M job the script waits until
+10 GiB are available.
 """
 
 from __future__ import annotations
@@ -128,6 +130,8 @@ class Timing:
     cpu: float
     published_seconds: float | None = None
     published_cpu: float | None = None
+    # (stage label, CPU seconds of the tree since the previous progress line) for every "[stage]" line.
+    stage_cpu: tuple[tuple[str, float], ...] = ()
 
 
 def timed(command: list[str], env: dict, *, echo: bool = True) -> Timing:
@@ -161,10 +165,15 @@ def timed(command: list[str], env: dict, *, echo: bool = True) -> Timing:
     sampler.start()
     lines = []
     published_seconds = published_cpu = None
+    stage_cpu, cpu_then = [], 0.0
     for line in proc.stdout:
-        if line.startswith("[publish]") and published_seconds is None:
-            published_seconds = time.perf_counter() - start
-            published_cpu = tree_cpu_seconds(root) + children_cpu_seconds() - cpu_before
+        if line.startswith("[") and not line.startswith("[Stage") and "]" in line:
+            cpu_now = tree_cpu_seconds(root) + children_cpu_seconds() - cpu_before
+            stage_cpu.append((line[1 : line.index("]")], cpu_now - cpu_then))
+            cpu_then = cpu_now
+            if line.startswith("[publish]") and published_seconds is None:
+                published_seconds = time.perf_counter() - start
+                published_cpu = cpu_now
         if echo and (
             (line.startswith("[") and not line.startswith("[Stage"))
             or "published" in line
@@ -182,7 +191,7 @@ def timed(command: list[str], env: dict, *, echo: bool = True) -> Timing:
     if proc.returncode != 0:
         print("".join(lines[-40:]))
         raise SystemExit(f"{command[1]} failed with exit code {proc.returncode}")
-    return Timing(elapsed, peak, "".join(lines), cpu, published_seconds, published_cpu)
+    return Timing(elapsed, peak, "".join(lines), cpu, published_seconds, published_cpu, tuple(stage_cpu))
 
 
 def stage_seconds(output: str) -> dict[str, float]:
@@ -296,6 +305,8 @@ def run_retrain(label: str, dataset: str, retrain_args: list[str], env: dict) ->
         f"{timing.peak / 2**30:.2f} GiB (load average {load()}); {stages}",
         flush=True,
     )
+    # Up to the first line: Python and Django start, the JVM start overlapping the export.
+    print("    CPU up to each progress line: " + ", ".join(f"{label} {cpu:.1f}s" for label, cpu in timing.stage_cpu))
     return timing
 
 
