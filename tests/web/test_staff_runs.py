@@ -283,6 +283,8 @@ def test_a_run_evaluating_after_its_publish_says_so_and_its_figures_show_when_th
     assert "data-evaluating" in body and "evaluating…" in body
     api = admin_client.get(reverse("api:training_run_detail", args=[run.pk])).json()
     assert api["evaluation"] == "running" and "rmse" not in api["metrics"]
+    changelist = admin_client.get(reverse("admin:recommendations_trainingrun_changelist")).content.decode()
+    assert "evaluating…" in changelist
 
     TrainingRun.objects.filter(pk=run.pk).update(
         evaluation=TrainingRun.Evaluation.SUCCEEDED, metrics={"rmse": 0.8765, "ndcg_at_10": 0.2468}
