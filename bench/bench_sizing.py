@@ -64,9 +64,9 @@ def main() -> None:
 
     wait_for_memory(args.min_available_gib)
     print(f"retrain (load {os.getloadavg()[0]:.1f})", flush=True)
-    elapsed, peak, _ = timed([sys.executable, str(ROOT / "manage.py"), "retrain", *retrain_args], env)
+    timing = timed([sys.executable, str(ROOT / "manage.py"), "retrain", *retrain_args], env)
     print(
-        f"==> ML-32M shape: {elapsed:.1f}s end to end, peak memory {peak / 2**30:.2f} GiB "
+        f"==> ML-32M shape: {timing.seconds:.1f}s end to end, peak memory {timing.peak / 2**30:.2f} GiB "
         f"(load average now {os.getloadavg()[0]:.1f})",
         flush=True,
     )

@@ -14,6 +14,11 @@ def _seconds(value) -> str:
     return f"{value:.1f}s" if value is not None else "–"
 
 
+def _pending(run: TrainingRun) -> str:
+    """What an evaluation figure a run lacks shows: "evaluating…" while its evaluation runs after its publish."""
+    return "evaluating…" if run.evaluation == TrainingRun.Evaluation.RUNNING else "–"
+
+
 @admin.register(TrainingRun)
 class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = [
@@ -61,7 +66,7 @@ class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
     @admin.display(description="RMSE")
     def rmse(self, obj):
         value = (obj.metrics or {}).get("rmse")
-        return f"{value:.4f}" if value is not None else "–"
+        return f"{value:.4f}" if value is not None else _pending(obj)
 
     @admin.display(description="stars regParam")
     def stars_reg(self, obj):
@@ -70,12 +75,12 @@ class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
     @admin.display(description="NDCG@10")
     def ndcg(self, obj):
         value = (obj.metrics or {}).get("ndcg_at_10")
-        return f"{value:.4f}" if value is not None else "–"
+        return f"{value:.4f}" if value is not None else _pending(obj)
 
     @admin.display(description="popularity NDCG@10")
     def popularity_ndcg(self, obj):
         value = (obj.metrics or {}).get("popularity", {}).get("ndcg_at_10")
-        return f"{value:.4f}" if value is not None else "–"
+        return f"{value:.4f}" if value is not None else _pending(obj)
 
     @admin.display(description="export")
     def export(self, obj):

@@ -408,6 +408,7 @@ class TrainingRunSerializer(serializers.ModelSerializer):
             "users_count",
             "movies_count",
             "rows_written",
+            "evaluation",
             "metrics",
             "global_mean",
             "export_seconds",

@@ -35,7 +35,16 @@ class TrainingRun(models.Model):
         API = "api", "API"
         SETUP = "setup", "first start"
 
+    class Evaluation(models.TextChoices):
+        NONE = "", "not evaluated"
+        RUNNING = "running", "evaluating"
+        SUCCEEDED = "succeeded", "evaluated"
+        FAILED = "failed", "evaluation failed"
+
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    # The holdout evaluation runs after the publish (the run serves meanwhile) and records its figures in `metrics`
+    # when they arrive: "running" until then. Blank: no evaluation (--no-evaluate), or evaluated before the publish.
+    evaluation = models.CharField(max_length=16, choices=Evaluation.choices, default=Evaluation.NONE, blank=True)
     is_active = models.BooleanField(default=False)
     trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.COMMAND)
     parameters = models.JSONField(default=dict, blank=True)

@@ -55,15 +55,29 @@ def training_run_update(*, run: TrainingRun, **fields) -> TrainingRun:
 
 
 def training_run_fail_interrupted(*, except_run: TrainingRun | None = None) -> int:
-    """Mark runs left 'running' by a killed process as failed. Call only while holding the lock."""
+    """Mark runs left 'running' by a killed process as failed, and evaluations it left running (after their run's
+    publish; the run serves on) as failed with a warning. Call only while holding the lock: a retrain holds it
+    until its evaluation ends. Returns how many runs and evaluations were marked."""
     running = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+    evaluating = TrainingRun.objects.filter(evaluation=TrainingRun.Evaluation.RUNNING)
     if except_run is not None:
         running = running.exclude(pk=except_run.pk)
-    return running.update(
+        evaluating = evaluating.exclude(pk=except_run.pk)
+    marked = running.update(
         status=TrainingRun.Status.FAILED,
         error="Interrupted: the process running this retrain stopped before it finished.",
         finished_at=timezone.now(),
     )
+    for run in evaluating:
+        training_run_evaluation_fail(run=run, error="Interrupted: the process stopped before the evaluation finished.")
+        marked += 1
+    return marked
+
+
+def training_run_evaluation_fail(*, run: TrainingRun, error: str) -> TrainingRun:
+    """The evaluation after a run's publish failed: say so on the run (a warning); it stays published and serving."""
+    training_run_update(run=run, evaluation=TrainingRun.Evaluation.FAILED)
+    return training_run_warn(run=run, warning=f"evaluation failed: {error}")
 
 
 def training_run_fail_lost(*, run_id: int, error: str) -> bool:

@@ -211,6 +211,13 @@ def _metric(run: TrainingRun, *path: str) -> float | None:
     return value
 
 
+def _evaluated(run: TrainingRun, key: str, digits: int) -> str:
+    """A run's evaluation figure for the table, or "evaluating…" while its evaluation runs after its publish."""
+    if run.evaluation == TrainingRun.Evaluation.RUNNING:
+        return "evaluating…"
+    return _fixed(digits)(_metric(run, key))
+
+
 def _fixed(digits: int) -> Callable[[float | None], str]:
     return lambda value: "–" if value is None else f"{value:.{digits}f}"
 
@@ -308,8 +315,13 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
     popular = [_metric(r, "popularity", "ndcg_at_10") for r in succeeded]
     stages = [[getattr(r, stage.field) for r in succeeded] for stage in RETRAIN_STAGES]
     totals = [r.duration_seconds for r in succeeded]
+    # Stages within the duration (start to publish): an evaluation after the publish is not.
+    within = [
+        [s[i] for stage, s in zip(RETRAIN_STAGES, stages, strict=True) if stage.name != "evaluate" or not r.evaluation]
+        for i, r in enumerate(succeeded)
+    ]
     other = [
-        None if total is None else max(total - sum(s[i] or 0 for s in stages), 0) for i, total in enumerate(totals)
+        None if total is None else max(total - sum(v or 0 for v in within[i]), 0) for i, total in enumerate(totals)
     ]
 
     return [
@@ -350,7 +362,9 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
         {
             "id": "duration-chart",
             "title": "Time per stage",
-            "note": "Seconds spent in each stage; “other” is the rest of the run: Spark start-up and bookkeeping.",
+            "note": "Seconds spent in each stage; “other” is the rest of the run up to its publish: Spark start-up "
+            "and bookkeeping. The evaluation runs after the publish (the run serves meanwhile), so the total, start "
+            "to publish, leaves it out.",
             "desc": _describe("Total duration", totals, succeeded, when, _seconds, "lower"),
             "chart": charts.stacked_bar_chart(
                 x_labels=labels,
@@ -359,9 +373,15 @@ def _run_charts(runs: list[TrainingRun]) -> list[dict]:
                 + [charts.Series("other", other)],
                 value_format=_seconds,
             ),
-            "columns": ["Run", "Finished", *(stage.label for stage in RETRAIN_STAGES), "total"],
+            "columns": ["Run", "Finished", *(stage.label for stage in RETRAIN_STAGES), "other", "total"],
             "rows": [
-                [f"{r.pk}", f"{t:%Y-%m-%d %H:%M}", *(_seconds(s[i]) for s in stages), _seconds(totals[i])]
+                [
+                    f"{r.pk}",
+                    f"{t:%Y-%m-%d %H:%M}",
+                    *(_seconds(s[i]) for s in stages),
+                    _seconds(other[i]),
+                    _seconds(totals[i]),
+                ]
                 for i, (r, t) in enumerate(zip(succeeded, when, strict=True))
             ],
         },
@@ -409,9 +429,9 @@ def staff_runs(request):
             "recent": [
                 {
                     "run": r,
-                    "rmse": _fixed(4)(_metric(r, "rmse")),
-                    "ndcg": _fixed(4)(_metric(r, "ndcg_at_10")),
-                    "beyond": [_fixed(digits)(_metric(r, key)) for _, key, digits in BEYOND_ACCURACY],
+                    "rmse": _evaluated(r, "rmse", 4),
+                    "ndcg": _evaluated(r, "ndcg_at_10", 4),
+                    "beyond": [_evaluated(r, key, digits) for _, key, digits in BEYOND_ACCURACY],
                 }
                 for r in reversed(runs[-RECENT_RUNS_LISTED:])
             ],

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,7 @@ from spark_engine.fitting import (
     predict,
 )
 from spark_engine.frames import collect_factors, require_columns
-from spark_engine.reg_search import MAX_FITS, search_reg_param
+from spark_engine.reg_search import MAX_FITS, RegChoice, search_reg_param
 from spark_engine.topk import local_top_k, top_n_unrated
 
 # The tutorial's protocol (the Spark ALS lab on MovieLens): 60/20/20 split, these ranks, 10 iterations, regParam 0.1,
@@ -545,6 +545,96 @@ def popularity_top_n(train: DataFrame, n: int, *, num_partitions: int | None = N
 # Holdout protocols
 
 
+@dataclass
+class Holdout:
+    """A retrain's holdout split, cached, and what has been fitted on it so far (`holdout_split`): the stars model
+    and its regParam choice once `holdout_choose_reg_param` ran. Lets a retrain choose the regParam before its fit
+    and measure the lists after its publish on the same split without splitting or fitting twice. `release()`
+    unpersists the split."""
+
+    train: DataFrame
+    test: DataFrame
+    fraction: float
+    seed: int
+    train_count: int
+    test_count: int
+    stars: BiasedALSModel | None = None
+    choice: RegChoice | None = None
+    # The share of the users whose ratings were split (stages.holdout samples users above a size).
+    user_sample_fraction: float = 1.0
+
+    def release(self) -> None:
+        self.train.unpersist()
+        self.test.unpersist()
+
+
+def holdout_split(ratings: DataFrame, fraction: float = 0.2, seed: int = 42) -> Holdout:
+    """Hold out a random `fraction` of `ratings` (user_id, movie_id, rating; `split_holdout`), cache both parts and
+    count them (one job each). Raises ValueError on missing columns or a bad fraction."""
+    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
+    train, test = train.cache(), test.cache()
+    try:
+        return Holdout(train, test, fraction, seed, train_count=train.count(), test_count=test.count())
+    except BaseException:
+        train.unpersist()
+        test.unpersist()
+        raise
+
+
+def holdout_choose_reg_param(
+    holdout: Holdout,
+    config: QualityConfig,
+    *,
+    start: float,
+    max_fits: int = MAX_FITS,
+    biases_on_driver: bool = False,
+    on_trial: Callable[[float, float], None] | None = None,
+) -> RegChoice:
+    """Choose the stars model's regParam on `holdout` (`reg_search.search_reg_param` from `start`, at most
+    `max_fits` fits; `config` must be biased) and keep the chosen model on it for `holdout_evaluate`."""
+    holdout.choice, holdout.stars = search_reg_param(
+        holdout.train,
+        holdout.test,
+        config,
+        start=start,
+        max_fits=max_fits,
+        biases_on_driver=biases_on_driver,
+        on_trial=on_trial,
+    )
+    return holdout.choice
+
+
+def holdout_evaluate(
+    holdout: Holdout, config: QualityConfig, k: int = 10, *, max_users: int = 10_000, biases_on_driver: bool = False
+) -> dict[str, Any]:
+    """Both models' figures on `holdout` (as `evaluate_holdout_config` describes them), fitting on its training part
+    what is not there yet: the list model always, the stars model unless `holdout_choose_reg_param` chose it (then
+    its RMSE is the choice's, and the result has "reg_search")."""
+    train, test = holdout.train, holdout.test
+    searched: dict[str, Any] = {}
+    if holdout.stars is not None:
+        stars = holdout.stars
+        users, items = fit_list_model(train, config.lists) if config.lists is not None else biased_factors(stars)
+        models = FittedModels(stars=holdout.stars, list_users=users, list_items=items)
+        error = holdout.choice.rmse
+        searched = {"reg_search": holdout.choice.to_dict()}
+    else:
+        models = fit_models(train, config, biases_on_driver=biases_on_driver)
+        error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
+    ranking = holdout_ranking_metrics(
+        train, test, models.list_users, models.list_items, k, seed=holdout.seed, max_users=max_users
+    )
+    return {
+        "rmse": error,
+        **ranking,
+        "holdout_fraction": holdout.fraction,
+        "train_ratings": holdout.train_count,
+        "test_ratings": holdout.test_count,
+        **searched,
+    }
+
+
 def evaluate_holdout_config(
     ratings: DataFrame,
     config: QualityConfig,
@@ -570,44 +660,22 @@ def evaluate_holdout_config(
     measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then measured on the held-out
     part it was chosen on: slightly optimistic, the price of a choice that costs no split of its own.
     `reg_max_fits` bounds the search's fits (1: measure `reg_start` only).
+    The three steps (`holdout_split`, `holdout_choose_reg_param`, `holdout_evaluate`) can also run apart.
     """
-    require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
-    train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
-    train, test = train.cache(), test.cache()
+    holdout = holdout_split(ratings, fraction, seed)
     try:
-        train_count, test_count = train.count(), test.count()
-        searched: dict[str, Any] = {}
         if reg_start is not None and config.biased:
-            choice, stars = search_reg_param(
-                train,
-                test,
+            holdout_choose_reg_param(
+                holdout,
                 config,
                 start=reg_start,
                 max_fits=reg_max_fits,
                 biases_on_driver=biases_on_driver,
                 on_trial=on_trial,
             )
-            users, items = fit_list_model(train, config.lists) if config.lists is not None else biased_factors(stars)
-            models = FittedModels(stars=stars, list_users=users, list_items=items)
-            error = choice.rmse
-            searched = {"reg_search": choice.to_dict()}
-        else:
-            models = fit_models(train, config, biases_on_driver=biases_on_driver)
-            error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
-        ranking = holdout_ranking_metrics(
-            train, test, models.list_users, models.list_items, k, seed=seed, max_users=max_users
-        )
-        return {
-            "rmse": error,
-            **ranking,
-            "holdout_fraction": fraction,
-            "train_ratings": train_count,
-            "test_ratings": test_count,
-            **searched,
-        }
+        return holdout_evaluate(holdout, config, k, max_users=max_users, biases_on_driver=biases_on_driver)
     finally:
-        train.unpersist()
-        test.unpersist()
+        holdout.release()
 
 
 def evaluate_protocol(

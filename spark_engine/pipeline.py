@@ -1,4 +1,9 @@
-"""The retrain: export ratings → evaluate → fit the stars and list models → top-N and similar movies → publish.
+"""The retrain: export ratings → fit the stars and list models → top-N and similar movies → publish → evaluate.
+
+The holdout evaluation comes after the publish: nothing published depends on it, so people get the new lists
+sooner, and its figures reach the run when they arrive (`TrainingRun.evaluation` "running" until then). Only a
+regParam search, when the run needs one, runs on the holdout split before the fit; the evaluation then reuses
+that split and the chosen model.
 
 One function, `retrain`, shared by the management command, the django-q2 task, the admin
 action and the schedule. It is where Django and Spark meet: ratings leave PostgreSQL through
@@ -164,7 +169,7 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
             spark_master=settings.SPARK_MASTER,
         )
         try:
-            _run_stages(run, options, on_stage)
+            evaluation = _run_stages(run, options, on_stage)
         except Exception as exc:
             logger.exception("retrain %s failed", run.pk)
             _report(on_stage, "failed", f"{type(exc).__name__}: {exc}")
@@ -176,6 +181,9 @@ def _retrain_locked(run: TrainingRun, options: RetrainOptions, on_stage: StageCa
                 finished_at=timezone.now(),
             )
             return run
+        if evaluation is not None:
+            # Under the lock still: the next retrain waits for it rather than share the cores with it.
+            _evaluate_after_publish(run, evaluation, on_stage)
     try:
         pruned = services.training_runs_prune()
         if pruned:
@@ -258,7 +266,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         services.training_run_update(run=run, parameters=asdict(options))
     # The stars model's regParam: chosen on the evaluation's holdout split, starting from the last run's choice
     # (reg_search off: the settings', tune --save's or the command line's value stands).
-    reg_start, reg_max_fits, reused = None, MAX_REG_FITS, None
+    reg_start, reused = None, None
     if options.reg_search:
         basis = reg_param_last_choice()
         last = None if basis is None else basis.chosen
@@ -269,68 +277,100 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             _report(on_stage, "evaluate", f"no evaluation: stars regParam {last:g}, the last run's choice")
         elif basis is not None:
             reused = _reg_choice_reuse(basis, export.rows, options.reg_search_reuse_change)
-            if reused is not None:
-                reg_max_fits = 1
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
     # The evaluation fits a user sample of at most evaluation_max_ratings: it decides by that size.
     evaluated_rows = min(export.rows, options.evaluation_max_ratings or export.rows)
-
+    evaluation = None
     if options.evaluate:
-        with _stage(run, "evaluate", on_stage) as outcome:
-            metrics = stages.evaluate(
-                ratings,
-                config,
-                options.holdout_fraction,
-                seed=options.seed,
-                ratings_count=export.rows,
-                max_ratings=options.evaluation_max_ratings,
-                biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
-                reg_start=reg_start,
-                reg_max_fits=reg_max_fits,
-                # Logged, not reported: the command prints one line per stage, which names the choice.
-                on_trial=lambda reg, error: logger.info(
-                    "retrain evaluate: stars regParam %.4g: holdout RMSE %.4f", reg, error
-                ),
-            )
-            outcome.fields = {"metrics": metrics}
-            choice = metrics.get("reg_search")
-            if choice is not None:
-                # What the next run measures its change against: the data of the last real search.
-                choice["basis"] = (
-                    reused["basis"]
-                    if reused is not None
-                    else {"run": run.pk, "ratings": export.rows, "snapshot_at": export.snapshot_at.isoformat()}
-                )
-                if reused is not None:
-                    choice["reused"] = {"changed": reused["changed"], "changed_share": reused["changed_share"]}
-                options = replace(options, reg_param=choice["chosen"])
-                outcome.fields["parameters"] = asdict(options)
+        evaluation = _Evaluation(
+            ratings=ratings,
+            ratings_count=export.rows,
+            holdout_fraction=options.holdout_fraction,
+            seed=options.seed,
+            max_ratings=options.evaluation_max_ratings,
+            biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
+            reg_start=reg_start,
+        )
+    try:
+        with _stage(run, "fit", on_stage) as outcome:
+            search_note = ""
+            if evaluation is not None and reg_start is not None:
+                # The regParam this run fits: chosen on the holdout split before the fit when it must be searched;
+                # a kept choice is fitted on the split after the publish, with the rest of the evaluation.
+                record, search_note = _choose_reg_param(run, export, evaluation, options, config, reused)
+                options = replace(options, reg_param=record["chosen"])
                 config = stages.model_config(
                     options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
                 )
-                outcome.note = (
-                    f"; stars regParam {choice['chosen']:.4g} chosen from {choice['start']:.4g} "
-                    f"({choice['fits']} fits, {choice['seconds']:.1f}s)"
-                )
-                if reused is not None:
-                    outcome.note = (
-                        f"; stars regParam {choice['chosen']:.4g} kept from run {reused['basis']['run']}'s search "
-                        f"({reused['changed_share']:.1%} of the ratings changed since; 1 fit, {choice['seconds']:.1f}s)"
-                    )
+                evaluation.config, evaluation.reg_record = config, record
+                outcome.fields = {"metrics": {"reg_search": record}, "parameters": asdict(options)}
+            elif evaluation is not None:
+                evaluation.config = config
+            models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
+            outcome.fields["global_mean"] = models.stars.global_mean
             outcome.summary = (
-                f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
-                f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "
-                f"(popularity {metrics.get('popularity', {}).get('ndcg_at_10', float('nan')):.4f})"
+                f"stars: biased ALS rank {options.rank}, regParam {options.reg_param:.4g}, {options.max_iter} "
+                f"iterations; lists: implicit ALS rank "
+                f"{options.list_rank}, {options.list_max_iter} iterations;"
             )
+            outcome.note = search_note
+        _publish_stages(run, options, spark, export, ratings, models, run_dir, on_stage, evaluation)
+    except BaseException:
+        if evaluation is not None:
+            evaluation.release()
+        raise
+    return evaluation
 
-    with _stage(run, "fit", on_stage) as outcome:
-        models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
-        outcome.fields = {"global_mean": models.stars.global_mean}
-        outcome.summary = (
-            f"stars: biased ALS rank {options.rank}, regParam {options.reg_param:.4g}, {options.max_iter} "
-            f"iterations; lists: implicit ALS rank "
-            f"{options.list_rank}, {options.list_max_iter} iterations;"
+
+def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple[dict, str]:
+    """The stars regParam record this run fits by (metrics["reg_search"]) and its progress note. A kept choice
+    (`reused`) is taken as it is: its one fit on the holdout split waits for the evaluation after the publish. Else
+    the holdout split is made now and the search runs on it (`metrics.holdout_choose_reg_param`); the split and the
+    chosen model stay for the evaluation."""
+    from spark_engine import metrics
+
+    if reused is not None:
+        record = {
+            "chosen": evaluation.reg_start,
+            "start": evaluation.reg_start,
+            "fits": 1,
+            "basis": reused["basis"],
+            "reused": {"changed": reused["changed"], "changed_share": reused["changed_share"]},
+        }
+        evaluation.reg_max_fits = 1
+        note = (
+            f"; stars regParam {record['chosen']:.4g} kept from run {reused['basis']['run']}'s search "
+            f"({reused['changed_share']:.1%} of the ratings changed since; its fit is evaluated after the publish)"
         )
+        return record, note
+    evaluation.split = evaluation.holdout()
+    choice = metrics.holdout_choose_reg_param(
+        evaluation.split,
+        config,
+        start=evaluation.reg_start,
+        max_fits=MAX_REG_FITS,
+        biases_on_driver=evaluation.biases_on_driver,
+        # Logged, not reported: the command prints one line per stage, which names the choice.
+        on_trial=_log_trial,
+    )
+    # What the next run measures its change against: the data of this search.
+    record = {
+        **choice.to_dict(),
+        "basis": {"run": run.pk, "ratings": export.rows, "snapshot_at": export.snapshot_at.isoformat()},
+    }
+    note = (
+        f"; stars regParam {choice.chosen:.4g} chosen from {choice.start:.4g} on the holdout split "
+        f"({len(choice.trials)} fits, {choice.seconds:.1f}s)"
+    )
+    return record, note
+
+
+def _log_trial(reg: float, error: float) -> None:
+    logger.info("retrain: stars regParam %.4g: holdout RMSE %.4f", reg, error)
+
+
+def _publish_stages(run, options, spark, export, ratings, models, run_dir, on_stage, evaluation) -> None:
+    from spark_engine import stages
 
     with _stage(run, "content", on_stage) as outcome:
         content_map, warning = _content_map_learn(stages, models, ratings)
@@ -369,7 +409,85 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
         )
         services.training_run_activate(run=run)
         outcome.fields = {"is_active": True}
+        if evaluation is not None:
+            outcome.fields["evaluation"] = TrainingRun.Evaluation.RUNNING
         outcome.summary = (
             f"{counts.get('recommendations', 0):,} recommendations, {counts.get('similar', 0):,} similar pairs"
         )
         outcome.note = f"; run {run.pk} is active"
+
+
+@dataclass
+class _Evaluation:
+    """A run's holdout evaluation, made after its publish (`_evaluate_after_publish`): on `split` when the regParam
+    search made one before the fit (the chosen stars model is on it), else on a split of `ratings` made then, where a
+    kept regParam choice (`reg_max_fits` 1) or the models with a fixed one are fitted. `reg_record` (the choice's
+    basis, what changed since) joins the figures' "reg_search"."""
+
+    ratings: object
+    ratings_count: int
+    holdout_fraction: float
+    seed: int
+    max_ratings: int
+    biases_on_driver: bool
+    reg_start: float | None
+    reg_max_fits: int = MAX_REG_FITS
+    config: object = None
+    reg_record: dict | None = None
+    split: object = None
+
+    def holdout(self):
+        from spark_engine import stages
+
+        return stages.holdout(
+            self.ratings,
+            self.holdout_fraction,
+            seed=self.seed,
+            ratings_count=self.ratings_count,
+            max_ratings=self.max_ratings,
+        )
+
+    def release(self) -> None:
+        if self.split is not None:
+            self.split.release()
+            self.split = None
+
+
+def _evaluate_after_publish(run: TrainingRun, evaluation: _Evaluation, on_stage: StageCallback | None) -> None:
+    """Measure the published run on its holdout split and record the figures on it (`metrics`, `evaluate_seconds`,
+    `evaluation` "succeeded"). The run serves meanwhile; a failure here never fails it: the run gets `evaluation`
+    "failed" and a warning saying why."""
+    from spark_engine import metrics, stages
+
+    try:
+        with _stage(run, "evaluate", on_stage) as outcome:
+            if evaluation.split is None:
+                evaluation.split = evaluation.holdout()
+                if evaluation.reg_record is not None:  # a kept choice: its one fit, measured as the search does
+                    metrics.holdout_choose_reg_param(
+                        evaluation.split,
+                        evaluation.config,
+                        start=evaluation.reg_start,
+                        max_fits=evaluation.reg_max_fits,
+                        biases_on_driver=evaluation.biases_on_driver,
+                        on_trial=_log_trial,
+                    )
+            figures = stages.evaluate_holdout(
+                evaluation.split, evaluation.config, biases_on_driver=evaluation.biases_on_driver
+            )
+            if evaluation.reg_record is not None:
+                # The search's full record (trials, RMSE) with what the pre-publish record said of its basis.
+                figures["reg_search"] = {**evaluation.reg_record, **figures.get("reg_search", {})}
+            outcome.fields = {"metrics": figures, "evaluation": TrainingRun.Evaluation.SUCCEEDED}
+            outcome.summary = (
+                f"stars RMSE {figures.get('rmse', float('nan')):.4f}, "
+                f"lists NDCG@10 {figures.get('ndcg_at_10', float('nan')):.4f} "
+                f"(popularity {figures.get('popularity', {}).get('ndcg_at_10', float('nan')):.4f})"
+            )
+            outcome.note = f"; after run {run.pk}'s publish"
+    except Exception as exc:
+        logger.exception("the evaluation of run %s failed", run.pk)
+        services.training_run_evaluation_fail(run=run, error=f"{type(exc).__name__}: {exc}")
+        _report(on_stage, "evaluate", f"failed: {type(exc).__name__}: {exc}; run {run.pk} serves on")
+    finally:
+        evaluation.release()

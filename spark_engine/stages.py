@@ -120,6 +120,28 @@ def auto_num_blocks(ratings_count: int, parallelism: int) -> int:
     return max(1, min(10, max(parallelism, ratings_count // 2_500_000)))
 
 
+def holdout(
+    ratings: DataFrame, holdout_fraction: float, *, seed: int, ratings_count: int, max_ratings: int = 0
+) -> metrics.Holdout:
+    """The retrain's holdout split (`metrics.holdout_split`, cached); above `max_ratings` (0: no limit) of the
+    ratings of a random share of the users (`user_sample_fraction` says which share). A user sample keeps whole
+    histories, so RMSE and the ranking metrics stay comparable. Release it with `.release()`."""
+    fraction = 1.0
+    if max_ratings and ratings_count > max_ratings:
+        fraction = max_ratings / ratings_count
+        ratings = metrics.sample_users(ratings, fraction, seed=seed)
+    split = metrics.holdout_split(ratings, holdout_fraction, seed)
+    split.user_sample_fraction = fraction
+    return split
+
+
+def evaluate_holdout(split: metrics.Holdout, config: fitting.QualityConfig, *, biases_on_driver: bool = False) -> dict:
+    """Holdout metrics of both models on `split` (`metrics.holdout_evaluate`: stars RMSE, list ranking against
+    popularity), with the split's "user_sample_fraction"."""
+    result = metrics.holdout_evaluate(split, config, 10, biases_on_driver=biases_on_driver)
+    return {**result, "user_sample_fraction": round(split.user_sample_fraction, 4)}
+
+
 def evaluate(
     ratings: DataFrame,
     config: fitting.QualityConfig,
@@ -133,30 +155,26 @@ def evaluate(
     reg_max_fits: int = 7,
     on_trial=None,
 ) -> dict:
-    """Holdout metrics of both models (stars RMSE, list ranking against popularity); above `max_ratings`
-    (0: no limit) on the ratings of a random share of the users. With `reg_start`, the stars model's regParam is
-    chosen on the same split first (`metrics.evaluate_holdout_config`; the result's "reg_search"), in at most
-    `reg_max_fits` fits.
+    """Holdout metrics of both models (stars RMSE, list ranking against popularity) in one go: `holdout`, then with
+    `reg_start` the stars model's regParam chosen on the same split (`metrics.holdout_choose_reg_param`; the
+    result's "reg_search", in at most `reg_max_fits` fits), then `evaluate_holdout`.
 
     The evaluation fit is a second full ALS fit: at 25M ratings it cost as much as the final one.
-    A user sample keeps whole histories, so RMSE and the ranking metrics stay comparable.
     """
-    fraction = 1.0
-    if max_ratings and ratings_count > max_ratings:
-        fraction = max_ratings / ratings_count
-        ratings = metrics.sample_users(ratings, fraction, seed=seed)
-    result = metrics.evaluate_holdout_config(
-        ratings,
-        config,
-        fraction=holdout_fraction,
-        seed=seed,
-        k=10,
-        biases_on_driver=biases_on_driver,
-        reg_start=reg_start,
-        reg_max_fits=reg_max_fits,
-        on_trial=on_trial,
-    )
-    return {**result, "user_sample_fraction": round(fraction, 4)}
+    split = holdout(ratings, holdout_fraction, seed=seed, ratings_count=ratings_count, max_ratings=max_ratings)
+    try:
+        if reg_start is not None and config.biased:
+            metrics.holdout_choose_reg_param(
+                split,
+                config,
+                start=reg_start,
+                max_fits=reg_max_fits,
+                biases_on_driver=biases_on_driver,
+                on_trial=on_trial,
+            )
+        return evaluate_holdout(split, config, biases_on_driver=biases_on_driver)
+    finally:
+        split.release()
 
 
 def fit(ratings: DataFrame, config: fitting.QualityConfig, *, biases_on_driver: bool = False) -> fitting.FittedModels:

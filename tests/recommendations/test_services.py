@@ -10,6 +10,7 @@ from recommendations.selectors import ratings_count_since_last_run
 from recommendations.services import (
     RunNotActivatable,
     training_run_activate,
+    training_run_fail_interrupted,
     training_run_fail_lost,
     training_runs_prune,
 )
@@ -113,3 +114,19 @@ def test_a_run_whose_task_was_given_up_is_failed_unless_it_had_ended():
     assert [queued.status, running.status, done.status] == ["failed", "failed", "succeeded"]
     assert queued.error == "Lost: died" and queued.finished_at is not None
     assert done.error == ""
+
+
+def test_an_evaluation_its_process_left_running_is_failed_and_its_run_serves_on():
+    """A retrain holds its lock until the evaluation after its publish ends, so under the lock an evaluation still
+    "running" belongs to a dead process: it is failed with a warning, and its published run keeps serving."""
+    stuck = _succeeded_run(is_active=True, evaluation=TrainingRun.Evaluation.RUNNING, metrics={"reg_search": {}})
+    current = TrainingRun.objects.create(status=TrainingRun.Status.RUNNING)
+    done = _succeeded_run(evaluation=TrainingRun.Evaluation.SUCCEEDED, metrics={"rmse": 0.9})
+
+    assert training_run_fail_interrupted(except_run=current) == 1
+    for run in (stuck, current, done):
+        run.refresh_from_db()
+    assert stuck.evaluation == TrainingRun.Evaluation.FAILED and stuck.is_active
+    assert stuck.status == TrainingRun.Status.SUCCEEDED and "evaluation failed: Interrupted" in stuck.warnings[0]
+    assert current.status == TrainingRun.Status.RUNNING
+    assert done.evaluation == TrainingRun.Evaluation.SUCCEEDED and done.warnings == []

@@ -88,7 +88,8 @@ def test_retrain_publishes_every_users_top_n_without_rated_movies(spark, tmp_pat
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.is_active
-    assert stages_seen == ["export", "evaluate", "fit", "content map", "top-N", "publish"]
+    assert stages_seen == ["export", "fit", "content map", "top-N", "publish", "evaluate"]
+    assert run.evaluation == TrainingRun.Evaluation.SUCCEEDED
     assert run.ratings_count == Rating.objects.count()
     assert run.users_count == len(users) and run.movies_count == len(movies)
     for key in ("rmse", "precision_at_10", "recall_at_10", "ndcg_at_10"):
@@ -282,6 +283,61 @@ def test_failure_while_loading_results_leaves_no_rows_and_previous_run_active(sp
     assert TrainingRun.objects.get(is_active=True) == good
     assert TrainingRun.objects.get(pk=failed.pk).status == TrainingRun.Status.FAILED
     assert not Recommendation.objects.filter(run=failed).exists()
+
+
+def test_the_run_serves_before_its_evaluation_and_the_figures_reach_it_after(spark):
+    """The holdout evaluation runs after the publish: when the publish is reported the run already serves, its
+    evaluation is "running" and it has no figures yet; they arrive on the run when the evaluation ends. A first run
+    searches its stars regParam before the fit, so the evaluation measures the model the search chose on the same
+    split; the next run on the same ratings keeps that choice with no search before its publish."""
+    users, _ = _seed_ratings()
+    at_publish = {}
+
+    def on_stage(stage, detail):
+        if stage == "publish":
+            run = TrainingRun.objects.get(status=TrainingRun.Status.SUCCEEDED, is_active=True)
+            at_publish[run.pk] = (run.evaluation, dict(run.metrics), Recommendation.objects.filter(run=run).exists())
+
+    first = retrain(options=_options(), on_stage=on_stage)
+    first.refresh_from_db()
+    evaluation, metrics_then, serving = at_publish[first.pk]
+    assert evaluation == TrainingRun.Evaluation.RUNNING and serving
+    assert "rmse" not in metrics_then and metrics_then["reg_search"]["fits"] >= 3  # searched before the fit
+    assert first.evaluation == TrainingRun.Evaluation.SUCCEEDED and first.evaluate_seconds is not None
+    assert first.metrics["rmse"] == first.metrics["reg_search"]["rmse"]  # the chosen model, on the same split
+    assert np.isfinite(first.metrics["ndcg_at_10"]) and first.metrics["reg_search"]["basis"]["run"] == first.pk
+    assert first.duration_seconds is not None  # start to publish
+
+    second = retrain(options=_options(), on_stage=on_stage)
+    second.refresh_from_db()
+    evaluation, metrics_then, _ = at_publish[second.pk]
+    assert evaluation == TrainingRun.Evaluation.RUNNING
+    assert "trials" not in metrics_then["reg_search"] and metrics_then["reg_search"]["reused"]["changed"] == 0
+    assert second.parameters["reg_param"] == first.metrics["reg_search"]["chosen"]
+    assert second.evaluation == TrainingRun.Evaluation.SUCCEEDED
+    search = second.metrics["reg_search"]
+    assert search["fits"] == 1 and len(search["trials"]) == 1 and search["rmse"] == second.metrics["rmse"]
+    assert search["basis"] == first.metrics["reg_search"]["basis"]
+    assert TrainingRun.objects.get(is_active=True) == second
+
+
+def test_a_failed_evaluation_leaves_the_run_published_and_says_so(spark, monkeypatch):
+    users, _ = _seed_ratings()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("injected: evaluation lost its executor")
+
+    monkeypatch.setattr(stages, "evaluate_holdout", broken)
+    lines = []
+    run = retrain(options=_options(), on_stage=lambda stage, detail: lines.append((stage, detail)))
+
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED and run.is_active
+    assert run.evaluation == TrainingRun.Evaluation.FAILED
+    assert any("injected: evaluation lost its executor" in w for w in run.warnings)
+    assert "rmse" not in run.metrics and run.metrics["reg_search"]["chosen"] > 0  # the choice the fit used stays
+    assert Recommendation.objects.filter(run=run, user=users[1]).exists()
+    assert lines[-1][0] == "evaluate" and "serves on" in lines[-1][1]
 
 
 def test_concurrent_triggers_produce_one_run(spark):

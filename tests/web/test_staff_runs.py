@@ -294,3 +294,35 @@ def test_the_trade_off_table_names_the_hidden_gems_parameters(staff_client):
         "hidden gems popularity discount 0.25 and neighbourhood weight 0.5 (gems below the movie at 0.5 of the rating "
         "mass), calibration λ 0.7" in body
     )
+
+
+def test_a_run_evaluating_after_its_publish_says_so_and_its_figures_show_when_they_arrive(staff_client, admin_client):
+    run = _run(
+        3,
+        active=True,
+        evaluation=TrainingRun.Evaluation.RUNNING,
+        metrics={"reg_search": {"chosen": 0.15, "start": 0.15, "fits": 3}},
+    )
+    body = staff_client.get(URL).content.decode()
+    assert "data-evaluating" in body and "evaluating…" in body
+    api = admin_client.get(reverse("api:training_run_detail", args=[run.pk])).json()
+    assert api["evaluation"] == "running" and "rmse" not in api["metrics"]
+    changelist = admin_client.get(reverse("admin:recommendations_trainingrun_changelist")).content.decode()
+    assert "evaluating…" in changelist
+
+    TrainingRun.objects.filter(pk=run.pk).update(
+        evaluation=TrainingRun.Evaluation.SUCCEEDED, metrics={"rmse": 0.8765, "ndcg_at_10": 0.2468}
+    )
+    body = staff_client.get(URL).content.decode()
+    assert "evaluating" not in body and "0.8765" in body and "0.2468" in body
+    api = admin_client.get(reverse("api:training_run_detail", args=[run.pk])).json()
+    assert api["evaluation"] == "succeeded" and api["metrics"]["rmse"] == 0.8765
+
+
+def test_the_duration_chart_leaves_an_evaluation_after_the_publish_out_of_other(staff_client):
+    # 70 s start to publish: export 2 + fit 6 + top-N 5 + publish 1 = 14, so other is 56 whatever the evaluation took.
+    _run(3, evaluation=TrainingRun.Evaluation.SUCCEEDED, evaluate_seconds=40.0)
+    _run(4)  # evaluated before the fit (runs from before): 70 - 54 = 16
+    chart = next(c for c in staff_client.get(URL).context["charts"] if c["id"] == "duration-chart")
+    other = chart["columns"].index("other")
+    assert [row[other] for row in chart["rows"]] == ["56.0 s", "16.0 s"]
