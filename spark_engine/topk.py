@@ -345,7 +345,7 @@ def _top_n_block(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
     return _result_batch(names, user_ids[lo + rows], item_ids[cols], ranks, values, prediction=prediction)
 
 
-def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
+def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int, scored: list[int] | None = None) -> pa.RecordBatch:
     """`_top_n_block` (the same rows, exactly) without scoring the movies that cannot make a user's top k.
 
     Movies come in descending order of factor norm, in chunks (FIRST_CHUNK, then doubling). After each chunk a
@@ -354,7 +354,8 @@ def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBa
     as the chunks go on, so once |u| |v_next| is below t no later movie can reach the top k, not even by a tie,
     and the user drops out of the product. Scores >= t are kept as candidates; the final cut orders them like
     `_top_k_per_row` (score descending, then movie position). A user whose factors are all zero scores exactly 0
-    everywhere: their top k is their first k unrated movies, without any product.
+    everywhere: their top k is their first k unrated movies, without any product. `scored`: a one-item list the
+    number of computed scores is added to.
     """
     user_ids, user_matrix, item_ids, items, norms, order, rated_start, rated_cols = payload[:8]
     n_items = items.shape[0]
@@ -381,6 +382,8 @@ def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBa
                 break
         end = min(n_items, start + size)
         scores = users[active] @ items[start:end].T
+        if scored is not None:  # for bench_topn: how much of the product was computed
+            scored[0] += scores.size
         slot[:] = -1
         slot[active] = np.arange(active.size)
         inside = (rated >= start) & (rated < end) & (slot[rated_rows] >= 0)
