@@ -92,6 +92,40 @@ def test_search_picks_the_lowest_holdout_rmse_and_measures_it_as_rmse_of(spark):
     assert choice.to_dict()["chosen"] == choice.chosen and choice.to_dict()["fits"] == len(regs)
 
 
+@pytest.mark.spark
+def test_above_the_budget_candidates_fit_a_user_sample_and_the_choice_is_refitted_on_all(spark):
+    train, test = (part.cache() for part in metrics.split_holdout(_frame(spark, users=200), 0.25, seed=1))
+    train_count = train.count()
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=3, max_iter=5, reg_param=0.15, num_blocks=1), biased=True
+    )
+    sizes = []
+    real_fit = reg_search.fit_als
+
+    def counting_fit(ratings, params):
+        sizes.append(ratings.count())
+        return real_fit(ratings, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reg_search, "fit_als", counting_fit)
+        choice, model = reg_search.search_reg_param(
+            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count // 3
+        )
+
+    assert 0.2 < choice.sample_fraction < 0.5
+    assert len(choice.trials) == 3 and len(sizes) == 4
+    assert all(size < 0.6 * train_count for size in sizes[:3]) and sizes[3] == train_count
+    # The reported RMSE is the refitted model's on every held-out pair, as the evaluation measures it.
+    assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
+    assert choice.to_dict()["sample_fraction"] == round(choice.sample_fraction, 4)
+    assert "refit_seconds" in choice.to_dict()
+
+    # Under the budget, or keeping a recent choice (one fit), nothing is sampled.
+    small, _ = reg_search.search_reg_param(train, test, config, start=0.15, max_fits=1, train_count=train_count,
+                                           candidate_max_ratings=train_count // 3)  # fmt: skip
+    assert small.sample_fraction == 1.0 and small.refit is None
+
+
 def _search_of(run: TrainingRun) -> dict:
     return run.metrics["reg_search"]
 
