@@ -44,8 +44,9 @@ _LOWEST = np.finfo(np.float32).min
 
 
 # The pruned top-N kernel (`_top_n_block_pruned`) scores movies in chunks, highest factor norm first: FIRST_CHUNK
-# movies, then twice as many each time.
+# movies, then up to where CHUNK_QUANTILE of the users still in play could stop (at least FIRST_CHUNK more).
 FIRST_CHUNK = 1024
+CHUNK_QUANTILE = 0.5
 
 # Cauchy-Schwarz: u.v <= |u| |v|. A float32 dot product of rank r is within r * 2^-24 * |u| |v| of the exact one
 # (under 2e-5 relative for r <= 256), so |u| |v| (1 + BOUND_SLACK) bounds every computed score.
@@ -375,6 +376,7 @@ def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int, scored: list[i
     active = np.flatnonzero(user_norms > 0)
     slot = np.full(n_rows, -1)
     start, size = 0, FIRST_CHUNK
+    norms = norms.astype(np.float64)
     while start < n_items and active.size:
         if start:
             active = active[user_norms[active] * (norms[start] * (1 + BOUND_SLACK)) >= threshold[active]]
@@ -400,7 +402,11 @@ def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int, scored: list[i
         threshold = np.maximum(threshold, _row_thresholds(_padded(rows, values, n_rows), k))
         keep = values >= threshold[rows]
         found_rows, found_cols, found_values = [rows[keep]], [cols[keep]], [values[keep]]
-        start, size = end, 2 * size
+        start = end
+        if start < n_items:  # the next chunk ends where the median user still in play could stop
+            limit = threshold[active] / (user_norms[active] * (1 + BOUND_SLACK))
+            stops = np.searchsorted(-norms, -limit, side="right")
+            size = max(FIRST_CHUNK, int(np.quantile(stops, CHUNK_QUANTILE)) - start)
     rows, cols, values = (np.concatenate(found) for found in (found_rows, found_cols, found_values))
     rows, cols, ranks, values = _top_k_of_candidates(rows, order[cols], values, n_rows, k)
     prediction = None
