@@ -44,7 +44,8 @@ _LOWEST = np.finfo(np.float32).min
 
 
 # The pruned top-N kernel (`_top_n_block_pruned`) scores movies in chunks, highest factor norm first: FIRST_CHUNK
-# movies, then up to where CHUNK_QUANTILE of the users still in play could stop (at least FIRST_CHUNK more).
+# movies, then up to where CHUNK_QUANTILE of the users still in play could stop (at least FIRST_CHUNK more, at most
+# 8 x FIRST_CHUNK: the memory of a chunk is bounded as the block's is).
 FIRST_CHUNK = 1024
 CHUNK_QUANTILE = 0.5
 
@@ -159,6 +160,7 @@ def similar_items(
     num_partitions: int | None = None,
     on_driver: bool = False,
     collected: tuple[np.ndarray, np.ndarray] | None = None,
+    chunked: bool = True,
 ) -> DataFrame:
     """The k most similar other movies for every movie, by cosine similarity of factors.
 
@@ -168,6 +170,7 @@ def similar_items(
     has similarity 0 to everything (no NaN).
     Side effect: collects (unless given as `collected`, as `frames.collect_factors` returns them) and broadcasts
     the item factors now; the result is lazy.
+    `chunked`: select with the pruned top-N kernel (`_similar_block_chunked`, the default); False: `_similar_block`.
     Raises ValueError on k < 1, missing columns or duplicate ids.
     """
     if k < 1:
@@ -179,9 +182,26 @@ def similar_items(
         return spark.createDataFrame([], SIMILAR_SCHEMA)
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     unit = (matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-    payload = (item_ids, unit, np.ascontiguousarray(unit.T))
+    if not chunked:
+        payload = (item_ids, unit, np.ascontiguousarray(unit.T))
+        return _map_blocks(
+            spark, payload, _similar_block, SIMILAR_SCHEMA, item_ids.size, item_ids.size, k, num_partitions, on_driver
+        )
+    # Each movie "rated" itself: the top-N kernel never returns it.
+    itself = np.arange(item_ids.size)
+    payload = _top_n_payload(item_ids, unit, item_ids, unit, np.arange(item_ids.size + 1), itself, prune=True)
+    block_rows = _pruned_block_rows(item_ids.size)
     return _map_blocks(
-        spark, payload, _similar_block, SIMILAR_SCHEMA, item_ids.size, item_ids.size, k, num_partitions, on_driver
+        spark,
+        payload,
+        _similar_block_chunked,
+        SIMILAR_SCHEMA,
+        item_ids.size,
+        item_ids.size,
+        k,
+        num_partitions,
+        on_driver,
+        block_rows,
     )
 
 
@@ -406,7 +426,7 @@ def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int, scored: list[i
         if start < n_items:  # the next chunk ends where the median user still in play could stop
             limit = threshold[active] / (user_norms[active] * (1 + BOUND_SLACK))
             stops = np.searchsorted(-norms, -limit, side="right")
-            size = max(FIRST_CHUNK, int(np.quantile(stops, CHUNK_QUANTILE)) - start)
+            size = min(8 * FIRST_CHUNK, max(FIRST_CHUNK, int(np.quantile(stops, CHUNK_QUANTILE)) - start))
     rows, cols, values = (np.concatenate(found) for found in (found_rows, found_cols, found_values))
     rows, cols, ranks, values = _top_k_of_candidates(rows, order[cols], values, n_rows, k)
     prediction = None
@@ -415,6 +435,14 @@ def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int, scored: list[i
         prediction = np.clip(np.einsum("ij,ij->i", rate_users[lo + rows], rate_items[cols]), low, high)
     names = ("user_id", "movie_id", "rank", "score")
     return _result_batch(names, user_ids[lo + rows], item_ids[cols], ranks, values, prediction=prediction)
+
+
+def _similar_block_chunked(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
+    """Movies lo..hi-1 of `similar_items`' chunked payload: the top-N kernel on unit vectors, each movie's own
+    column excluded as if rated. Unit norms leave nothing to prune; what it saves is the selection: after the
+    first chunk, a comparison with each row's running k-th best instead of a partition."""
+    batch = _top_n_block_pruned(payload, lo, hi, k)
+    return pa.RecordBatch.from_arrays(batch.columns, names=["movie_id", "similar_id", "rank", "score"])
 
 
 def _first_unrated(
