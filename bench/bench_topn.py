@@ -178,27 +178,52 @@ def fit_factors(spark, ratings_csv: Path, out: Path) -> dict:
     return {"rank": params.als.rank, "iterations": params.als.max_iter, "seconds": round(time.perf_counter() - start)}
 
 
-def pruned_share(user_factors, item_factors, n: int, sample: int = 2000) -> None:
-    """How much of the user x movie product the pruned kernel computes, on a sample of users (driver, no Spark)."""
+def driver_kernels(user_factors, item_factors, rated, n: int, k: int, sample: int = 2000, rounds: int = 2) -> None:
+    """Both top-N kernels, and both similar-movie kernels, on the driver (one process, no Spark) for a sample of
+    users with their rated movies masked, alternating `rounds` times: CPU seconds of each (process time, so other
+    jobs' load matters less than for wall time) and the share of the user x movie product the pruned one computes."""
     from spark_engine import topk
     from spark_engine.frames import collect_factors
 
     user_ids, user_matrix = collect_factors(user_factors, "users")
     item_ids, item_matrix = collect_factors(item_factors, "items")
-    rows = np.random.default_rng(0).choice(user_ids.size, min(sample, user_ids.size), replace=False)
-    payload = topk._top_n_payload(
-        user_ids[rows], user_matrix[rows], item_ids, item_matrix, np.zeros(rows.size + 1, np.int64),
-        np.empty(0, np.int32), prune=True,
+    rows = np.sort(np.random.default_rng(0).choice(user_ids.size, min(sample, user_ids.size), replace=False))
+    users = user_ids[rows]
+    pairs = rated.where(rated.user_id.isin(users.tolist())).toArrow()
+    start_idx, cols = topk._rated_index_of_arrays(
+        pairs.column("user_id").to_numpy().astype(np.int64), pairs.column("movie_id").to_numpy().astype(np.int64),
+        users, item_ids,
     )  # fmt: skip
+    norms = np.linalg.norm(item_matrix, axis=1, keepdims=True)
+    unit = (item_matrix / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+    movies = np.arange(min(sample, item_ids.size))
+    user_rows = user_matrix[rows]
+    kernels = {
+        "top-N pruned": (topk._top_n_block_pruned, topk._pruned_block_rows(item_ids.size), rows.size,
+                         topk._top_n_payload(users, user_rows, item_ids, item_matrix, start_idx, cols, prune=True), n),
+        "top-N full": (topk._top_n_block, topk._block_rows(item_ids.size), rows.size,
+                       topk._top_n_payload(users, user_rows, item_ids, item_matrix, start_idx, cols, prune=False), n),
+        "similar chunked": (topk._similar_block_chunked, topk._pruned_block_rows(item_ids.size), movies.size,
+                            topk._top_n_payload(item_ids, unit, item_ids, unit, np.arange(item_ids.size + 1),
+                                                np.arange(item_ids.size), prune=True), k),
+        "similar whole rows": (topk._similar_block, topk._block_rows(item_ids.size), movies.size,
+                               (item_ids, unit, np.ascontiguousarray(unit.T)), k),
+    }  # fmt: skip
+    seconds: dict[str, list[float]] = {name: [] for name in kernels}
     scored = [0]
-    start = time.process_time()
-    block = topk._pruned_block_rows(item_ids.size)
-    for lo in range(0, rows.size, block):
-        topk._top_n_block_pruned(payload, lo, min(lo + block, rows.size), n, scored=scored)
+    for _ in range(rounds):
+        for name, (block, block_rows, count, payload, top) in kernels.items():
+            extra = {"scored": scored} if name == "top-N pruned" else {}
+            started = time.process_time()
+            for lo in range(0, count, block_rows):
+                block(payload, lo, min(lo + block_rows, count), top, **extra)
+            seconds[name].append(time.process_time() - started)
+    share = scored[0] / rounds / (rows.size * item_ids.size)
     print(
-        f"pruned kernel on {rows.size} sampled users, no rated movies masked: "
-        f"{scored[0] / (rows.size * item_ids.size):.1%} of the user x movie scores computed, "
-        f"{time.process_time() - start:.2f} s CPU",
+        f"driver, {rows.size} sampled users (rated movies masked) / {movies.size} movies, CPU s per round, load "
+        f"{os.getloadavg()[0]:.1f}: "
+        + ", ".join(f"{name} {' '.join(f'{s:.2f}' for s in v)}" for name, v in seconds.items())
+        + f"; the pruned top-N computed {share:.1%} of the user x movie scores",
         flush=True,
     )
 
@@ -246,7 +271,7 @@ def main() -> None:
     rated = spark.read.parquet(str(args.out / "rated.parquet"))
     shape = (user_factors.count(), item_factors.count(), len(item_factors.first().features))
     print(f"users, movies, rank: {shape}; rated pairs: {rated.count():,}", flush=True)
-    pruned_share(user_factors, item_factors, args.n)
+    driver_kernels(user_factors, item_factors, rated, args.n, args.k)
 
     kernels = args.kernels.split(",")
     similar_path = args.out / "result_similar"
