@@ -14,8 +14,8 @@ the lowest RMSE on the held-out part. What keeps it cheap:
   histories of a hashed share of the users (about that many ratings), and only the chosen value is fitted on the
   whole training part, for the evaluation that measures it. A user sample gives each movie fewer ratings, which can
   move the optimum up (bench_autoreg: candidates on half of ml-latest-small's 610 users chose 0.24 where the whole
-  split keeps 0.15, the two tied there), so the budget starts at a million training ratings, where a sample still
-  gives the movies most raters hundreds of ratings each.
+  split keeps 0.15, the two tied there), so the budget only starts at a million training ratings (no MovieLens set
+  smaller than ML-10M reaches it); that the choice holds there is not measured yet.
 
 The choice only moves on evidence (`better_beyond_noise`): a candidate replaces the current choice when its mean
 squared error on the held-out pairs is lower by more than `Z` standard errors of the paired difference. On
