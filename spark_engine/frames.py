@@ -35,18 +35,3 @@ def collect_factors(factors: DataFrame, name: str) -> tuple[np.ndarray, np.ndarr
     if np.any(ids[1:] == ids[:-1]):
         raise ValueError(f"{name} has duplicate ids")
     return ids, matrix
-
-
-def sample_users(ratings: DataFrame, fraction: float, seed: int = 42) -> DataFrame:
-    """All ratings of about `fraction` of the users, chosen by a seeded hash of user_id (deterministic).
-
-    Keeps each sampled user's whole history, so per-user ranking metrics stay meaningful. Raises
-    ValueError unless 0 < fraction <= 1 or if user_id is missing.
-    """
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
-    require_columns(ratings, "ratings", ("user_id",))
-    if fraction == 1.0:
-        return ratings
-    buckets = 1_000_000
-    return ratings.where(F.pmod(F.xxhash64(F.col("user_id"), F.lit(seed)), F.lit(buckets)) < int(fraction * buckets))

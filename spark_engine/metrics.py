@@ -32,7 +32,7 @@ from spark_engine.fitting import (
     popularity_scores,
     predict,
 )
-from spark_engine.frames import collect_factors, require_columns, sample_users  # noqa: F401 (metrics.sample_users, as before)
+from spark_engine.frames import collect_factors, require_columns
 from spark_engine.reg_search import MAX_FITS, search_reg_param
 from spark_engine.topk import local_top_k, top_n_unrated
 
@@ -100,6 +100,21 @@ def split_three_by_time(ratings: DataFrame, weights: Iterable[float] = SPLIT_WEI
         placed.where((F.col("_position") >= train_end) & (F.col("_position") < validation_end)).select(*columns),
         placed.where(F.col("_position") >= validation_end).select(*columns),
     ]
+
+
+def sample_users(ratings: DataFrame, fraction: float, seed: int = 42) -> DataFrame:
+    """All ratings of about `fraction` of the users, chosen by a seeded hash of user_id (deterministic).
+
+    Keeps each sampled user's whole history, so per-user ranking metrics stay meaningful. Raises
+    ValueError unless 0 < fraction <= 1 or if user_id is missing.
+    """
+    if not 0.0 < fraction <= 1.0:
+        raise ValueError(f"fraction must be in (0, 1], got {fraction}")
+    require_columns(ratings, "ratings", ("user_id",))
+    if fraction == 1.0:
+        return ratings
+    buckets = 1_000_000
+    return ratings.where(F.pmod(F.xxhash64(F.col("user_id"), F.lit(seed)), F.lit(buckets)) < int(fraction * buckets))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -93,37 +93,38 @@ def test_search_picks_the_lowest_holdout_rmse_and_measures_it_as_rmse_of(spark):
 
 
 @pytest.mark.spark
-def test_above_the_budget_candidates_fit_a_user_sample_and_the_choice_is_refitted_on_all(spark):
-    train, test = (part.cache() for part in metrics.split_holdout(_frame(spark, users=200), 0.25, seed=1))
+def test_above_the_budget_candidates_fit_half_the_iterations_and_the_choice_is_refitted_with_all(spark):
+    train, test = (part.cache() for part in metrics.split_holdout(_frame(spark), 0.25, seed=1))
     train_count = train.count()
     config = fitting.QualityConfig(
-        ratings=fitting.ALSParams(rank=3, max_iter=5, reg_param=0.15, num_blocks=1), biased=True
+        ratings=fitting.ALSParams(rank=3, max_iter=6, reg_param=0.15, num_blocks=1), biased=True
     )
-    sizes = []
+    fits = []
     real_fit = reg_search.fit_als
 
-    def counting_fit(ratings, params):
-        sizes.append(ratings.count())
+    def recording_fit(ratings, params):
+        fits.append((params.reg_param, params.max_iter))
         return real_fit(ratings, params)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(reg_search, "fit_als", counting_fit)
+        patch.setattr(reg_search, "fit_als", recording_fit)
         choice, model = reg_search.search_reg_param(
-            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count // 3
+            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count - 1
+        )
+        # Under the budget, or keeping a recent choice (one fit), every fit has all the iterations.
+        under, _ = reg_search.search_reg_param(
+            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count
+        )
+        kept, _ = reg_search.search_reg_param(
+            train, test, config, start=0.15, max_fits=1, train_count=train_count, candidate_max_ratings=1
         )
 
-    assert 0.2 < choice.sample_fraction < 0.5
-    assert len(choice.trials) == 3 and len(sizes) == 4
-    assert all(size < 0.6 * train_count for size in sizes[:3]) and sizes[3] == train_count
-    # The reported RMSE is the refitted model's on every held-out pair, as the evaluation measures it.
+    assert [iterations for _, iterations in fits[:4]] == [3, 3, 3, 6] and fits[3][0] == choice.chosen
+    assert all(iterations == 6 for _, iterations in fits[4:]) and len(fits) == 4 + 3 + 1
+    # The reported RMSE is the refitted model's, as the evaluation measures it.
     assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
-    assert choice.to_dict()["sample_fraction"] == round(choice.sample_fraction, 4)
-    assert "refit_seconds" in choice.to_dict()
-
-    # Under the budget, or keeping a recent choice (one fit), nothing is sampled.
-    small, _ = reg_search.search_reg_param(train, test, config, start=0.15, max_fits=1, train_count=train_count,
-                                           candidate_max_ratings=train_count // 3)  # fmt: skip
-    assert small.sample_fraction == 1.0 and small.refit is None
+    assert choice.to_dict()["candidate_iterations"] == 3 and "refit_seconds" in choice.to_dict()
+    assert under.refit is None and kept.refit is None and "candidate_iterations" not in under.to_dict()
 
 
 def _search_of(run: TrainingRun) -> dict:
