@@ -371,7 +371,7 @@ def _top_n_block(payload: tuple, lo: int, hi: int, k: int) -> pa.RecordBatch:
 def _top_n_block_pruned(payload: tuple, lo: int, hi: int, k: int, scored: list[int] | None = None) -> pa.RecordBatch:
     """`_top_n_block` (the same rows, exactly) without scoring the movies that cannot make a user's top k.
 
-    Movies come in descending order of factor norm, in chunks (FIRST_CHUNK, then doubling). After each chunk a
+    Movies come in descending order of factor norm, in chunks (see FIRST_CHUNK, CHUNK_QUANTILE). After each chunk a
     user's threshold t is the k-th best unrated score seen so far, a lower bound on the final k-th best; every
     later movie v scores at most |u| |v| (Cauchy-Schwarz, with BOUND_SLACK for float32 rounding), which only falls
     as the chunks go on, so once |u| |v_next| is below t no later movie can reach the top k, not even by a tie,
