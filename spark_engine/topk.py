@@ -3,9 +3,10 @@
 Top-N and similar-item selection avoid `ALSModel.recommendForAllUsers` (slow here, and it cannot skip
 movies a user already rated). Instead the factors (162K users + 59K movies x rank 10 is under 10 MB) and
 an index of the rated pairs are collected once and broadcast; each Spark task takes a range of blocks of
-users, scores a block with one matrix product, masks rated movies and selects the exact top N with a
-sampled threshold (see `_top_k_per_row`). `local_top_k` runs the same blocks on the driver without Spark.
-Pure: no Django, no files.
+users, scores it against the movies in descending order of factor norm, chunk by chunk, masks rated movies and
+drops a user once no remaining movie can reach their top N by its norm bound (`_top_n_block_pruned`; the old
+kernel, one product per block and a sampled threshold, is `_top_n_block` / `_top_k_per_row`). `local_top_k` runs
+the same blocks on the driver without Spark. Pure: no Django, no files.
 """
 
 from __future__ import annotations
