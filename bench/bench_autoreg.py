@@ -17,6 +17,9 @@ both judged once on test. Then (timing) the retrain's evaluate stage on the full
 (`metrics.evaluate_holdout_config`, 80/20, both models), with and without the search, alternating, `--repeat`
 times: the difference is what the search adds to a retrain; and a second search warm-started from the first's
 choice (what the next retrain does). Prints the load average with every figure: run it as the only heavy job.
+`--budget` also runs each set's search with the budget of large data applied (`reg_search.CANDIDATE_MAX_RATINGS`:
+candidates with half the ALS iterations, the choice refitted with all of them) and prints its choice next to the
+unbudgeted one.
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ def load_average() -> str:
     return "load " + " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def compare(spark, ratings, name: str, config, start: float) -> dict:
+def compare(spark, ratings, name: str, config, start: float, budget: bool = False) -> dict:
     from spark_engine import fitting, metrics, reg_search
 
     data = derive(ratings, name).cache()
@@ -79,6 +82,23 @@ def compare(spark, ratings, name: str, config, start: float) -> dict:
     started = time.perf_counter()
     choice, _ = reg_search.search_reg_param(train, validation, config, start=start)
     search_seconds = time.perf_counter() - started
+    budgeted = ""
+    if budget:
+        train_count = train.count()
+        started = time.perf_counter()
+        bc, _ = reg_search.search_reg_param(
+            train,
+            validation,
+            config,
+            start=start,
+            train_count=train_count,
+            candidate_max_ratings=1,
+        )
+        budgeted = (
+            f" | budgeted ({bc.candidate_iterations} iterations per candidate): chosen {bc.chosen:.3g}, "
+            f"{len(bc.trials)} fits + refit, {time.perf_counter() - started:.1f} s, trials "
+            + " ".join(f"{reg:.3g}:{rmse:.4f}" for reg, rmse, _ in bc.trials)
+        )
     chosen = replace(config.ratings, reg_param=choice.chosen)
     refit = fitting.fit_biased_als(full_train, chosen, reg_user=config.reg_user, reg_item=config.reg_item)
     auto_rmse = metrics.rmse_of(refit, test)
@@ -95,6 +115,7 @@ def compare(spark, ratings, name: str, config, start: float) -> dict:
         "fixed_rmse": fixed_rmse,
         "auto_rmse": auto_rmse,
         "load": load_average(),
+        "budgeted": budgeted,
     }
 
 
@@ -134,6 +155,7 @@ def main() -> None:
     parser.add_argument("--start", type=float, default=None, help="Where the search starts (default: 0.15).")
     parser.add_argument("--repeat", type=int, default=2, help="Timing pairs (default 2).")
     parser.add_argument("--no-timing", action="store_true")
+    parser.add_argument("--budget", action="store_true", help="Also search with the large-data budget (see above).")
     args = parser.parse_args()
 
     from spark_engine import fitting
@@ -151,11 +173,11 @@ def main() -> None:
         f"{'fixed RMSE':>10} {'auto RMSE':>9}  trials (regParam:validation RMSE)"
     )
     for name in args.sets:
-        row = compare(spark, ratings, name, config, start)
+        row = compare(spark, ratings, name, config, start, args.budget)
         print(
             f"{row['set']:<12} {row['ratings']:>8,} {row['users']:>6,} {row['chosen']:>7.3g} {row['fits']:>4} "
             f"{row['search_seconds']:>8.1f} {row['fixed_rmse']:>10.4f} {row['auto_rmse']:>9.4f}  {row['trials']} "
-            f"({row['load']})",
+            f"({row['load']}){row['budgeted']}",
             flush=True,
         )
     if not args.no_timing:

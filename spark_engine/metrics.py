@@ -672,6 +672,7 @@ def evaluate_holdout_config(
                 max_fits=reg_max_fits,
                 biases_on_driver=biases_on_driver,
                 on_trial=on_trial,
+                train_count=train_count,
             )
         return holdout_evaluate(holdout, config, k, max_users=max_users, biases_on_driver=biases_on_driver)
     finally:

@@ -92,6 +92,41 @@ def test_search_picks_the_lowest_holdout_rmse_and_measures_it_as_rmse_of(spark):
     assert choice.to_dict()["chosen"] == choice.chosen and choice.to_dict()["fits"] == len(regs)
 
 
+@pytest.mark.spark
+def test_above_the_budget_candidates_fit_half_the_iterations_and_the_choice_is_refitted_with_all(spark):
+    train, test = (part.cache() for part in metrics.split_holdout(_frame(spark), 0.25, seed=1))
+    train_count = train.count()
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=3, max_iter=6, reg_param=0.15, num_blocks=1), biased=True
+    )
+    fits = []
+    real_fit = reg_search.fit_als
+
+    def recording_fit(ratings, params):
+        fits.append((params.reg_param, params.max_iter))
+        return real_fit(ratings, params)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reg_search, "fit_als", recording_fit)
+        choice, model = reg_search.search_reg_param(
+            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count - 1
+        )
+        # Under the budget, or keeping a recent choice (one fit), every fit has all the iterations.
+        under, _ = reg_search.search_reg_param(
+            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count
+        )
+        kept, _ = reg_search.search_reg_param(
+            train, test, config, start=0.15, max_fits=1, train_count=train_count, candidate_max_ratings=1
+        )
+
+    assert [iterations for _, iterations in fits[:4]] == [3, 3, 3, 6] and fits[3][0] == choice.chosen
+    assert all(iterations == 6 for _, iterations in fits[4:]) and len(fits) == 4 + 3 + 1
+    # The reported RMSE is the refitted model's, as the evaluation measures it.
+    assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
+    assert choice.to_dict()["candidate_iterations"] == 3 and "refit_seconds" in choice.to_dict()
+    assert under.refit is None and kept.refit is None and "candidate_iterations" not in under.to_dict()
+
+
 def _search_of(run: TrainingRun) -> dict:
     return run.metrics["reg_search"]
 

@@ -60,8 +60,9 @@ def test_get_spark_returns_the_configured_running_session(spark):
     assert spark.sparkContext.getCheckpointDir()
 
 
+@pytest.mark.parametrize("prune", [True, False], ids=["pruned", "full"])
 @pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
-def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spark, monkeypatch, on_driver):
+def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spark, monkeypatch, on_driver, prune):
     rng = np.random.default_rng(0)
     user_ids, movie_ids = np.arange(1, 51) * 3, np.arange(1, 41) * 7
     users, movies = rng.normal(size=(50, 3)), rng.normal(size=(40, 3))
@@ -72,6 +73,8 @@ def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spa
     pairs = [(u, m) for u, ms in rated.items() for m in ms]
     pairs += [(3, 7), (12, 99_999), (424_242, 7)]  # duplicate, movie without factors, user without factors
     monkeypatch.setattr(topk, "BLOCK_BYTES", 4 * len(movie_ids) * 7)  # 8 blocks of 7 users, 3 tasks
+    monkeypatch.setattr(topk, "FIRST_CHUNK", 5)  # the pruned kernel: chunks of 5 to 40 movies,
+    monkeypatch.setattr(topk, "PRUNED_BLOCK_BYTES", 4 * 40 * 7)  # blocks of 7 users
 
     actual = top_n_unrated(
         _factors(spark, user_ids, users),
@@ -80,6 +83,7 @@ def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spa
         10,
         num_partitions=3,
         on_driver=on_driver,
+        prune=prune,
     ).collect()
 
     scores = users.astype(np.float32) @ movies.astype(np.float32).T
@@ -106,15 +110,18 @@ def test_top_n_unrated_breaks_score_ties_by_movie_id(spark):
     assertDataFrameEqual(actual, spark.createDataFrame(expected, RECOMMENDATIONS_SCHEMA))
 
 
+@pytest.mark.parametrize("chunked", [True, False], ids=["chunked", "whole-rows"])
 @pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
-def test_similar_items_matches_cosine_brute_force_without_self_or_nan(spark, on_driver):
+def test_similar_items_matches_cosine_brute_force_without_self_or_nan(spark, monkeypatch, on_driver, chunked):
     rng = np.random.default_rng(1)
     matrix = rng.normal(size=(30, 3))
     matrix[5] = 3 * matrix[4]  # same direction: cosine 1
     matrix[7] = 0.0  # zero vector: similarity 0 to everything
     ids = np.arange(30) + 500
 
-    actual = similar_items(_factors(spark, ids, matrix), 5, on_driver=on_driver)
+    monkeypatch.setattr(topk, "FIRST_CHUNK", 4)  # chunks of 4 to 32 movies, blocks of 7
+    monkeypatch.setattr(topk, "PRUNED_BLOCK_BYTES", 4 * 32 * 7)
+    actual = similar_items(_factors(spark, ids, matrix), 5, on_driver=on_driver, chunked=chunked)
 
     vectors = matrix.astype(np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
