@@ -19,12 +19,14 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark_engine.blend import choose_stars_blend
 from spark_engine.fitting import (
     ALSParams,
     BiasedALSModel,
     FittedModels,
     QualityConfig,
     biased_factors,
+    blend_stars_model,
     fit_als,
     fit_biased_als,
     fit_list_model,
@@ -557,6 +559,7 @@ def evaluate_holdout_config(
     reg_start: float | None = None,
     reg_max_fits: int = MAX_FITS,
     on_trial: Callable[[float, float], None] | None = None,
+    blend: bool = False,
 ) -> dict[str, Any]:
     """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
     `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
@@ -570,8 +573,13 @@ def evaluate_holdout_config(
     measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then measured on the held-out
     part it was chosen on: slightly optimistic, the price of a choice that costs no split of its own.
     `reg_max_fits` bounds the search's fits (1: measure `reg_start` only).
+    With `blend` (a biased config with a list model), the list score's blend into the stars is chosen on the same
+    held-out part (`blend.choose_stars_blend`): "rmse" is then the blended model's (when the blend is kept) and the
+    result has "stars_blend" (`StarsBlend.to_dict()`); optimistic in the same way.
     """
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    if blend:  # chosen here, from the stars model alone
+        config = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
     train, test = split_holdout(ratings.select("user_id", "movie_id", "rating"), fraction, seed)
     train, test = train.cache(), test.cache()
     try:
@@ -594,6 +602,10 @@ def evaluate_holdout_config(
         else:
             models = fit_models(train, config, biases_on_driver=biases_on_driver)
             error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
+        if blend and config.biased and config.lists is not None:
+            chosen_blend = choose_stars_blend(models.stars, models.list_users, models.list_items, test)
+            error = chosen_blend.rmse
+            searched["stars_blend"] = chosen_blend.to_dict()
         ranking = holdout_ranking_metrics(
             train, test, models.list_users, models.list_items, k, seed=seed, max_users=max_users
         )
@@ -621,6 +633,7 @@ def evaluate_protocol(
     on_step: Callable[[str], None] | None = None,
     protocol: str = "random",
     reg_starts: Mapping[str, float] | None = None,
+    blend: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The tutorial's protocol next to named configurations, on one random 60/20/20 split (`protocol` "random") or
     split by time within each user (`protocol` "time": `split_three_by_time`, each user's latest 20% in test; needs
@@ -636,6 +649,9 @@ def evaluate_protocol(
     `reg_starts` {name: regParam}: those (biased) configurations choose their stars regParam first as a retrain does
     (`reg_search.search_reg_param` from that start), fitted on train and judged on validation; the chosen value is
     then refitted on train+validation, and the entry has "reg_search".
+    `blend` (names of biased configurations with a list model): those choose the list score's blend into the stars
+    as a retrain does (`blend.choose_stars_blend`, both models fitted on train, judged on validation) and apply it to
+    the refit; the entry has "stars_blend" and "test_rmse_refit_unblended" next to the (blended) "test_rmse_refit".
     `on_step(message)` is called as each step finishes (for progress output).
     Out: a plain, JSON-serialisable dict:
       "split": {"seed", "protocol", "train", "validation", "test"} (rating counts);
@@ -653,6 +669,7 @@ def evaluate_protocol(
     """
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     ranks = tuple(ranks)
+    blended = frozenset(blend)
     if not ranks:
         raise ValueError("ranks must not be empty")
     if protocol not in ("random", "time"):
@@ -728,6 +745,7 @@ def evaluate_protocol(
                 known_test,
                 k,
                 reg_start=(reg_starts or {}).get(name),
+                blend=name in blended,
                 notify=lambda message, name=name: notify(f"{name}: {message}"),
             )
             entry["seconds"] = time.perf_counter() - started
@@ -758,8 +776,11 @@ def _evaluate_config(
     k: int,
     *,
     reg_start: float | None = None,
+    blend: bool = False,
     notify: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
+    if blend:  # chosen below, from the stars model alone
+        config = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
     entry: dict[str, Any] = {"config": config.to_dict()}
     if config.biased and reg_start is not None:
         choice, model = search_reg_param(
@@ -779,6 +800,19 @@ def _evaluate_config(
         final = fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
         entry["test_rmse_refit"] = rmse_of(final, test)
         own_users, own_items = biased_factors(final)
+        if blend and config.lists is not None:
+            # As a retrain: the blend is chosen with both models fitted on train, judged on validation, then
+            # applied to both models refitted on train+validation and judged once on test.
+            list_users, list_items = fit_list_model(train, config.lists)
+            chosen = choose_stars_blend(model, list_users, list_items, validation)
+            entry["stars_blend"] = chosen.to_dict()
+            notify(
+                f"stars blend: list weight {chosen.list_weight:.3f}, offset {chosen.offset:.3f}, validation RMSE "
+                f"{chosen.rmse_before:.4f} -> {chosen.rmse:.4f}" + ("" if chosen.kept else " (not kept)")
+            )
+            config = replace(config, stars_list_weight=chosen.list_weight, stars_list_offset=chosen.offset)
+            entry["config"] = config.to_dict()
+            entry["test_rmse_refit_unblended"] = entry["test_rmse_refit"]
     else:
         model = fit_als(train, config.ratings)
         entry["validation_rmse"], entry["test_rmse"] = rmse(model, validation), rmse(model, test)
@@ -789,6 +823,11 @@ def _evaluate_config(
         users, items = own_users, own_items
     else:
         users, items = fit_list_model(full_train, config.lists)
+        if config.biased and config.stars_list_weight > 0:
+            blended = blend_stars_model(
+                final, users, items, list_weight=config.stars_list_weight, offset=config.stars_list_offset
+            )
+            entry["test_rmse_refit"] = rmse_of(blended, test)
     entry["lists"] = list_metrics(
         top_n_unrated(users, items, full_train, k), full_train, known_test, k, item_factors=items
     )

@@ -219,6 +219,14 @@ def _reg_choice_reuse(basis: RegChoiceBasis, ratings_now: int, max_change: float
     return {"basis": basis.to_dict(), "changed": changed, "changed_share": round(share, 6)}
 
 
+def _with_stars_blend(options: RetrainOptions, chosen: dict | None) -> RetrainOptions:
+    """`options` with the evaluation's blend of the list score into the stars (`spark_engine.blend`: weight 0 when it
+    was not kept or not chosen), so the fit stage publishes what was measured and the run records it."""
+    weight = float(chosen["list_weight"]) if chosen and chosen.get("kept") else 0.0
+    offset = float(chosen["offset"]) if weight > 0 else 0.0
+    return replace(options, stars_list_weight=weight, stars_list_offset=offset)
+
+
 def _start_spark(checkpoint_dir: Path, ratings_count: int):
     """The run's SparkSession (imports pyspark: only when a retrain runs, never in a web process)."""
     from spark_engine import stages
@@ -291,6 +299,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 on_trial=lambda reg, error: logger.info(
                     "retrain evaluate: stars regParam %.4g: holdout RMSE %.4f", reg, error
                 ),
+                blend=options.stars_blend,
             )
             outcome.fields = {"metrics": metrics}
             choice = metrics.get("reg_search")
@@ -317,6 +326,14 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                         f"; stars regParam {choice['chosen']:.4g} kept from run {reused['basis']['run']}'s search "
                         f"({reused['changed_share']:.1%} of the ratings changed since; 1 fit, {choice['seconds']:.1f}s)"
                     )
+            blended = _with_stars_blend(options, metrics.get("stars_blend"))
+            if blended != options:
+                options = blended
+                outcome.fields["parameters"] = asdict(options)
+                config = stages.model_config(
+                    options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
+                )
+                outcome.note = (outcome.note or "") + f"; stars blend list weight {options.stars_list_weight:.3f}"
             outcome.summary = (
                 f"stars RMSE {metrics.get('rmse', float('nan')):.4f}, "
                 f"lists NDCG@10 {metrics.get('ndcg_at_10', float('nan')):.4f} "

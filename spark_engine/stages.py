@@ -107,7 +107,13 @@ def model_config(options, *, ratings_count: int, parallelism: int) -> fitting.Qu
         center=options.list_center,
     )
     return fitting.QualityConfig(
-        ratings=stars, biased=True, reg_user=options.bias_reg_user, reg_item=options.bias_reg_item, lists=lists
+        ratings=stars,
+        biased=True,
+        reg_user=options.bias_reg_user,
+        reg_item=options.bias_reg_item,
+        lists=lists,
+        stars_list_weight=options.stars_list_weight,
+        stars_list_offset=options.stars_list_offset,
     )
 
 
@@ -132,11 +138,13 @@ def evaluate(
     reg_start: float | None = None,
     reg_max_fits: int = 7,
     on_trial=None,
+    blend: bool = False,
 ) -> dict:
     """Holdout metrics of both models (stars RMSE, list ranking against popularity); above `max_ratings`
     (0: no limit) on the ratings of a random share of the users. With `reg_start`, the stars model's regParam is
     chosen on the same split first (`metrics.evaluate_holdout_config`; the result's "reg_search"), in at most
-    `reg_max_fits` fits.
+    `reg_max_fits` fits. With `blend`, the list score's blend into the stars is chosen there too (the result's
+    "stars_blend").
 
     The evaluation fit is a second full ALS fit: at 25M ratings it cost as much as the final one.
     A user sample keeps whole histories, so RMSE and the ranking metrics stay comparable.
@@ -155,6 +163,7 @@ def evaluate(
         reg_start=reg_start,
         reg_max_fits=reg_max_fits,
         on_trial=on_trial,
+        blend=blend,
     )
     return {**result, "user_sample_fraction": round(fraction, 4)}
 
