@@ -209,8 +209,11 @@ def item_factors_for_run(run: TrainingRun) -> ItemFactors:
 
 
 def stars_model_for_run(run: TrainingRun) -> StarsModel | None:
-    """The run's stars model (StarsItemFactor rows), kept per process; None for a run without one."""
-    return _cached_model(run, "stars", _load_stars_model)
+    """The run's stars model (StarsItemFactor rows), kept per process; None for a run without one. A run that blended
+    the list score into its stars carries its list model too (loaded first: `_cached_model` loads under its lock)."""
+    blended = float((run.parameters or {}).get("stars_list_weight", 0.0)) > 0
+    list_factors = item_factors_for_run(run) if blended else None
+    return _cached_model(run, "stars", lambda run: _load_stars_model(run, list_factors))
 
 
 def _factor_rows(
@@ -244,7 +247,7 @@ def _load_item_factors(run: TrainingRun) -> ItemFactors:
     return ItemFactors(run_id=run.pk, movie_ids=movie_ids, matrix=matrix, **step)
 
 
-def _load_stars_model(run: TrainingRun) -> StarsModel | None:
+def _load_stars_model(run: TrainingRun, list_factors: ItemFactors | None = None) -> StarsModel | None:
     if run.global_mean is None:
         return None
     from .models import StarsItemFactor
@@ -253,11 +256,11 @@ def _load_stars_model(run: TrainingRun) -> StarsModel | None:
     parameters = run.parameters or {}
     list_weight = float(parameters.get("stars_list_weight", 0.0))
     blended = {}
-    if list_weight > 0:
+    if list_weight > 0 and list_factors is not None:
         blended = {
             "list_weight": list_weight,
             "list_offset": float(parameters.get("stars_list_offset", 0.0)),
-            "list_factors": item_factors_for_run(run),
+            "list_factors": list_factors,
         }
     return StarsModel(
         run_id=run.pk,
