@@ -424,3 +424,36 @@ def test_killing_a_retrain_leaves_no_stuck_lock(spark, manage_env):
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     killed = TrainingRun.objects.exclude(pk=run.pk).get()
     assert killed.status == TrainingRun.Status.FAILED and "Interrupted" in killed.error
+
+
+@pytest.mark.parametrize("blend", [True, False])
+def test_retrain_publishes_the_stars_blend_its_evaluation_chose(spark, blend):
+    """The evaluation chooses the list score's blend into the stars on its holdout split; the run records it and
+    the fit stage publishes it (stars terms with the list model's columns appended), and the site's fold-in gives
+    the published stars. ALS_STARS_BLEND off: no choice, the stars model alone."""
+    users, _ = _seed_ratings(n_users=60, n_movies=40, seed=3)
+    # A rank-1 stars model leaves part of these rank-3 tastes unexplained; the list model (rank 4) learns them from
+    # which movies each user rated above or below 3.
+    run = retrain(options=_options(rank=1, stars_blend=blend), on_stage=lambda stage, detail: None)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+
+    chosen = run.metrics.get("stars_blend")
+    if not blend:
+        assert chosen is None and run.parameters["stars_list_weight"] == 0.0
+    else:
+        assert chosen["kept"], chosen  # these tastes are what the list model learns from who rated what
+        assert chosen["rmse"] < chosen["rmse_before"] and run.metrics["rmse"] == chosen["rmse"]
+        assert run.parameters["stars_list_weight"] == chosen["list_weight"] > 0
+        assert run.parameters["stars_list_offset"] == chosen["offset"]
+    width = 1 + (4 if blend else 0)  # the stars rank, plus the list rank when blended
+    stars = StarsItemFactor.objects.filter(run=run).values_list("factors", flat=True)
+    assert {len(f) for f in stars} == {width}
+    assert {len(f) for f in StarsUserFactor.objects.filter(run=run).values_list("factors", flat=True)} == {width}
+
+    model = foldin.stars_model_for_run(run)
+    for user in users[:10]:
+        ratings = {m: float(v) for m, v in Rating.objects.filter(user=user).values_list("movie_id", "value")}
+        recs = list(Recommendation.objects.filter(run=run, user=user).order_by("rank"))
+        predicted = foldin.predict_stars(model=model, ratings=ratings, movie_ids=[r.movie_id for r in recs])
+        np.testing.assert_allclose(predicted, [r.score for r in recs], atol=2e-3)
