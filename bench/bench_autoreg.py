@@ -13,7 +13,9 @@ Data sets, all derived from ml-latest-small's ratings.csv on disk (nothing is do
 Per set, on the tutorial's random 60/20/20 split (seed 0): the stars model with today's fixed defaults
 (`fitting.PROPOSED`, regParam 0.15) refitted on train+validation, against the retrain's search
 (`reg_search.search_reg_param` from 0.15 on train, judged on validation) with its choice refitted the same way;
-both judged once on test. Then (timing) the retrain's evaluate stage on the full set as a retrain runs it
+both judged once on test; then the chosen model with the list score blended in as a retrain does
+(`blend.choose_stars_blend` on validation, applied to both models refitted on train+validation), judged on test.
+Then (timing) the retrain's evaluate stage on the full set as a retrain runs it
 (`metrics.evaluate_holdout_config`, 80/20, both models), with and without the search, alternating, `--repeat`
 times: the difference is what the search adds to a retrain; and a second search warm-started from the first's
 choice (what the next retrain does). Prints the load average with every figure: run it as the only heavy job.
@@ -71,6 +73,7 @@ def load_average() -> str:
 
 def compare(spark, ratings, name: str, config, start: float, budget: bool = False) -> dict:
     from spark_engine import fitting, metrics, reg_search
+    from spark_engine.blend import choose_stars_blend
 
     data = derive(ratings, name).cache()
     users = data.select("user_id").distinct().count()
@@ -80,7 +83,7 @@ def compare(spark, ratings, name: str, config, start: float, budget: bool = Fals
     fixed = fitting.fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
     fixed_rmse = metrics.rmse_of(fixed, test)
     started = time.perf_counter()
-    choice, _ = reg_search.search_reg_param(train, validation, config, start=start)
+    choice, searched = reg_search.search_reg_param(train, validation, config, start=start)
     search_seconds = time.perf_counter() - started
     budgeted = ""
     if budget:
@@ -102,6 +105,15 @@ def compare(spark, ratings, name: str, config, start: float, budget: bool = Fals
     chosen = replace(config.ratings, reg_param=choice.chosen)
     refit = fitting.fit_biased_als(full_train, chosen, reg_user=config.reg_user, reg_item=config.reg_item)
     auto_rmse = metrics.rmse_of(refit, test)
+    # The list score's blend into the stars, as a retrain chooses it: both models fitted on train, judged on
+    # validation; applied to both refitted on train+validation, judged on test.
+    started = time.perf_counter()
+    blend = choose_stars_blend(searched, *fitting.fit_list_model(train, config.lists), validation)
+    blended = fitting.blend_stars_model(
+        refit, *fitting.fit_list_model(full_train, config.lists), list_weight=blend.list_weight, offset=blend.offset
+    )
+    blend_rmse = metrics.rmse_of(blended, test)
+    blend_seconds = time.perf_counter() - started
     for part in (data, train, validation, test, full_train):
         part.unpersist()
     return {
@@ -114,6 +126,9 @@ def compare(spark, ratings, name: str, config, start: float, budget: bool = Fals
         "search_seconds": search_seconds,
         "fixed_rmse": fixed_rmse,
         "auto_rmse": auto_rmse,
+        "blend": blend,
+        "blend_rmse": blend_rmse,
+        "blend_seconds": blend_seconds,
         "load": load_average(),
         "budgeted": budgeted,
     }
@@ -178,6 +193,13 @@ def main() -> None:
             f"{row['set']:<12} {row['ratings']:>8,} {row['users']:>6,} {row['chosen']:>7.3g} {row['fits']:>4} "
             f"{row['search_seconds']:>8.1f} {row['fixed_rmse']:>10.4f} {row['auto_rmse']:>9.4f}  {row['trials']} "
             f"({row['load']}){row['budgeted']}",
+            flush=True,
+        )
+        blend = row["blend"]
+        print(
+            f"{'':<12} list-score blend: weight {blend.list_weight:.3f}, offset {blend.offset:.3f}"
+            f"{'' if blend.kept else ' (not kept)'}, validation RMSE {blend.rmse_before:.4f} -> {blend.rmse:.4f}; "
+            f"test RMSE chosen + blend {row['blend_rmse']:.4f} ({row['blend_seconds']:.1f}s with two list fits)",
             flush=True,
         )
     if not args.no_timing:

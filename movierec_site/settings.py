@@ -375,6 +375,9 @@ ALS_REG_SEARCH = env.bool("ALS_REG_SEARCH", default=True)
 # made the last choice, a retrain keeps that choice and fits it alone (one fit instead of three or more); 0: always
 # search.
 ALS_REG_SEARCH_REUSE_CHANGE = env.float("ALS_REG_SEARCH_REUSE_CHANGE", default=0.05)
+# Each retrain blends the list model's score into the predicted stars, weighted as its holdout split says
+# (spark_engine.blend; kept only when it helps beyond noise); 0: the stars model alone.
+ALS_STARS_BLEND = env.bool("ALS_STARS_BLEND", default=True)
 ALS_BIAS_REG_USER = env.float("ALS_BIAS_REG_USER", default=5.0)
 ALS_BIAS_REG_ITEM = env.float("ALS_BIAS_REG_ITEM", default=3.0)
 # Lists (top-N, similar movies): implicit-feedback ALS on rating - LIST_ALS_CENTER (lower ratings count against).

@@ -33,6 +33,7 @@ class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
         "rows_written",
         "rmse",
         "stars_reg",
+        "stars_blend",
         "ndcg",
         "popularity_ndcg",
         "export",
@@ -47,7 +48,7 @@ class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
     ordering = ["-created_at"]
     actions = ["activate_run"]
     change_list_template = "admin/recommendations/trainingrun/change_list.html"
-    readonly_fields = [*(f.name for f in TrainingRun._meta.fields), "content_map_summary", "stars_reg"]
+    readonly_fields = [*(f.name for f in TrainingRun._meta.fields), "content_map_summary", "stars_reg", "stars_blend"]
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -71,6 +72,10 @@ class TrainingRunAdmin(PlainRowsAdmin, admin.ModelAdmin):
     @admin.display(description="stars regParam")
     def stars_reg(self, obj):
         return obj.stars_reg_param
+
+    @admin.display(description="stars blend")
+    def stars_blend(self, obj):
+        return obj.stars_blend
 
     @admin.display(description="NDCG@10")
     def ndcg(self, obj):

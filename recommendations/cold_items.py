@@ -28,7 +28,7 @@ import itertools
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from django.conf import settings
@@ -433,15 +433,11 @@ def serving_stars_model(run: TrainingRun, cold: ColdItems | None = None) -> fold
 
     def build():
         movie_ids = np.concatenate([stars.movie_ids, cold.movie_ids])
-        return foldin.StarsModel(
-            run_id=stars.run_id,
-            global_mean=stars.global_mean,
+        return replace(
+            stars,
             movie_ids=movie_ids,
             biases=np.concatenate([stars.biases, cold.stars_biases]),
             matrix=np.ascontiguousarray(np.vstack([stars.matrix, cold.stars_matrix])),
-            reg_param=stars.reg_param,
-            reg_user=stars.reg_user,
-            reg_item=stars.reg_item,
             order=np.argsort(movie_ids, kind="stable"),
         )
 

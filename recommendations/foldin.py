@@ -128,7 +128,11 @@ class ItemFactors(_MovieRows):
 
 @dataclass(frozen=True)
 class StarsModel(_MovieRows):
-    """A run's stars model: μ, and per movie (sorted ids) its bias b_i and factors v_i."""
+    """A run's stars model: μ, and per movie (sorted ids) its bias b_i and factors v_i.
+
+    A run that blended the list score into its stars (spark_engine.blend) publishes v_i = [stars factors, list
+    factors] and user terms [u, w·x_u] with bias b_u + c: `list_weight` w, `list_offset` c and the run's list model
+    (`list_factors`) let the fold-in give the same (`stars_user`)."""
 
     run_id: int
     global_mean: float
@@ -139,6 +143,9 @@ class StarsModel(_MovieRows):
     reg_user: float
     order: np.ndarray | None = None
     reg_item: float = 0.0
+    list_weight: float = 0.0
+    list_offset: float = 0.0
+    list_factors: ItemFactors | None = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +209,11 @@ def item_factors_for_run(run: TrainingRun) -> ItemFactors:
 
 
 def stars_model_for_run(run: TrainingRun) -> StarsModel | None:
-    """The run's stars model (StarsItemFactor rows), kept per process; None for a run without one."""
-    return _cached_model(run, "stars", _load_stars_model)
+    """The run's stars model (StarsItemFactor rows), kept per process; None for a run without one. A run that blended
+    the list score into its stars carries its list model too (loaded first: `_cached_model` loads under its lock)."""
+    blended = float((run.parameters or {}).get("stars_list_weight", 0.0)) > 0
+    list_factors = item_factors_for_run(run) if blended else None
+    return _cached_model(run, "stars", lambda run: _load_stars_model(run, list_factors))
 
 
 def _factor_rows(
@@ -237,13 +247,21 @@ def _load_item_factors(run: TrainingRun) -> ItemFactors:
     return ItemFactors(run_id=run.pk, movie_ids=movie_ids, matrix=matrix, **step)
 
 
-def _load_stars_model(run: TrainingRun) -> StarsModel | None:
+def _load_stars_model(run: TrainingRun, list_factors: ItemFactors | None = None) -> StarsModel | None:
     if run.global_mean is None:
         return None
     from .models import StarsItemFactor
 
     movie_ids, extra, matrix = _factor_rows(StarsItemFactor, run, "bias")
     parameters = run.parameters or {}
+    list_weight = float(parameters.get("stars_list_weight", 0.0))
+    blended = {}
+    if list_weight > 0 and list_factors is not None:
+        blended = {
+            "list_weight": list_weight,
+            "list_offset": float(parameters.get("stars_list_offset", 0.0)),
+            "list_factors": list_factors,
+        }
     return StarsModel(
         run_id=run.pk,
         global_mean=float(run.global_mean),
@@ -253,6 +271,7 @@ def _load_stars_model(run: TrainingRun) -> StarsModel | None:
         reg_param=float(parameters.get("reg_param", 0.1)),
         reg_user=float(parameters.get("bias_reg_user", 0.0)),
         reg_item=float(parameters.get("bias_reg_item", 0.0)),
+        **blended,
     )
 
 
@@ -514,24 +533,34 @@ class StarsUser:
 
 def stars_user(*, model: StarsModel, ratings: Mapping[int, float]) -> StarsUser:
     """The stars model's user terms for `ratings` (movie id -> stars): b_u, then x on the residuals.
-    Ratings of unknown movies are ignored; with none left the user is average (b_u = 0, x = 0)."""
+    Ratings of unknown movies are ignored; with none left the user is average (b_u = 0, x = 0).
+    A blended model (`list_weight` > 0): x solves the stars columns only, its list columns are w times the user's
+    fold-in into the list model (`user_vector`; zeros when it has none) and the bias gains the offset, as the
+    retrain fitted and published them."""
     rows, found = model.rows_of(ratings.keys())
     values = np.fromiter(ratings.values(), dtype=np.float64, count=len(ratings))[found]
     rows = rows[found]
     n = rows.size
     x = np.zeros(model.matrix.shape[1])
+    blended = model.list_weight > 0 and model.list_factors is not None
+    stars_rank = model.matrix.shape[1] - (model.list_factors.matrix.shape[1] if blended else 0)
     user_bias = 0.0
     if n:
         item_bias = model.biases[rows]
         user_bias = float((values - model.global_mean - item_bias).sum() / (model.reg_user + n))
         residuals = values - model.global_mean - user_bias - item_bias
-        v = model.matrix[rows].astype(np.float64)
+        v = model.matrix[rows, :stars_rank].astype(np.float64)
         a = v.T @ v
         a[np.diag_indices(a.shape[0])] += model.reg_param * n
         try:
-            x = np.linalg.solve(a, v.T @ residuals)
+            x[:stars_rank] = np.linalg.solve(a, v.T @ residuals)
         except np.linalg.LinAlgError:
-            x = np.linalg.pinv(a) @ (v.T @ residuals)
+            x[:stars_rank] = np.linalg.pinv(a) @ (v.T @ residuals)
+        if blended:
+            user_bias += model.list_offset
+            listed = user_vector(factors=model.list_factors, ratings=ratings)
+            if listed is not None:
+                x[stars_rank:] = model.list_weight * listed.x
     return StarsUser(bias=user_bias, x=x, ratings_used=n)
 
 

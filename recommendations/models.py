@@ -109,6 +109,33 @@ class TrainingRun(models.Model):
         value = (self.parameters or {}).get("reg_param")
         return "–" if value is None else f"{value:.3g} (fixed)"
 
+    @property
+    def stars_blend(self) -> str:
+        """How the list score was blended into the predicted stars (spark_engine.blend; metrics["stars_blend"]):
+        "list weight 0.12, offset -0.05 (chosen on the holdout split: RMSE 0.8612 → 0.8570)", "… (kept from run 7's
+        choice)" when the run kept an earlier run's blend with its regParam, "none (…)" when no blend beat the stars
+        alone, "off" when ALS_STARS_BLEND was off, "–" when unknown."""
+        blend = (self.metrics or {}).get("stars_blend")
+        parameters = self.parameters or {}
+        if not blend:
+            if parameters.get("stars_blend") is False:
+                return "off"
+            weight = parameters.get("stars_list_weight")
+            return "none" if weight == 0 else "–"
+        basis = (blend.get("basis") or {}).get("run")
+        measured = ""
+        if blend.get("rmse_before") is not None and blend.get("rmse") is not None:
+            measured = f"RMSE {blend['rmse_before']:.4f} → {blend['rmse']:.4f}"
+        if blend.get("reused"):
+            where = f"kept from run {basis}'s choice"
+            if measured:
+                where += f"; on this run's holdout split {measured}"
+        else:
+            where = "chosen on the holdout split" + (f": {measured}" if measured else "")
+        if not blend.get("kept") or not blend.get("list_weight"):
+            return f"none (no gain beyond noise; {where})"
+        return f"list weight {blend['list_weight']:.3g}, offset {blend['offset']:.3g} ({where})"
+
 
 class Recommendation(models.Model):
     """A user's top-N by the list model, movies they had neither rated nor hidden at training time."""

@@ -90,6 +90,13 @@ class RetrainOptions:
     # Keep the last search's choice, fitting it alone, while at most this share of the ratings changed since that
     # search's snapshot (ALS_REG_SEARCH_REUSE_CHANGE; 0: always search).
     reg_search_reuse_change: float = 0.05
+    # Blend the list model's score into the predicted stars, its weight and offset chosen on the holdout split made
+    # before the fit, or kept from the last run with a kept regParam choice or without an evaluation
+    # (spark_engine.pipeline._choose_stars_blend; ALS_STARS_BLEND=0 turns it off). The values fitted with are
+    # recorded below.
+    stars_blend: bool = True
+    stars_list_weight: float = 0.0
+    stars_list_offset: float = 0.0
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
@@ -118,6 +125,7 @@ class RetrainOptions:
             num_blocks=settings.ALS_NUM_BLOCKS,
             reg_search=settings.ALS_REG_SEARCH,
             reg_search_reuse_change=settings.ALS_REG_SEARCH_REUSE_CHANGE,
+            stars_blend=settings.ALS_STARS_BLEND,
         )
         tuned = tuned_parameters()
         if tuned is not None:
@@ -171,6 +179,8 @@ class RetrainOptions:
             problems.append("num_blocks must be 0 (automatic) or positive")
         if not 0 <= self.reg_search_reuse_change < 1:
             problems.append("reg_search_reuse_change must be at least 0 and below 1")
+        if self.stars_list_weight < 0:
+            problems.append("stars_list_weight must not be negative")
         if not 0 < self.holdout_fraction < 1:
             problems.append("holdout_fraction must be between 0 and 1")
         for name in ("evaluation_max_ratings", "biases_driver_max_ratings", "topn_driver_max_cells"):

@@ -261,6 +261,28 @@ def reg_param_last_choice() -> RegChoiceBasis | None:
     )
 
 
+def stars_blend_last_choice() -> dict | None:
+    """The stars blend of the latest succeeded run that recorded one (its metrics' "stars_blend"), as
+    {"list_weight", "offset", "kept", "run"}: "run" is the run that chose it on its holdout split (a run that kept
+    an earlier choice hands that run on, as its "basis"). None when no succeeded run recorded a blend."""
+    run = (
+        TrainingRun.objects.filter(status=TrainingRun.Status.SUCCEEDED, metrics__stars_blend__list_weight__isnull=False)
+        .order_by("-finished_at", "-pk")
+        .only("pk", "metrics")
+        .first()
+    )
+    if run is None:
+        return None
+    blend = run.metrics["stars_blend"]
+    kept = bool(blend.get("kept")) and float(blend["list_weight"]) > 0
+    return {
+        "list_weight": float(blend["list_weight"]) if kept else 0.0,
+        "offset": float(blend.get("offset", 0.0)) if kept else 0.0,
+        "kept": kept,
+        "run": int((blend.get("basis") or {}).get("run", run.pk)),
+    }
+
+
 def ratings_changed_since(*, basis: RegChoiceBasis, ratings_now: int) -> int:
     """About how many ratings changed since `basis`'s snapshot: those written after it (new or re-rated) plus the
     change in their number (deletions). Everything (`ratings_now`, or the basis' count if larger) when the basis

@@ -149,8 +149,18 @@ def evaluation_run(
             reg_starts["defaults"] = reg_param_last_chosen() or options.reg_param
         if compare_proposed:
             configs["proposed"] = fitting.with_run_options(fitting.PROPOSED, seed=seed, num_blocks=blocks)
+        # ...and blends the list score into its stars as a retrain does (chosen on validation).
+        blend = ("defaults",) if options.stars_blend else ()
         result = metrics.evaluate_protocol(
-            ratings, configs, seed=seed, ranks=ranks, k=k, num_blocks=blocks, on_step=notify, reg_starts=reg_starts
+            ratings,
+            configs,
+            seed=seed,
+            ranks=ranks,
+            k=k,
+            num_blocks=blocks,
+            on_step=notify,
+            reg_starts=reg_starts,
+            blend=blend,
         )
         if time_aware:
             result["time_aware"] = metrics.evaluate_protocol(
@@ -163,6 +173,7 @@ def evaluation_run(
                 on_step=lambda message: notify(f"time-aware: {message}"),
                 protocol="time",
                 reg_starts=reg_starts,
+                blend=blend,
             )
     result["ratings"] = rows
     return result

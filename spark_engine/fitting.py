@@ -98,6 +98,15 @@ def fit_als(ratings: DataFrame, params: ALSParams) -> ALSModel:
 
 
 @dataclass(frozen=True)
+class FactorTables:
+    """Factor tables shaped like a fitted `ALSModel`'s (`userFactors`, `itemFactors`: id int, features
+    array<float>), for a stars model whose factors are not one ALS fit's (`blend_stars_model`)."""
+
+    userFactors: DataFrame  # noqa: N815 (ALSModel's names: either serves as BiasedALSModel.als)
+    itemFactors: DataFrame  # noqa: N815
+
+
+@dataclass(frozen=True)
 class BiasedALSModel:
     """mu + b_u + b_i (+ u.v from `als`, fitted on the residuals; None means biases only).
 
@@ -109,7 +118,7 @@ class BiasedALSModel:
     global_mean: float
     user_bias: DataFrame
     item_bias: DataFrame
-    als: ALSModel | None = None
+    als: ALSModel | FactorTables | None = None
 
 
 def fit_biases(
@@ -428,6 +437,10 @@ class QualityConfig:
     reg_user: float = 5.0
     reg_item: float = 3.0
     lists: ListParams | None = None
+    # The list score blended into the predicted stars (`blend_stars_model`; chosen on held-out ratings by
+    # `blend.choose_stars_blend`); weight 0: the stars model alone.
+    stars_list_weight: float = 0.0
+    stars_list_offset: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -449,7 +462,9 @@ class FittedModels:
 
 def fit_models(ratings: DataFrame, config: QualityConfig, *, biases_on_driver: bool = False) -> FittedModels:
     """Fit the configuration's ratings model and list model on `ratings` (user_id, movie_id, rating). Runs the fits
-    now; `biases_on_driver` as `fit_biases(on_driver=...)`. Raises ValueError like `fit_biased_als` / `fit_als`."""
+    now; `biases_on_driver` as `fit_biases(on_driver=...)`. A biased configuration with a list model and
+    `stars_list_weight` > 0 blends the list score into the stars (`blend_stars_model`). Raises ValueError like
+    `fit_biased_als` / `fit_als`."""
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     if config.biased:
         stars = fit_biased_als(
@@ -473,7 +488,62 @@ def fit_models(ratings: DataFrame, config: QualityConfig, *, biases_on_driver: b
     if config.lists is None:
         return FittedModels(stars=stars, list_users=own_users, list_items=own_items)
     users, items = fit_list_model(ratings, config.lists)
+    if config.biased and config.stars_list_weight > 0:
+        stars = blend_stars_model(
+            stars, users, items, list_weight=config.stars_list_weight, offset=config.stars_list_offset
+        )
     return FittedModels(stars=stars, list_users=users, list_items=items)
+
+
+def blend_stars_model(
+    stars: BiasedALSModel, list_users: DataFrame, list_items: DataFrame, *, list_weight: float, offset: float
+) -> BiasedALSModel:
+    """`stars` with the list score blended in: a BiasedALSModel whose `als` is a `FactorTables` of user rows
+    [u, list_weight * x_u] and movie rows [v, y_i] (zeros where a side lacks list factors, or stars factors), and
+    whose user biases are b_u + offset. `predict`, `stars_pair_scorer` and the published stars terms then give
+    mu + b_u + b_i + u.v + list_weight * x_u.y_i + offset. A weight of 0 returns `stars` unchanged.
+    Lazy (small joins). Raises ValueError on a biases-only `stars` or a negative weight.
+    """
+    if list_weight < 0:
+        raise ValueError(f"list_weight must be >= 0, got {list_weight}")
+    if list_weight == 0:
+        return stars
+    if stars.als is None:
+        raise ValueError("a biases-only model has no factors to blend the list score into")
+    users = _concat_factors(stars.als.userFactors, list_users, scale=list_weight)
+    items = _concat_factors(stars.als.itemFactors, list_items, scale=1.0)
+    user_bias = stars.user_bias.select("user_id", (F.col("user_bias") + F.lit(offset)).alias("user_bias"))
+    return BiasedALSModel(
+        global_mean=stars.global_mean,
+        user_bias=user_bias,
+        item_bias=stars.item_bias,
+        als=FactorTables(userFactors=users, itemFactors=items),
+    )
+
+
+def _concat_factors(stars: DataFrame, lists: DataFrame, *, scale: float) -> DataFrame:
+    """(id, stars features ++ scale * list features) over the ids of either table, zeros for a missing side."""
+    stars_rank = _rank(stars)
+    list_rank = _rank(lists)
+    zeros = F.array_repeat(F.lit(0.0).cast("float"), stars_rank)
+    list_zeros = F.array_repeat(F.lit(0.0).cast("float"), list_rank)
+    scaled = F.transform(F.col("_list"), lambda value: (value * F.lit(scale)).cast("float"))
+    return (
+        stars.select("id", F.col("features").alias("_stars"))
+        .join(lists.select("id", F.col("features").alias("_list")), "id", "full_outer")
+        .select(
+            F.col("id").cast("int").alias("id"),
+            F.concat(
+                F.coalesce(F.col("_stars"), zeros),
+                F.coalesce(scaled, list_zeros),
+            ).alias("features"),
+        )
+    )
+
+
+def _rank(factors: DataFrame) -> int:
+    row = factors.where(F.col("features").isNotNull()).select(F.size("features")).first()
+    return 0 if row is None else int(row[0])
 
 
 def stars_item_terms(model: BiasedALSModel) -> DataFrame:

@@ -19,12 +19,14 @@ from pyspark.ml.recommendation import ALSModel
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
+from spark_engine.blend import StarsBlend, choose_stars_blend
 from spark_engine.fitting import (
     ALSParams,
     BiasedALSModel,
     FittedModels,
     QualityConfig,
     biased_factors,
+    blend_stars_model,
     fit_als,
     fit_biased_als,
     fit_list_model,
@@ -548,7 +550,8 @@ def popularity_top_n(train: DataFrame, n: int, *, num_partitions: int | None = N
 @dataclass
 class Holdout:
     """A retrain's holdout split, cached, and what has been fitted on it so far (`holdout_split`): the stars model
-    and its regParam choice once `holdout_choose_reg_param` ran. Lets a retrain choose the regParam before its fit
+    and its regParam choice once `holdout_choose_reg_param` ran, the list model and the stars blend once
+    `holdout_choose_blend` ran. Lets a retrain choose the regParam before its fit
     and measure the lists after its publish on the same split without splitting or fitting twice. `release()`
     unpersists the split."""
 
@@ -560,6 +563,10 @@ class Holdout:
     test_count: int
     stars: BiasedALSModel | None = None
     choice: RegChoice | None = None
+    # The list model fitted on the training part and the stars blend chosen from it (`holdout_choose_blend`).
+    list_users: DataFrame | None = None
+    list_items: DataFrame | None = None
+    blend: StarsBlend | None = None
     # The share of the users whose ratings were split (stages.holdout samples users above a size).
     user_sample_fraction: float = 1.0
 
@@ -605,20 +612,63 @@ def holdout_choose_reg_param(
     return holdout.choice
 
 
+def holdout_choose_blend(holdout: Holdout, config: QualityConfig, *, biases_on_driver: bool = False) -> StarsBlend:
+    """Choose the list score's blend into the stars on `holdout` (`blend.choose_stars_blend`: both models fitted on
+    its training part, judged on its held-out part), from the stars model `holdout_choose_reg_param` chose there (or,
+    without one, the stars model of `config` fitted now), and keep the list model and the blend for
+    `holdout_evaluate`. `config` must be biased with a list model; its own blend weight is ignored (this chooses it).
+    Raises ValueError otherwise."""
+    if not config.biased or config.lists is None:
+        raise ValueError("the stars blend needs a biased configuration with a list model")
+    if holdout.stars is None:
+        holdout.stars = fit_biased_als(
+            holdout.train,
+            config.ratings,
+            reg_user=config.reg_user,
+            reg_item=config.reg_item,
+            biases_on_driver=biases_on_driver,
+        )
+    if holdout.list_users is None:
+        holdout.list_users, holdout.list_items = fit_list_model(holdout.train, config.lists)
+    holdout.blend = choose_stars_blend(holdout.stars, holdout.list_users, holdout.list_items, holdout.test)
+    return holdout.blend
+
+
 def holdout_evaluate(
     holdout: Holdout, config: QualityConfig, k: int = 10, *, max_users: int = 10_000, biases_on_driver: bool = False
 ) -> dict[str, Any]:
     """Both models' figures on `holdout` (as `evaluate_holdout_config` describes them), fitting on its training part
-    what is not there yet: the list model always, the stars model unless `holdout_choose_reg_param` chose it (then
-    its RMSE is the choice's, and the result has "reg_search")."""
+    what is not there yet: the list model unless `holdout_choose_blend` fitted it, the stars model unless
+    `holdout_choose_reg_param` or `holdout_choose_blend` did (then its RMSE is the choice's, and the result has
+    "reg_search"; after `holdout_choose_blend`, the blend's, and the result has "stars_blend").
+    A `config` with a blend weight that was not chosen on this split (a blend kept from an earlier run) is measured
+    as it is served: the stars model blended with that weight and offset; "stars_rmse_unblended" says what the
+    stars model alone scored."""
     train, test = holdout.train, holdout.test
     searched: dict[str, Any] = {}
     if holdout.stars is not None:
         stars = holdout.stars
-        users, items = fit_list_model(train, config.lists) if config.lists is not None else biased_factors(stars)
-        models = FittedModels(stars=holdout.stars, list_users=users, list_items=items)
-        error = holdout.choice.rmse
-        searched = {"reg_search": holdout.choice.to_dict()}
+        if holdout.list_users is not None:
+            users, items = holdout.list_users, holdout.list_items
+        elif config.lists is not None:
+            users, items = fit_list_model(train, config.lists)
+        else:
+            users, items = biased_factors(stars)
+        models = FittedModels(stars=stars, list_users=users, list_items=items)
+        if holdout.choice is not None:
+            error = holdout.choice.rmse
+            searched = {"reg_search": holdout.choice.to_dict()}
+        else:
+            error = rmse_of(stars, test)
+        if holdout.blend is not None:
+            error = holdout.blend.rmse
+            searched["stars_blend"] = holdout.blend.to_dict()
+        elif config.biased and config.lists is not None and config.stars_list_weight > 0:
+            searched["stars_rmse_unblended"] = error
+            blended = blend_stars_model(
+                stars, users, items, list_weight=config.stars_list_weight, offset=config.stars_list_offset
+            )
+            error = rmse_of(blended, test)
     else:
         models = fit_models(train, config, biases_on_driver=biases_on_driver)
         error = rmse_of(models.stars, test) if config.biased else rmse(models.stars.als, test)
@@ -647,6 +697,7 @@ def evaluate_holdout_config(
     reg_start: float | None = None,
     reg_max_fits: int = MAX_FITS,
     on_trial: Callable[[float, float], None] | None = None,
+    blend: bool = False,
 ) -> dict[str, Any]:
     """The retrain's evaluation of what it publishes: hold out a random `fraction` of the ratings, fit
     `fit_models(train, config)`, and measure the stars model's RMSE on every held-out pair (cold pairs fall back to
@@ -660,8 +711,14 @@ def evaluate_holdout_config(
     measured, and the result has "reg_search" (`RegChoice.to_dict()`). Its RMSE is then measured on the held-out
     part it was chosen on: slightly optimistic, the price of a choice that costs no split of its own.
     `reg_max_fits` bounds the search's fits (1: measure `reg_start` only).
-    The three steps (`holdout_split`, `holdout_choose_reg_param`, `holdout_evaluate`) can also run apart.
+    With `blend` (a biased config with a list model), the list score's blend into the stars is chosen on the same
+    held-out part (`holdout_choose_blend`): "rmse" is then the blended model's (when the blend is kept) and the
+    result has "stars_blend" (`StarsBlend.to_dict()`); optimistic in the same way.
+    The steps (`holdout_split`, `holdout_choose_reg_param`, `holdout_choose_blend`, `holdout_evaluate`) can also run
+    apart.
     """
+    if blend:  # chosen here, from the stars model alone
+        config = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
     holdout = holdout_split(ratings, fraction, seed)
     try:
         if reg_start is not None and config.biased:
@@ -674,6 +731,8 @@ def evaluate_holdout_config(
                 on_trial=on_trial,
                 train_count=train_count,
             )
+        if blend and config.biased and config.lists is not None:
+            holdout_choose_blend(holdout, config, biases_on_driver=biases_on_driver)
         return holdout_evaluate(holdout, config, k, max_users=max_users, biases_on_driver=biases_on_driver)
     finally:
         holdout.release()
@@ -690,6 +749,7 @@ def evaluate_protocol(
     on_step: Callable[[str], None] | None = None,
     protocol: str = "random",
     reg_starts: Mapping[str, float] | None = None,
+    blend: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The tutorial's protocol next to named configurations, on one random 60/20/20 split (`protocol` "random") or
     split by time within each user (`protocol` "time": `split_three_by_time`, each user's latest 20% in test; needs
@@ -705,6 +765,9 @@ def evaluate_protocol(
     `reg_starts` {name: regParam}: those (biased) configurations choose their stars regParam first as a retrain does
     (`reg_search.search_reg_param` from that start), fitted on train and judged on validation; the chosen value is
     then refitted on train+validation, and the entry has "reg_search".
+    `blend` (names of biased configurations with a list model): those choose the list score's blend into the stars
+    as a retrain does (`blend.choose_stars_blend`, both models fitted on train, judged on validation) and apply it to
+    the refit; the entry has "stars_blend" and "test_rmse_refit_unblended" next to the (blended) "test_rmse_refit".
     `on_step(message)` is called as each step finishes (for progress output).
     Out: a plain, JSON-serialisable dict:
       "split": {"seed", "protocol", "train", "validation", "test"} (rating counts);
@@ -722,6 +785,7 @@ def evaluate_protocol(
     """
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     ranks = tuple(ranks)
+    blended = frozenset(blend)
     if not ranks:
         raise ValueError("ranks must not be empty")
     if protocol not in ("random", "time"):
@@ -797,6 +861,7 @@ def evaluate_protocol(
                 known_test,
                 k,
                 reg_start=(reg_starts or {}).get(name),
+                blend=name in blended,
                 notify=lambda message, name=name: notify(f"{name}: {message}"),
             )
             entry["seconds"] = time.perf_counter() - started
@@ -827,8 +892,11 @@ def _evaluate_config(
     k: int,
     *,
     reg_start: float | None = None,
+    blend: bool = False,
     notify: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
+    if blend:  # chosen below, from the stars model alone
+        config = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
     entry: dict[str, Any] = {"config": config.to_dict()}
     if config.biased and reg_start is not None:
         choice, model = search_reg_param(
@@ -848,6 +916,19 @@ def _evaluate_config(
         final = fit_biased_als(full_train, config.ratings, reg_user=config.reg_user, reg_item=config.reg_item)
         entry["test_rmse_refit"] = rmse_of(final, test)
         own_users, own_items = biased_factors(final)
+        if blend and config.lists is not None:
+            # As a retrain: the blend is chosen with both models fitted on train, judged on validation, then
+            # applied to both models refitted on train+validation and judged once on test.
+            list_users, list_items = fit_list_model(train, config.lists)
+            chosen = choose_stars_blend(model, list_users, list_items, validation)
+            entry["stars_blend"] = chosen.to_dict()
+            notify(
+                f"stars blend: list weight {chosen.list_weight:.3f}, offset {chosen.offset:.3f}, validation RMSE "
+                f"{chosen.rmse_before:.4f} -> {chosen.rmse:.4f}" + ("" if chosen.kept else " (not kept)")
+            )
+            config = replace(config, stars_list_weight=chosen.list_weight, stars_list_offset=chosen.offset)
+            entry["config"] = config.to_dict()
+            entry["test_rmse_refit_unblended"] = entry["test_rmse_refit"]
     else:
         model = fit_als(train, config.ratings)
         entry["validation_rmse"], entry["test_rmse"] = rmse(model, validation), rmse(model, test)
@@ -858,6 +939,11 @@ def _evaluate_config(
         users, items = own_users, own_items
     else:
         users, items = fit_list_model(full_train, config.lists)
+        if config.biased and config.stars_list_weight > 0:
+            blended = blend_stars_model(
+                final, users, items, list_weight=config.stars_list_weight, offset=config.stars_list_offset
+            )
+            entry["test_rmse_refit"] = rmse_of(blended, test)
     entry["lists"] = list_metrics(
         top_n_unrated(users, items, full_train, k), full_train, known_test, k, item_factors=items
     )

@@ -37,7 +37,12 @@ from recommendations.content import content_map_learn
 from recommendations.locks import retrain_lock
 from recommendations.models import TrainingRun
 from recommendations.retrain import RETRAIN_STAGES, RetrainOptions
-from recommendations.selectors import RegChoiceBasis, ratings_changed_since, reg_param_last_choice
+from recommendations.selectors import (
+    RegChoiceBasis,
+    ratings_changed_since,
+    reg_param_last_choice,
+    stars_blend_last_choice,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +232,14 @@ def _reg_choice_reuse(basis: RegChoiceBasis, ratings_now: int, max_change: float
     return {"basis": basis.to_dict(), "changed": changed, "changed_share": round(share, 6)}
 
 
+def _with_stars_blend(options: RetrainOptions, chosen: dict | None) -> RetrainOptions:
+    """`options` with the run's blend of the list score into the stars (`spark_engine.blend`: weight 0 when it was
+    not kept or there is none), so the fit stage publishes it and the run's parameters record it."""
+    weight = float(chosen["list_weight"]) if chosen and chosen.get("kept") else 0.0
+    offset = float(chosen["offset"]) if weight > 0 else 0.0
+    return replace(options, stars_list_weight=weight, stars_list_offset=offset)
+
+
 def _start_spark(checkpoint_dir: Path, ratings_count: int):
     """The run's SparkSession (imports pyspark: only when a retrain runs, never in a web process)."""
     from spark_engine import stages
@@ -277,6 +290,9 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             _report(on_stage, "evaluate", f"no evaluation: stars regParam {last:g}, the last run's choice")
         elif basis is not None:
             reused = _reg_choice_reuse(basis, export.rows, options.reg_search_reuse_change)
+    # The stars blend: chosen on the holdout split when one is made before the fit, else the last run's (see
+    # `_choose_stars_blend`).
+    last_blend = stars_blend_last_choice() if options.stars_blend else None
     config = stages.model_config(options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism)
     # The evaluation fits a user sample of at most evaluation_max_ratings: it decides by that size.
     evaluated_rows = min(export.rows, options.evaluation_max_ratings or export.rows)
@@ -306,6 +322,19 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 outcome.fields = {"metrics": {"reg_search": record}, "parameters": asdict(options)}
             elif evaluation is not None:
                 evaluation.config = config
+            if options.stars_blend:
+                blend_record, blend_note = _choose_stars_blend(run, evaluation, config, last_blend)
+                options = _with_stars_blend(options, blend_record)
+                config = stages.model_config(
+                    options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
+                )
+                if evaluation is not None:
+                    evaluation.config, evaluation.blend_record = config, blend_record
+                if blend_record is not None:
+                    metrics_so_far = outcome.fields.get("metrics", {})
+                    outcome.fields["metrics"] = {**metrics_so_far, "stars_blend": blend_record}
+                outcome.fields["parameters"] = asdict(options)
+                search_note += blend_note
             models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
             outcome.fields["global_mean"] = models.stars.global_mean
             outcome.summary = (
@@ -340,7 +369,7 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
         evaluation.reg_max_fits = 1
         note = (
             f"; stars regParam {record['chosen']:.4g} kept from run {reused['basis']['run']}'s search "
-            f"({reused['changed_share']:.1%} of the ratings changed since; its fit is evaluated after the publish)"
+            f"({reused['changed_share']:.1%} of the ratings changed since; 1 fit on the holdout split)"
         )
         return record, note
     evaluation.split = evaluation.holdout()
@@ -361,6 +390,58 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
     note = (
         f"; stars regParam {choice.chosen:.4g} chosen from {choice.start:.4g} on the holdout split "
         f"({len(choice.trials)} fits, {choice.seconds:.1f}s)"
+    )
+    return record, note
+
+
+def _choose_stars_blend(run, evaluation, config, last_blend: dict | None) -> tuple[dict | None, str]:
+    """The stars blend this run fits with (the record its metrics["stars_blend"] keeps, None: none) and its progress
+    note. `last_blend` is `stars_blend_last_choice()`.
+
+    Chosen on the holdout split before the fit (`metrics.holdout_choose_blend`) when the regParam search made that
+    split, and also when the split is needed for the blend alone: regParam search off (nothing is kept then), or a
+    kept regParam choice with no blend to keep (the kept choice's one fit then runs on the split now, and the
+    evaluation after the publish reuses it). A kept regParam choice keeps `last_blend` as it keeps the regParam,
+    with the run that chose it as its "basis": the publish needs no split, and the evaluation after it measures the
+    blended model. Without an evaluation the last blend is kept when there is one (else the stars stand alone)."""
+    from spark_engine import metrics
+
+    if last_blend is not None and (evaluation is None or (evaluation.split is None and evaluation.reg_record)):
+        record = {
+            "list_weight": last_blend["list_weight"],
+            "offset": last_blend["offset"],
+            "kept": last_blend["kept"],
+            "basis": {"run": last_blend["run"]},
+            "reused": True,
+        }
+        note = (
+            f"; stars blend list weight {record['list_weight']:.3f}, offset {record['offset']:.3f} kept from run "
+            f"{last_blend['run']}'s choice"
+            if record["kept"]
+            else f"; no stars blend (run {last_blend['run']}'s choice)"
+        )
+        return record, note
+    if evaluation is None:
+        return None, ""
+    if evaluation.split is None:
+        evaluation.split = evaluation.holdout()
+        if evaluation.reg_record is not None:  # a kept regParam choice: its one fit, as the search makes it
+            metrics.holdout_choose_reg_param(
+                evaluation.split,
+                config,
+                start=evaluation.reg_start,
+                max_fits=1,
+                biases_on_driver=evaluation.biases_on_driver,
+                on_trial=_log_trial,
+            )
+    unblended = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
+    chosen = metrics.holdout_choose_blend(evaluation.split, unblended, biases_on_driver=evaluation.biases_on_driver)
+    record = {**chosen.to_dict(), "basis": {"run": run.pk}}
+    note = (
+        f"; stars blend list weight {chosen.list_weight:.3f}, offset {chosen.offset:.3f} chosen on the holdout split "
+        f"(RMSE {chosen.rmse_before:.4f} -> {chosen.rmse:.4f})"
+        if chosen.kept
+        else f"; no stars blend (holdout RMSE {chosen.rmse_before:.4f}: no gain beyond noise)"
     )
     return record, note
 
@@ -434,6 +515,8 @@ class _Evaluation:
     reg_max_fits: int = MAX_REG_FITS
     config: object = None
     reg_record: dict | None = None
+    # The stars blend the run fitted with (metrics["stars_blend"]); chosen on `split` unless kept from a last run.
+    blend_record: dict | None = None
     split: object = None
 
     def holdout(self):
@@ -478,6 +561,11 @@ def _evaluate_after_publish(run: TrainingRun, evaluation: _Evaluation, on_stage:
             if evaluation.reg_record is not None:
                 # The search's full record (trials, RMSE) with what the pre-publish record said of its basis.
                 figures["reg_search"] = {**evaluation.reg_record, **figures.get("reg_search", {})}
+            if evaluation.blend_record is not None:
+                blend = {**evaluation.blend_record, **figures.get("stars_blend", {})}
+                if "stars_rmse_unblended" in figures:  # a kept blend, measured on this split
+                    blend["rmse_before"], blend["rmse"] = figures["stars_rmse_unblended"], figures["rmse"]
+                figures["stars_blend"] = blend
             outcome.fields = {"metrics": figures, "evaluation": TrainingRun.Evaluation.SUCCEEDED}
             outcome.summary = (
                 f"stars RMSE {figures.get('rmse', float('nan')):.4f}, "

@@ -107,7 +107,13 @@ def model_config(options, *, ratings_count: int, parallelism: int) -> fitting.Qu
         center=options.list_center,
     )
     return fitting.QualityConfig(
-        ratings=stars, biased=True, reg_user=options.bias_reg_user, reg_item=options.bias_reg_item, lists=lists
+        ratings=stars,
+        biased=True,
+        reg_user=options.bias_reg_user,
+        reg_item=options.bias_reg_item,
+        lists=lists,
+        stars_list_weight=options.stars_list_weight,
+        stars_list_offset=options.stars_list_offset,
     )
 
 
@@ -154,10 +160,12 @@ def evaluate(
     reg_start: float | None = None,
     reg_max_fits: int = 7,
     on_trial=None,
+    blend: bool = False,
 ) -> dict:
     """Holdout metrics of both models (stars RMSE, list ranking against popularity) in one go: `holdout`, then with
     `reg_start` the stars model's regParam chosen on the same split (`metrics.holdout_choose_reg_param`; the
-    result's "reg_search", in at most `reg_max_fits` fits), then `evaluate_holdout`.
+    result's "reg_search", in at most `reg_max_fits` fits), then with `blend` the list score's blend into the stars
+    chosen there too (`metrics.holdout_choose_blend`; the result's "stars_blend"), then `evaluate_holdout`.
 
     The evaluation fit is a second full ALS fit: at 25M ratings it cost as much as the final one.
     """
@@ -172,6 +180,10 @@ def evaluate(
                 biases_on_driver=biases_on_driver,
                 on_trial=on_trial,
             )
+        if blend and config.biased and config.lists is not None:
+            # Chosen from the stars model alone, whatever weight `config` carries.
+            config = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
+            metrics.holdout_choose_blend(split, config, biases_on_driver=biases_on_driver)
         return evaluate_holdout(split, config, biases_on_driver=biases_on_driver)
     finally:
         split.release()

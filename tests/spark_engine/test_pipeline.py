@@ -424,3 +424,141 @@ def test_killing_a_retrain_leaves_no_stuck_lock(spark, manage_env):
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     killed = TrainingRun.objects.exclude(pk=run.pk).get()
     assert killed.status == TrainingRun.Status.FAILED and "Interrupted" in killed.error
+
+
+@pytest.mark.parametrize("blend", [True, False])
+def test_retrain_publishes_the_stars_blend_its_evaluation_chose(spark, blend):
+    """The evaluation chooses the list score's blend into the stars on its holdout split; the run records it and
+    the fit stage publishes it (stars terms with the list model's columns appended), and the site's fold-in gives
+    the published stars. ALS_STARS_BLEND off: no choice, the stars model alone."""
+    users, _ = _seed_ratings(n_users=60, n_movies=40, seed=3)
+    # A rank-1 stars model leaves part of these rank-3 tastes unexplained; the list model (rank 4) learns them from
+    # which movies each user rated above or below 3.
+    run = retrain(options=_options(rank=1, stars_blend=blend), on_stage=lambda stage, detail: None)
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+
+    chosen = run.metrics.get("stars_blend")
+    if not blend:
+        assert chosen is None and run.parameters["stars_list_weight"] == 0.0
+    else:
+        assert chosen["kept"], chosen  # these tastes are what the list model learns from who rated what
+        assert chosen["rmse"] < chosen["rmse_before"] and run.metrics["rmse"] == chosen["rmse"]
+        assert run.parameters["stars_list_weight"] == chosen["list_weight"] > 0
+        assert run.parameters["stars_list_offset"] == chosen["offset"]
+    width = 1 + (4 if blend else 0)  # the stars rank, plus the list rank when blended
+    stars = StarsItemFactor.objects.filter(run=run).values_list("factors", flat=True)
+    assert {len(f) for f in stars} == {width}
+    assert {len(f) for f in StarsUserFactor.objects.filter(run=run).values_list("factors", flat=True)} == {width}
+
+    model = foldin.stars_model_for_run(run)
+    for user in users[:10]:
+        ratings = {m: float(v) for m, v in Rating.objects.filter(user=user).values_list("movie_id", "value")}
+        recs = list(Recommendation.objects.filter(run=run, user=user).order_by("rank"))
+        predicted = foldin.predict_stars(model=model, ratings=ratings, movie_ids=[r.movie_id for r in recs])
+        np.testing.assert_allclose(predicted, [r.score for r in recs], atol=2e-3)
+
+
+def _retrain_watching_splits(monkeypatch, **overrides):
+    """Retrain with `overrides`, returning the run and the stage lines with "<split>" where a holdout split was
+    made (so a test sees whether the publish came before any split)."""
+    from spark_engine import metrics
+
+    events = []
+    split = metrics.holdout_split
+
+    def watched(*args, **kwargs):
+        events.append(("<split>", ""))
+        return split(*args, **kwargs)
+
+    monkeypatch.setattr(metrics, "holdout_split", watched)
+    run = retrain(options=_options(rank=1, **overrides), on_stage=lambda stage, detail: events.append((stage, detail)))
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    return run, events
+
+
+def _stages(events):
+    return [stage for stage, _ in events]
+
+
+def _stars_width(run):
+    return {len(f) for f in StarsUserFactor.objects.filter(run=run).values_list("factors", flat=True)}
+
+
+def test_a_kept_reg_param_keeps_the_last_runs_blend_and_the_evaluation_measures_it_blended(spark, monkeypatch):
+    """A run that keeps the last regParam choice keeps that run's blend too: it publishes before any holdout split
+    is made, records where the blend came from, and its evaluation after the publish measures the blended model."""
+    _seed_ratings(n_users=60, n_movies=40, seed=3)
+    first, events = _retrain_watching_splits(monkeypatch)
+    # The search's split is made before the fit, and the blend is chosen on it.
+    assert _stages(events).index("<split>") < _stages(events).index("fit")
+    chosen = first.metrics["stars_blend"]
+    assert chosen["kept"] and "reused" not in chosen and chosen["basis"] == {"run": first.pk}
+
+    second, events = _retrain_watching_splits(monkeypatch)
+    assert second.metrics["reg_search"]["reused"]  # the same ratings: the regParam choice is kept
+    assert _stages(events).index("publish") < _stages(events).index("<split>") < _stages(events).index("evaluate")
+    fit_line = dict(events)["fit"]
+    assert f"kept from run {first.pk}'s choice" in fit_line, fit_line
+    kept = second.metrics["stars_blend"]
+    assert kept["reused"] and kept["basis"] == {"run": first.pk}
+    assert (kept["list_weight"], kept["offset"]) == (chosen["list_weight"], chosen["offset"])
+    assert second.parameters["stars_list_weight"] == chosen["list_weight"]
+    assert second.parameters["stars_list_offset"] == chosen["offset"]
+    assert _stars_width(second) == {1 + 4}
+    # Measured after the publish, on this run's split: the blended model's RMSE, next to the stars model alone.
+    assert kept["rmse"] == second.metrics["rmse"] != second.metrics["stars_rmse_unblended"] == kept["rmse_before"]
+    assert kept["rmse_before"] == pytest.approx(second.metrics["reg_search"]["rmse"], rel=1e-9)
+    assert second.stars_blend.startswith(f"list weight {chosen['list_weight']:.3g}")
+    assert f"kept from run {first.pk}'s choice" in second.stars_blend
+
+    # A third run keeps it again, from the run that chose it.
+    third, _ = _retrain_watching_splits(monkeypatch)
+    assert third.metrics["stars_blend"]["basis"] == {"run": first.pk}
+
+
+def test_no_evaluate_reuses_the_last_runs_blend_or_serves_the_stars_alone(spark, monkeypatch):
+    """Without an evaluation there is no split to choose a blend on: the last run's blend is kept when there is
+    one, else the stars model stands alone."""
+    _seed_ratings(n_users=60, n_movies=40, seed=3)
+    alone, events = _retrain_watching_splits(monkeypatch, evaluate=False)
+    assert "<split>" not in _stages(events)
+    assert "stars_blend" not in alone.metrics and alone.parameters["stars_list_weight"] == 0.0
+    assert _stars_width(alone) == {1}
+
+    chosen = _retrain_watching_splits(monkeypatch)[0].metrics["stars_blend"]
+    assert chosen["kept"]
+
+    reused, events = _retrain_watching_splits(monkeypatch, evaluate=False)
+    assert "<split>" not in _stages(events)
+    blend = reused.metrics["stars_blend"]
+    assert blend["reused"] and (blend["list_weight"], blend["offset"]) == (chosen["list_weight"], chosen["offset"])
+    assert reused.parameters["stars_list_weight"] == chosen["list_weight"] > 0
+    assert _stars_width(reused) == {1 + 4}
+
+
+def test_a_kept_reg_param_with_no_blend_to_keep_chooses_one_before_the_fit(spark, monkeypatch):
+    """The last run chose its regParam with the blend off: the next run keeps the regParam but has no blend to
+    keep, so it makes the split before the fit (the kept regParam's one fit) and chooses the blend there."""
+    _seed_ratings(n_users=60, n_movies=40, seed=3)
+    first, _ = _retrain_watching_splits(monkeypatch, stars_blend=False)
+    assert "stars_blend" not in first.metrics and first.stars_blend == "off"
+
+    second, events = _retrain_watching_splits(monkeypatch)
+    assert second.metrics["reg_search"]["reused"] and second.metrics["reg_search"]["fits"] == 1
+    assert _stages(events).count("<split>") == 1 and _stages(events).index("<split>") < _stages(events).index("fit")
+    blend = second.metrics["stars_blend"]
+    assert blend["kept"] and "reused" not in blend and blend["basis"] == {"run": second.pk}
+    assert second.metrics["rmse"] == blend["rmse"] < blend["rmse_before"]
+    assert blend["rmse_before"] == pytest.approx(second.metrics["reg_search"]["rmse"], rel=1e-9)
+
+
+def test_with_the_reg_search_off_the_blend_is_chosen_on_a_split_before_the_fit(spark, monkeypatch):
+    _seed_ratings(n_users=60, n_movies=40, seed=3)
+    run, events = _retrain_watching_splits(monkeypatch, reg_search=False)
+    assert "reg_search" not in run.metrics
+    assert _stages(events).index("<split>") < _stages(events).index("fit")
+    blend = run.metrics["stars_blend"]
+    assert blend["kept"] and run.metrics["rmse"] == blend["rmse"]
+    assert run.parameters["stars_list_weight"] == blend["list_weight"] > 0

@@ -272,6 +272,31 @@ def test_runs_show_how_their_stars_reg_param_was_set(staff_client, admin_client)
     assert fixed.stars_reg_param == "0.2 (fixed)"
 
 
+def test_runs_show_their_stars_blend_and_where_it_came_from(staff_client, admin_client):
+    chosen_blend = {"list_weight": 0.12, "offset": -0.05, "rmse_before": 0.8612, "rmse": 0.857, "kept": True}
+    chosen = _run(1, metrics={"rmse": 0.857, "stars_blend": {**chosen_blend, "basis": {"run": 1}}})
+    kept_blend = {**chosen_blend, "rmse_before": 0.86, "rmse": 0.855, "basis": {"run": chosen.pk}, "reused": True}
+    kept = _run(2, active=True, metrics={"rmse": 0.855, "stars_blend": kept_blend})
+    none = {"list_weight": 0.0, "offset": 0.0, "rmse_before": 0.87, "rmse": 0.87, "kept": False}
+    not_kept = _run(3, metrics={"rmse": 0.87, "stars_blend": none})
+    off = _run(4, parameters={"stars_blend": False, "stars_list_weight": 0.0})
+
+    assert chosen.stars_blend == "list weight 0.12, offset -0.05 (chosen on the holdout split: RMSE 0.8612 → 0.8570)"
+    assert kept.stars_blend == (
+        f"list weight 0.12, offset -0.05 (kept from run {chosen.pk}'s choice; on this run's holdout split "
+        "RMSE 0.8600 → 0.8550)"
+    )
+    assert not_kept.stars_blend.startswith("none (no gain beyond noise")
+    assert off.stars_blend == "off"
+
+    page = staff_client.get(URL).content.decode()
+    assert "Stars blend</th>" in page
+    assert f"stars blend list weight 0.12, offset -0.05 (kept from run {chosen.pk}&#x27;s choice" in page  # serving
+    assert "(chosen on the holdout split: RMSE 0.8612 → 0.8570)" in page and "<td>off</td>" in page
+    admin_page = admin_client.get(reverse("admin:recommendations_trainingrun_change", args=[chosen.pk]))
+    assert "chosen on the holdout split: RMSE 0.8612 → 0.8570" in admin_page.content.decode()
+
+
 def test_the_trade_off_table_names_the_hidden_gems_parameters(staff_client):
     EvaluationReport.objects.create(
         kind="flavours",

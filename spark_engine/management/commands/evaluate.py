@@ -511,6 +511,18 @@ def format_report(result: dict[str, Any], k: int) -> list[str]:
             f"{_config_label(name, entry):<60}{_num(entry['validation_rmse']):>12}{_num(entry['test_rmse']):>10}"
             f"{_num(entry['test_rmse_refit']):>13}"
         )
+        blend = entry.get("stars_blend")
+        if blend is not None:
+            label = (
+                f"  of which the list-score blend (weight {blend['list_weight']:.3g}, offset {blend['offset']:.3g})"
+                if blend["kept"]
+                else "  list-score blend not kept (no gain beyond noise on validation)"
+            )
+            lines.append(f"{label:<60}{_num(blend['rmse']):>12}")
+            lines.append(
+                f"{'  the stars model alone':<60}{_num(blend['rmse_before']):>12}{'':>10}"
+                f"{_num(entry['test_rmse_refit_unblended']):>13}"
+            )
     lines += [
         "",
         f"{f'Lists (top-{k}, judged on test)':<60}{f'P@{k}':>8}{f'R@{k}':>8}{f'NDCG@{k}':>9}{f'MAP@{k}':>8}"
