@@ -608,6 +608,7 @@ def holdout_choose_reg_param(
         max_fits=max_fits,
         biases_on_driver=biases_on_driver,
         on_trial=on_trial,
+        train_count=holdout.train_count,
     )
     return holdout.choice
 
@@ -729,7 +730,6 @@ def evaluate_holdout_config(
                 max_fits=reg_max_fits,
                 biases_on_driver=biases_on_driver,
                 on_trial=on_trial,
-                train_count=train_count,
             )
         if blend and config.biased and config.lists is not None:
             holdout_choose_blend(holdout, config, biases_on_driver=biases_on_driver)

@@ -219,3 +219,27 @@ def test_a_queued_run_keeps_its_search_setting():
     stored = RetrainOptions.from_stored({"reg_param": 0.3, "reg_search": True})
     assert stored.reg_search is True and stored.reg_param == 0.3
     assert RetrainOptions.from_settings(reg_search=False).reg_search is False
+
+
+@pytest.mark.spark
+def test_the_retrain_search_hands_the_split_size_to_the_budget(spark):
+    # The budget only applies when the caller says how many training ratings the split has: the retrain's search
+    # (`metrics.holdout_choose_reg_param`) must pass its split's count.
+    holdout = metrics.holdout_split(_frame(spark), 0.25, seed=1)
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=3, max_iter=2, reg_param=0.15, num_blocks=1), biased=True
+    )
+    seen = {}
+    real_search = metrics.search_reg_param
+
+    def recording_search(*args, **kwargs):
+        seen.update(kwargs)
+        return real_search(*args, **kwargs)
+
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(metrics, "search_reg_param", recording_search)
+            metrics.holdout_choose_reg_param(holdout, config, start=0.15, max_fits=1)
+    finally:
+        holdout.release()
+    assert seen["train_count"] == holdout.train_count > 0
