@@ -16,6 +16,7 @@ It also keeps server-side prepared statements per connection for the hottest que
 
 from __future__ import annotations
 
+import itertools
 import select
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -28,6 +29,10 @@ from psycopg2.errors import InvalidSqlStatementName
 # Prepared statements kept per connection (the least recently used is deallocated beyond this): a statement whose text
 # changes with the process's state (the token query's addition) leaves its older texts behind.
 PREPARED_PER_CONNECTION = 8
+# Statement names are unique within the process, not per connection: a session can outlive its wrapper's record of
+# what it prepared (the full test suite on the embedded server hit `prepared statement "movierec_1" already exists`
+# with per-connection numbering), and a name never reused cannot collide with one the session still holds.
+_statement_numbers = itertools.count(1)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
@@ -35,7 +40,6 @@ class DatabaseWrapper(base.DatabaseWrapper):
         connection = super().get_new_connection(conn_params)
         # SQL text -> name of the statement prepared on this very server session (a new connection has none).
         self.prepared_statements: OrderedDict[str, str] = OrderedDict()
-        self.prepared_count = 0
         return connection
 
     def close_if_health_check_failed(self):
@@ -92,8 +96,7 @@ def execute_prepared(connection, cursor, sql: str, params: Sequence) -> None:
     if len(pieces) - 1 != len(params):
         raise ValueError(f"{len(params)} parameters for {len(pieces) - 1} placeholders")
     body = pieces[0] + "".join(f"${number}{piece}" for number, piece in enumerate(pieces[1:], start=1))
-    connection.prepared_count += 1
-    name = f"movierec_{connection.prepared_count}"
+    name = f"movierec_{next(_statement_numbers)}"
     evict = ""
     if len(statements) >= PREPARED_PER_CONNECTION:
         _, oldest = statements.popitem(last=False)
