@@ -5,19 +5,26 @@ from __future__ import annotations
 
 import fnmatch
 import time
+from dataclasses import asdict
+from http import HTTPStatus
 
-from csp.middleware import CSPMiddleware, PolicyParts
+from csp.constants import HEADER, HEADER_REPORT_ONLY
+from csp.middleware import CheckableLazyObject, CSPMiddleware, PolicyParts
+from csp.utils import build_policy
 from django.conf import settings
 from django.contrib.auth import middleware as django_auth
 from django.contrib.auth.models import AnonymousUser
 from django.contrib.messages import middleware as django_messages
 from django.contrib.sessions import middleware as django_sessions
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 from movierec_site.logging import log_context, request_id_from_header
 
 from . import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID_META = "HTTP_X_REQUEST_ID"
 
 
 class RequestIdMiddleware:
@@ -32,7 +39,8 @@ class RequestIdMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
+        # META rather than request.headers, which would copy every header of the request to find this one.
+        request_id = request_id_from_header(request.META.get(_REQUEST_ID_META))
         request.request_id = request_id
         with log_context(request_id=request_id):
             response = self.get_response(request)
@@ -106,13 +114,63 @@ class RequestMetricsMiddleware:
         return response
 
 
+# (middleware class, view name or None when unresolved) -> (policy, report-only policy) as django-csp builds them.
+_csp_policies: dict[tuple[type, str | None], tuple[str, str]] = {}
+
+
+@receiver(setting_changed)
+def _csp_settings_changed(*, setting, **kwargs):
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        _csp_policies.clear()
+
+
 class ContentSecurityPolicyMiddleware(CSPMiddleware):
-    """django-csp's middleware, plus additions for named views from CONTENT_SECURITY_POLICY_VIEW_UPDATES.
+    """django-csp's middleware, plus additions for named views from CONTENT_SECURITY_POLICY_VIEW_UPDATES, with each
+    view's header built once per process.
 
     The site's own pages need nothing beyond CONTENT_SECURITY_POLICY. Third-party pages that do
     (Swagger UI, DRF's browsable API) get their additions here, matched on the URL pattern's
     view name (`fnmatch` patterns such as "api:*"), without touching their URLconf or templates.
+
+    django-csp builds both policies (enforced and report-only) afresh for every response: dataclass copies, the
+    directive table walked twice, and here the view patterns matched each time, ~0.07 ms of a ~0.8 ms API request.
+    The policy depends only on the settings and the view's name unless a view sets its own (`csp_update`,
+    `csp_replace`, a per-response config) or the page used a nonce: those responses take django-csp's own way,
+    every other response the header its view got the first time. The headers are dropped when a CSP setting changes.
     """
+
+    _RESPONSE_PARTS = (
+        *("_csp_config", "_csp_update", "_csp_replace"),
+        *("_csp_config_ro", "_csp_update_ro", "_csp_replace_ro"),
+    )
+
+    def process_response(self, request, response):
+        if getattr(request, "_csp_nonce", None) is not None or any(
+            getattr(response, name, None) is not None for name in self._RESPONSE_PARTS
+        ):
+            return super().process_response(request, response)
+        if response.status_code in (HTTPStatus.INTERNAL_SERVER_ERROR, HTTPStatus.NOT_FOUND) and settings.DEBUG:
+            return response  # django-csp leaves Django's debug pages alone
+        match = getattr(request, "resolver_match", None)
+        view_name = None if match is None else match.view_name
+        policies = _csp_policies.get((type(self), view_name))
+        if policies is None:
+            policies = _csp_policies[type(self), view_name] = (
+                build_policy(**asdict(self.get_policy_parts(request, response))),
+                build_policy(**asdict(self.get_policy_parts(request, response, report_only=True)), report_only=True),
+            )
+        for header, policy, exempt, setting in (
+            (HEADER, policies[0], "_csp_exempt", "CONTENT_SECURITY_POLICY"),
+            (HEADER_REPORT_ONLY, policies[1], "_csp_exempt_ro", "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            # As django-csp: only when not already set, not exempted, and not under an excluded prefix.
+            if policy and header not in response and getattr(response, exempt, False) is False:
+                prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES", None) or ()
+                if not request.path_info.startswith(tuple(prefixes)):
+                    response[header] = policy
+        # As django-csp: request.csp_nonce raises once the header is written.
+        request.csp_nonce = CheckableLazyObject(self._csp_nonce_post_response)
+        return response
 
     def get_policy_parts(self, request, response, report_only: bool = False) -> PolicyParts:
         parts = super().get_policy_parts(request, response, report_only)

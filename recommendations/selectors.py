@@ -70,13 +70,20 @@ def _serving_sql() -> str:
     )
 
 
-def _serving_run_from_row(row) -> TrainingRun:
+@functools.cache
+def _serving_fields() -> tuple[list[str], tuple]:
+    """(attnames, per field its from_db_value or None) of _SERVING_FIELDS: looked up once, not on every request."""
     fields = [TrainingRun._meta.get_field(name) for name in _SERVING_FIELDS]
+    return [f.attname for f in fields], tuple(getattr(f, "from_db_value", None) for f in fields)
+
+
+def _serving_run_from_row(row) -> TrainingRun:
+    attnames, converters = _serving_fields()
     values = [
-        field.from_db_value(value, None, connection) if hasattr(field, "from_db_value") else value
-        for field, value in zip(fields, row, strict=True)
+        value if convert is None else convert(value, None, connection)
+        for convert, value in zip(converters, row, strict=True)
     ]
-    return TrainingRun.from_db(DEFAULT_DB_ALIAS, [f.attname for f in fields], values)
+    return TrainingRun.from_db(DEFAULT_DB_ALIAS, attnames, values)
 
 
 # The serving run read in the token's query (accounts.authentication.TokenAuthentication) by the views that need it

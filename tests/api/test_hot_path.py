@@ -140,3 +140,17 @@ def test_a_cached_movie_summary_follows_the_movie_object_it_was_built_from():
     reloaded = Movie.objects.with_genres().get(pk=movie.pk)  # what the movie cache holds once it reloads
     assert movie_summary_cached(reloaded, movies_url=url)["title"] == "After (2001)"
     assert movie_summary_cached(reloaded, movies_url="http://other/api/v1/movies/")["url"].startswith("http://other/")
+
+
+def test_me_answers_what_its_serializer_documents(alice, alice_client, client):
+    from accounts.api import MeApi
+
+    alice.email, alice.is_staff = "alice@example.org", True
+    alice.save()
+    response = alice_client.get(ME)
+    assert response.status_code == 200
+    assert response.json() == dict(MeApi.OutputSerializer(alice).data)
+    assert response.content == JSONRenderer().render(MeApi.OutputSerializer(alice).data)
+    client.force_login(alice)  # the browsable API still shows it
+    page = client.get(ME, HTTP_ACCEPT="text/html")
+    assert page.status_code == 200 and b"alice@example.org" in page.content
