@@ -135,6 +135,10 @@ TEMPLATES = [
     },
 ]
 
+# Django's form renderer with its input, select and textarea widget templates written in Python (the admin's
+# change forms were half template renders of widgets): movierec_site.form_renderer.
+FORM_RENDERER = "movierec_site.form_renderer.PlainWidgetRenderer"
+
 WSGI_APPLICATION = "movierec_site.wsgi.application"
 
 # --- Database: PostgreSQL only. DATABASE_URL, or an embedded server under EMBEDDED_DB_DIR. ---
