@@ -131,6 +131,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The admin's long change lists write their rows in Python (templates/admin/plain_rows_change_list.html).
+            "libraries": {"admin_rows": "movierec_site.admin_utils"},
         },
     },
 ]
