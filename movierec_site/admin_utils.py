@@ -1,6 +1,7 @@
 """Admin helpers shared by apps whose tables grow to millions of rows (KeysFirstPaginator serves browse too)."""
 
 import datetime
+import decimal
 import json
 import re
 
@@ -236,8 +237,17 @@ def _column_plan(cl) -> list[tuple]:
     return plan
 
 
-def _cell_text(result, name, field, kind, attr, empty, boolean, avoid_link, model_admin) -> tuple[object, bool]:
-    """(what the cell shows, whether its value is a date or time) as Django's items_for_result finds it."""
+# Values whose display is a function of (type, value, str(value)) alone: remembered per column for one list.
+_MEMO_TYPES = frozenset(
+    {type(None), bool, int, float, decimal.Decimal, str, datetime.date, datetime.datetime, datetime.time}
+)
+
+
+def _cell_text(result, name, field, kind, attr, empty, boolean, avoid_link, model_admin, seen) -> tuple[object, bool]:
+    """(what the cell shows, whether its value is a date or time) as Django's items_for_result finds it.
+
+    `seen` remembers the column's displays by value within one list (a star value, a flag: a handful of values,
+    each formatted through the active locale's formats once instead of once per row)."""
     if kind == "admin":
         value = attr(result)
     elif kind == "lookup":
@@ -258,12 +268,20 @@ def _cell_text(result, name, field, kind, attr, empty, boolean, avoid_link, mode
         return str(value), False
     if isinstance(value, str) and value.strip() == "":
         value = ""
-    if field is None:  # an admin method, a model attribute or an automatic field
-        return display_for_value(value, empty, boolean), isinstance(value, (datetime.date, datetime.time))
     if kind == "related":
         shown = getattr(result, field.name)
         return (empty if shown is None else shown), False
-    return display_for_field(value, field, empty, avoid_link=avoid_link), False
+    key = (type(value), value, str(value)) if type(value) in _MEMO_TYPES else None
+    hit = seen.get(key) if key is not None else None
+    if hit is not None:
+        return hit
+    if field is None:  # an admin method, a model attribute or an automatic field
+        hit = display_for_value(value, empty, boolean), isinstance(value, (datetime.date, datetime.time))
+    else:
+        hit = display_for_field(value, field, empty, avoid_link=avoid_link), False
+    if key is not None:
+        seen[key] = hit
+    return hit
 
 
 def plain_rows(cl) -> list[admin_list.ResultList] | None:
@@ -286,12 +304,15 @@ def plain_rows(cl) -> list[admin_list.ResultList] | None:
     marker = f"{head}{_PK_PLACEHOLDER}{tail}"
     linked = add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, marker)
     link_head, _, link_tail = escape(linked).partition(_PK_PLACEHOLDER)
+    seen = {column[0]: {} for column in plan}
     rows = []
     for result in cl.result_list:
         cells = []
         for name, base, classes, tag, field, kind, attr, empty, boolean in plan:
             try:
-                shown, dated = _cell_text(result, name, field, kind, attr, empty, boolean, tag is not None, model_admin)
+                shown, dated = _cell_text(
+                    result, name, field, kind, attr, empty, boolean, tag is not None, model_admin, seen[name]
+                )
             except ObjectDoesNotExist:  # as Django: the default empty text, the column's class alone
                 shown, dated, classes = model_admin.get_empty_value_display(), False, base
             if dated:
