@@ -38,22 +38,19 @@ class DecadeFilter(admin.SimpleListFilter):
 
 
 class TagInline(admin.TabularInline):
-    """Tags people applied: shown (with their users in the same query) and deletable; new ones can be added.
-
-    Existing rows are read-only because a raw-id input looks its user up once per row: 47 queries on the
-    page of the most-tagged movie of an ML-25M catalogue."""
+    """New tags. The movie's existing tags are listed, each with a box to remove it, by MovieAdminForm's
+    `remove_tags` (catalog.forms.TagTable): a form per existing tag cost about 0.8 ms of CPU each."""
 
     model = Tag
     extra = 0
     raw_id_fields = ["user"]
     fields = ["tag", "user", "tagged_at"]
     show_change_link = False
+    verbose_name = "new tag"
+    verbose_name_plural = "new tags"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+        return super().get_queryset(request).none()
 
 
 @admin.register(Movie)
@@ -102,6 +99,16 @@ class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
         if term.isdigit() and int(term) <= MAX_MOVIE_ID:
             found = found | queryset.filter(pk=int(term))
         return found, False
+
+    def get_fields(self, request, obj=None):
+        # The existing tags, with a box each to remove them (MovieAdminForm.remove_tags): a movie being added has none.
+        return [*self.fields, "remove_tags"] if obj else self.fields
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        remove = form.cleaned_data.get("remove_tags")
+        if change and remove:
+            Tag.objects.filter(movie=form.instance, pk__in=remove).delete()
 
     def get_readonly_fields(self, request, obj=None):
         # The MovieLens id is the primary key: settable when adding, fixed afterwards.

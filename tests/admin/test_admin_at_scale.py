@@ -245,3 +245,46 @@ def test_the_long_lists_rows_are_written_in_python_as_djangos_result_list_writes
     assert items
     csrf = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
     assert csrf.sub("", ours.content.decode()) == csrf.sub("", theirs.content.decode())
+
+
+def test_the_movie_page_lists_its_tags_in_one_table_and_removes_the_ticked_ones(staff_client):
+    from django.utils import timezone
+
+    from catalog.models import Tag
+
+    movie = MovieFactory()
+    users = [UserFactory(username=f"tagger{n}") for n in range(3)]
+    tags = [
+        Tag.objects.create(movie=movie, user=user, tag=text, tagged_at=timezone.now())
+        for user, text in zip(users, ["cult", "<b>noir</b> & rain", "twist"], strict=True)
+    ]
+    url = reverse("admin:catalog_movie_change", args=[movie.pk])
+    page = staff_client.get(url).content.decode()
+    assert "&lt;b&gt;noir&lt;/b&gt; &amp; rain" in page and "<b>noir</b>" not in page  # escaped once
+    assert all(f'name="remove_tags" value="{tag.pk}"' in page for tag in tags) and "tagger2" in page
+    assert "tags-0-id" not in page  # no form per existing tag
+    form = staff_client.get(url).context["adminform"].form
+    data = {
+        name: ("" if value is None else value)
+        for name, value in ((n, form[n].value()) for n in ["title", "year", "imdb_id", "tmdb_id"])
+    }
+    data |= {
+        "genres": [],
+        "remove_tags": [str(tags[0].pk), str(tags[2].pk)],
+        "tags-TOTAL_FORMS": "1",
+        "tags-INITIAL_FORMS": "0",
+        "tags-MIN_NUM_FORMS": "0",
+        "tags-MAX_NUM_FORMS": "1000",
+        "tags-0-tag": "rainy",
+        "tags-0-user": str(users[0].pk),
+        "tags-0-tagged_at_0": "2025-05-24",
+        "tags-0-tagged_at_1": "20:00:00",
+    }
+    response = staff_client.post(url, data)
+    assert response.status_code == 302, response.context["adminform"].form.errors if response.context else ""
+    assert sorted(Tag.objects.filter(movie=movie).values_list("tag", flat=True)) == ["<b>noir</b> & rain", "rainy"]
+    other = MovieFactory()
+    kept = Tag.objects.create(movie=other, user=users[0], tag="cult", tagged_at=timezone.now())
+    data |= {"remove_tags": [str(kept.pk)], "tags-TOTAL_FORMS": "0"}
+    response = staff_client.post(url, data)  # another movie's tag is no choice here
+    assert response.status_code == 200 and Tag.objects.filter(pk=kept.pk).exists()
