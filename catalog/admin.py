@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Max, Min, Value
 from django.utils.html import format_html
 
-from movierec_site.admin_utils import PlainRowsAdmin
+from movierec_site.admin_utils import EstimatedCountPaginator, PlainRowsAdmin
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
@@ -79,6 +79,24 @@ class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
     inlines = [TagInline]
     ordering = ["-rating_count", "title"]
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the catalogue on every filtered or searched page
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """The list's paginator; filtered by one genre alone, its count is the genre's kept movie count.
+
+        Genre.movie_count is kept by triggers on the movie-genre links (catalog migration 0006), which are exactly
+        the rows this filter joins: counting them read every movie's key and the genre's links on each page
+        (8,884 Action movies of an ML-25M catalogue, 20-70 ms). Any other filter or a search is counted (or
+        estimated, EstimatedCountPaginator) as before."""
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        params = {key for key in request.GET if key not in ("o", "p")}
+        genre_id = request.GET.get("genres__id__exact", "")
+        if params == {"genres__id__exact"} and genre_id.isdigit():
+            kept = Genre.objects.filter(pk=int(genre_id)).values_list("movie_count", flat=True).first()
+            if kept is not None:
+                paginator.count = kept  # Paginator.count is a cached property: this is its answer
+        return paginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("genres")

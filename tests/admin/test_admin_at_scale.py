@@ -288,3 +288,21 @@ def test_the_movie_page_lists_its_tags_in_one_table_and_removes_the_ticked_ones(
     data |= {"remove_tags": [str(kept.pk)], "tags-TOTAL_FORMS": "0"}
     response = staff_client.post(url, data)  # another movie's tag is no choice here
     assert response.status_code == 200 and Tag.objects.filter(pk=kept.pk).exists()
+
+
+def test_the_movie_list_filtered_by_a_genre_takes_the_kept_count_and_counts_nothing(staff_client):
+    from catalog.models import Genre
+    from tests.factories import GenreFactory
+
+    drama, comedy = GenreFactory(name="Drama"), GenreFactory(name="Comedy")
+    for n in range(7):
+        MovieFactory().genres.set([drama] if n % 2 else [drama, comedy])
+    url = reverse("admin:catalog_movie_changelist")
+    with CaptureQueriesContext(connection) as queries:
+        cl = staff_client.get(url, {"genres__id__exact": comedy.pk}).context["cl"]
+    assert cl.result_count == 4 == Genre.objects.get(pk=comedy.pk).movie_count and len(cl.result_list) == 4
+    # Neither the filtered list nor the whole catalogue is counted (show_full_result_count is off).
+    assert not [sql for sql in _sql(queries) if "COUNT(" in sql.upper() and "catalog_movie" in sql]
+    searched = staff_client.get(url, {"genres__id__exact": comedy.pk, "q": "no such title"}).context["cl"]
+    assert searched.result_count == 0  # with a search too, the rows are counted
+    assert staff_client.get(url, {"genres__id__exact": drama.pk, "o": "3"}).context["cl"].result_count == 7
