@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Max, Min, Value
 from django.utils.html import format_html
 
-from movierec_site.admin_utils import EstimatedCountPaginator, PlainRowsAdmin
+from movierec_site.admin_utils import EstimatedCountPaginator, PlainRowsAdmin, PlainRowsChangeList
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
@@ -53,6 +53,22 @@ class TagInline(admin.TabularInline):
         return super().get_queryset(request).none()
 
 
+class MovieChangeList(PlainRowsChangeList):
+    """A movie is linked to a genre at most once (the link table's unique pair), so filtering by one genre cannot
+    repeat a movie: Django's SELECT DISTINCT for a filter across a many-to-many relation is left out then. It made
+    PostgreSQL join, de-duplicate and sort the genre's every movie instead of walking the list's order index
+    (264 ms for the 8,884 Action movies of an ML-25M catalogue at load 25; the walk takes a few ms)."""
+
+    _UNREPEATED = frozenset({"genres__id__exact", DecadeFilter.parameter_name})
+
+    def get_filters(self, request):
+        specs, has_filters, remaining, may_have_duplicates, has_active = super().get_filters(request)
+        params = self.get_filters_params()  # name -> its values in the query string
+        if may_have_duplicates and set(params) <= self._UNREPEATED and all(len(v) <= 1 for v in params.values()):
+            may_have_duplicates = False
+        return specs, has_filters, remaining, may_have_duplicates, has_active
+
+
 @admin.register(Movie)
 class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_display = ["id", "title", "year", "genre_list", "rating_count", "rating_mean_display", "imdb_link"]
@@ -81,6 +97,9 @@ class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
     list_per_page = 50
     paginator = EstimatedCountPaginator
     show_full_result_count = False  # a second COUNT(*) of the catalogue on every filtered or searched page
+
+    def get_changelist(self, request, **kwargs):
+        return MovieChangeList
 
     def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
         """The list's paginator; filtered by one genre alone, its count is the genre's kept movie count.
