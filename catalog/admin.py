@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.db.models import Max, Min, Value
 from django.utils.html import format_html
 
-from movierec_site.admin_utils import PlainRowsAdmin
+from movierec_site.admin_utils import EstimatedCountPaginator, PlainRowsAdmin, PlainRowsChangeList
 
 from .enrichment import movie_details_enqueue, movie_details_enrich
 from .forms import MovieAdminForm
@@ -38,22 +38,35 @@ class DecadeFilter(admin.SimpleListFilter):
 
 
 class TagInline(admin.TabularInline):
-    """Tags people applied: shown (with their users in the same query) and deletable; new ones can be added.
-
-    Existing rows are read-only because a raw-id input looks its user up once per row: 47 queries on the
-    page of the most-tagged movie of an ML-25M catalogue."""
+    """New tags. The movie's existing tags are listed, each with a box to remove it, by MovieAdminForm's
+    `remove_tags` (catalog.forms.TagTable): a form per existing tag cost about 0.8 ms of CPU each."""
 
     model = Tag
     extra = 0
     raw_id_fields = ["user"]
     fields = ["tag", "user", "tagged_at"]
     show_change_link = False
+    verbose_name = "new tag"
+    verbose_name_plural = "new tags"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("user")
+        return super().get_queryset(request).none()
 
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
+
+class MovieChangeList(PlainRowsChangeList):
+    """A movie is linked to a genre at most once (the link table's unique pair), so filtering by one genre cannot
+    repeat a movie: Django's SELECT DISTINCT for a filter across a many-to-many relation is left out then. It made
+    PostgreSQL join, de-duplicate and sort the genre's every movie instead of walking the list's order index
+    (264 ms for the 8,884 Action movies of an ML-25M catalogue at load 25; the walk takes a few ms)."""
+
+    _UNREPEATED = frozenset({"genres__id__exact", DecadeFilter.parameter_name})
+
+    def get_filters(self, request):
+        specs, has_filters, remaining, may_have_duplicates, has_active = super().get_filters(request)
+        params = self.get_filters_params()  # name -> its values in the query string
+        if may_have_duplicates and set(params) <= self._UNREPEATED and all(len(v) <= 1 for v in params.values()):
+            may_have_duplicates = False
+        return specs, has_filters, remaining, may_have_duplicates, has_active
 
 
 @admin.register(Movie)
@@ -82,6 +95,27 @@ class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
     inlines = [TagInline]
     ordering = ["-rating_count", "title"]
     list_per_page = 50
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False  # a second COUNT(*) of the catalogue on every filtered or searched page
+
+    def get_changelist(self, request, **kwargs):
+        return MovieChangeList
+
+    def get_paginator(self, request, queryset, per_page, orphans=0, allow_empty_first_page=True):
+        """The list's paginator; filtered by one genre alone, its count is the genre's kept movie count.
+
+        Genre.movie_count is kept by triggers on the movie-genre links (catalog migration 0006), which are exactly
+        the rows this filter joins: counting them read every movie's key and the genre's links on each page
+        (8,884 Action movies of an ML-25M catalogue, 20-70 ms). Any other filter or a search is counted (or
+        estimated, EstimatedCountPaginator) as before."""
+        paginator = super().get_paginator(request, queryset, per_page, orphans, allow_empty_first_page)
+        params = {key for key in request.GET if key not in ("o", "p")}
+        genre_id = request.GET.get("genres__id__exact", "")
+        if params == {"genres__id__exact"} and genre_id.isdigit():
+            kept = Genre.objects.filter(pk=int(genre_id)).values_list("movie_count", flat=True).first()
+            if kept is not None:
+                paginator.count = kept  # Paginator.count is a cached property: this is its answer
+        return paginator
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("genres")
@@ -102,6 +136,16 @@ class MovieAdmin(PlainRowsAdmin, admin.ModelAdmin):
         if term.isdigit() and int(term) <= MAX_MOVIE_ID:
             found = found | queryset.filter(pk=int(term))
         return found, False
+
+    def get_fields(self, request, obj=None):
+        # The existing tags, with a box each to remove them (MovieAdminForm.remove_tags): a movie being added has none.
+        return [*self.fields, "remove_tags"] if obj else self.fields
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        remove = form.cleaned_data.get("remove_tags")
+        if change and remove:
+            Tag.objects.filter(movie=form.instance, pk__in=remove).delete()
 
     def get_readonly_fields(self, request, obj=None):
         # The MovieLens id is the primary key: settable when adding, fixed afterwards.

@@ -8,9 +8,11 @@ import re
 from django import forms
 from django.db.models import Max
 from django.forms.models import ModelChoiceIterator
-from django.utils import timezone
+from django.utils import formats, timezone
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
-from .models import MAX_MOVIE_ID, Genre, Movie
+from .models import MAX_MOVIE_ID, Genre, Movie, Tag
 from .selectors import MOVIE_SORTS, MovieFilters, decade_choices, genre_names
 from .widgets import PlainNumberInput, PlainSelect, PlainTextInput
 
@@ -89,7 +91,44 @@ def movie_id_next_local() -> int:
     return (top or LOCAL_MOVIE_ID_START - 1) + 1
 
 
+class TagTable(forms.CheckboxSelectMultiple):
+    """A movie's tags as a table, each with a checkbox to remove it, written in Python.
+
+    The admin showed them as an inline formset: a form per tag (copied fields, hidden id and movie inputs, a delete
+    checkbox) and three read-only cells each looked up and formatted through the admin's helpers, about 0.8 ms of
+    CPU per tag; the most-rated movie of an ML-25M catalogue has 47 tags, the most-tagged of ml-latest-small 181."""
+
+    tags: list = []  # set per form by MovieAdminForm (fields, and their widgets, are copied for every form)
+
+    def render(self, name, value, attrs=None, renderer=None):
+        if not self.tags:
+            return mark_safe('<p class="help">No tags yet.</p>')
+        chosen = {str(v) for v in (value or ())}
+        rows = []
+        for tag in self.tags:
+            tagged_at = formats.localize(timezone.template_localtime(tag.tagged_at))
+            checked = " checked" if str(tag.pk) in chosen else ""
+            rows.append(
+                f'<tr><td><input type="checkbox" name="{escape(name)}" value="{tag.pk}" id="id_{escape(name)}_{tag.pk}"'
+                f'{checked}></td><td><label for="id_{escape(name)}_{tag.pk}">{escape(tag.tag)}</label></td>'
+                f"<td>{escape(tag.user.username)}</td><td>{escape(tagged_at)}</td></tr>"
+            )
+        return mark_safe(
+            '<table class="tag-table"><thead><tr><th scope="col">Remove</th><th scope="col">Tag</th>'
+            '<th scope="col">User</th><th scope="col">Tagged at</th></tr></thead><tbody>'
+            + "".join(rows)
+            + "</tbody></table>"
+        )
+
+
 class MovieAdminForm(forms.ModelForm):
+    remove_tags = forms.TypedMultipleChoiceField(
+        label="Tags",
+        required=False,
+        coerce=int,
+        widget=TagTable,
+        help_text="Tick the tags to remove when you save; add new ones under “New tags”.",
+    )
     id = forms.IntegerField(
         label="MovieLens movieId",
         required=False,
@@ -102,6 +141,16 @@ class MovieAdminForm(forms.ModelForm):
         model = Movie
         fields = ["id", "title", "year", "genres", "imdb_id", "tmdb_id"]
         help_texts = {"imdb_id": "As on IMDb, tt0114709, or its digits (0114709).", "tmdb_id": "From themoviedb.org."}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tags = []
+        if not self.instance._state.adding:
+            tags = list(
+                Tag.objects.filter(movie_id=self.instance.pk).select_related("user").order_by("-tagged_at", "-pk")
+            )
+        self.fields["remove_tags"].choices = [(tag.pk, tag.tag) for tag in tags]
+        self.fields["remove_tags"].widget.tags = tags
 
     def clean_id(self) -> int | None:
         movie_id = self.cleaned_data.get("id")

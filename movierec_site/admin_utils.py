@@ -1,18 +1,32 @@
 """Admin helpers shared by apps whose tables grow to millions of rows (KeysFirstPaginator serves browse too)."""
 
+import datetime
+import decimal
 import json
 import re
 
+from django import template
+from django.conf import settings
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
-from django.contrib.admin.utils import quote
+from django.contrib.admin.templatetags import admin_list
+from django.contrib.admin.templatetags.admin_urls import add_preserved_filters
+from django.contrib.admin.templatetags.base import InclusionAdminNode
+from django.contrib.admin.utils import (
+    FieldIsAForeignKeyColumnName,
+    _get_non_gfk_field,
+    display_for_field,
+    display_for_value,
+    lookup_field,
+    quote,
+)
 from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist, ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.db import connections
+from django.db import connections, models
 from django.db.models import QuerySet
-from django.urls import get_script_prefix, get_urlconf, reverse
+from django.urls import NoReverseMatch, get_script_prefix, get_urlconf, reverse
 from django.utils.functional import cached_property
-from django.utils.html import escape, format_html
+from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
@@ -102,10 +116,8 @@ _change_url_parts: dict[tuple, tuple[str, str]] = {}
 class PlainRowsChangeList(ChangeList):
     """The admin's ChangeList, with each row's change URL made from one reverse() per list instead of one per row."""
 
-    def url_for_result(self, result):
-        quoted = str(quote(getattr(result, self.pk_attname)))
-        if not _SAFE_PK.fullmatch(quoted):  # reverse() would percent-encode it: let it
-            return super().url_for_result(result)
+    def change_url_parts(self) -> tuple[str, str]:
+        """The change URL before and after the object's quoted id."""
         name = f"admin:{self.opts.app_label}_{self.opts.model_name}_change"
         current_app = self.model_admin.admin_site.name
         key = (name, current_app, get_script_prefix(), get_urlconf())
@@ -114,17 +126,27 @@ class PlainRowsChangeList(ChangeList):
             url = reverse(name, args=(_PK_PLACEHOLDER,), current_app=current_app)
             head, _, tail = url.partition(_PK_PLACEHOLDER)
             parts = _change_url_parts[key] = (head, tail)
-        return f"{parts[0]}{quoted}{parts[1]}"
+        return parts
+
+    def url_for_result(self, result):
+        quoted = str(quote(getattr(result, self.pk_attname)))
+        if not _SAFE_PK.fullmatch(quoted):  # reverse() would percent-encode it: let it
+            return super().url_for_result(result)
+        head, tail = self.change_url_parts()
+        return f"{head}{quoted}{tail}"
 
 
 class PlainRowsAdmin:
-    """A ModelAdmin mixin for long change lists: each row's action checkbox and change URL made in Python, the same
-    markup as Django's.
+    """A ModelAdmin mixin for long change lists: each row's action checkbox and change URL made in Python, and its
+    cells written by `plain_result_list` (the template admin/plain_rows_change_list.html), the same markup as
+    Django's.
 
     Django draws the checkbox with forms.CheckboxInput, through three widget templates per row, and reverses the
     change URL per row: about a third of the rendering of a 100-row list (bench/profile_page.py
     /admin/ratings/rating/ --user bench-staff).
     """
+
+    change_list_template = "admin/plain_rows_change_list.html"
 
     def get_changelist(self, request, **kwargs):
         return PlainRowsChangeList
@@ -136,3 +158,200 @@ class PlainRowsAdmin:
             f'<input type="checkbox" name="{ACTION_CHECKBOX_NAME}" value="{escape(str(obj.pk))}" '
             f'class="action-select" aria-label="{label}">'
         )
+
+
+# --- The rows of a change list, written in Python ---
+
+register = template.Library()  # settings.TEMPLATES names this module as the "admin_rows" library
+
+_INT_FIELDS = (
+    models.AutoField,
+    models.BigAutoField,
+    models.SmallAutoField,
+    models.IntegerField,
+    models.BigIntegerField,
+    models.SmallIntegerField,
+    models.PositiveIntegerField,
+    models.PositiveBigIntegerField,
+    models.PositiveSmallIntegerField,
+)
+_TEXT_FIELDS = (models.CharField, models.TextField, models.SlugField, models.EmailField)
+
+
+def _is_model_field(opts, name) -> bool:
+    try:
+        _get_non_gfk_field(opts, name)
+    except (FieldDoesNotExist, FieldIsAForeignKeyColumnName):
+        return False
+    return True
+
+
+def _column_plan(cl) -> list[tuple]:
+    """What Django's items_for_result works out for every cell of a column, once per list: the cell's class, its
+    tag and link, how its value is found and shown. Only the value and its display are left per row."""
+    model_admin = cl.model_admin
+    default_empty = model_admin.get_empty_value_display()
+    opts = cl.lookup_opts
+    plan = []
+    first = True
+    for index, name in enumerate(cl.list_display):
+        classes = f"field-{admin_list._coerce_field_name(name, index)}"
+        if name == "action_checkbox" and not _is_model_field(opts, name):
+            classes = "action-checkbox"
+        if cl.list_display_links is None:
+            link = False
+        elif first and not cl.list_display_links:
+            link = True
+        else:
+            link = name in cl.list_display_links
+        tag = None
+        if link:
+            tag = "th" if first else "td"
+            first = False
+        try:
+            field = _get_non_gfk_field(opts, name)
+        except (FieldDoesNotExist, FieldIsAForeignKeyColumnName):
+            field = None
+        empty, boolean, attr, kind = default_empty, False, None, "lookup"  # lookup: lookup_field() per row
+        base = classes
+        if field is not None:
+            numbers = type(field) in _INT_FIELDS and not settings.USE_THOUSAND_SEPARATOR
+            if field.auto_created:  # shown as a plain value (display_for_value), as Django does
+                kind, field = ("int" if numbers else "value"), None
+            else:
+                if isinstance(field.remote_field, models.ManyToOneRel):
+                    kind = "related"
+                elif getattr(field, "flatchoices", None):
+                    kind = "field"
+                elif type(field) in _TEXT_FIELDS:
+                    kind = "text"
+                else:
+                    kind = "int" if numbers else "field"
+                if isinstance(field, (models.DateField, models.TimeField, models.ForeignKey)):
+                    classes += " nowrap"
+        elif not callable(name) and name != "__str__" and hasattr(model_admin, name):
+            kind, attr = "admin", getattr(model_admin, name)
+            empty = getattr(attr, "empty_value_display", default_empty)
+            boolean = getattr(attr, "boolean", False)
+        plan.append((name, base, classes, tag, field, kind, attr, empty, boolean))
+    return plan
+
+
+# Values whose display is a function of (type, value, str(value)) alone: remembered per column for one list.
+_MEMO_TYPES = frozenset(
+    {type(None), bool, int, float, decimal.Decimal, str, datetime.date, datetime.datetime, datetime.time}
+)
+
+
+def _cell_text(result, name, field, kind, attr, empty, boolean, avoid_link, model_admin, seen) -> tuple[object, bool]:
+    """(what the cell shows, whether its value is a date or time) as Django's items_for_result finds it.
+
+    `seen` remembers the column's displays by value within one list (a star value, a flag: a handful of values,
+    each formatted through the active locale's formats once instead of once per row)."""
+    if kind == "admin":
+        value = attr(result)
+    elif kind == "lookup":
+        field, attr, value = lookup_field(name, result, model_admin)
+        if field is None:
+            empty = getattr(attr, "empty_value_display", empty)
+            boolean = getattr(attr, "boolean", False)
+            if isinstance(attr, property) and hasattr(attr, "fget"):
+                boolean = getattr(attr.fget, "boolean", False)
+        kind = "value"
+    else:
+        value = getattr(result, name)
+    if type(value) is str and (kind == "text" or kind == "admin" and not boolean):
+        if value.strip():
+            return value, False
+        value = ""
+    if kind == "int" and type(value) is int:
+        return str(value), False
+    if isinstance(value, str) and value.strip() == "":
+        value = ""
+    if kind == "related":
+        shown = getattr(result, field.name)
+        return (empty if shown is None else shown), False
+    key = (type(value), value, str(value)) if type(value) in _MEMO_TYPES else None
+    hit = seen.get(key) if key is not None else None
+    if hit is not None:
+        return hit
+    if field is None:  # an admin method, a model attribute or an automatic field
+        hit = display_for_value(value, empty, boolean), isinstance(value, (datetime.date, datetime.time))
+    else:
+        hit = display_for_field(value, field, empty, avoid_link=avoid_link), False
+    if key is not None:
+        seen[key] = hit
+    return hit
+
+
+def plain_rows(cl) -> list[admin_list.ResultList] | None:
+    """The rows of Django's result list (admin_list.results), each as one string of its cells.
+
+    Django's items_for_result works out every cell's field, class, link and empty text again for every row
+    (a field lookup that raises for each admin method, the empty text's translation) and puts each cell through
+    format_html, then the template prints the cells one by one: over half the CPU of a 100-row list. Here that is
+    worked out once per column; each row's values are displayed by Django's own functions except plain text and
+    whole numbers, which they would print unchanged. tests/admin/test_admin_at_scale.py compares the two on every
+    list that uses it.
+    """
+    model_admin = cl.model_admin
+    plan = _column_plan(cl)
+    pk_attname = cl.lookup_opts.pk.attname
+    try:
+        head, tail = cl.change_url_parts()
+    except NoReverseMatch:
+        return None
+    marker = f"{head}{_PK_PLACEHOLDER}{tail}"
+    linked = add_preserved_filters({"preserved_filters": cl.preserved_filters, "opts": cl.opts}, marker)
+    link_head, _, link_tail = escape(linked).partition(_PK_PLACEHOLDER)
+    seen = {column[0]: {} for column in plan}
+    rows = []
+    for result in cl.result_list:
+        cells = []
+        for name, base, classes, tag, field, kind, attr, empty, boolean in plan:
+            try:
+                shown, dated = _cell_text(
+                    result, name, field, kind, attr, empty, boolean, tag is not None, model_admin, seen[name]
+                )
+            except ObjectDoesNotExist:  # as Django: the default empty text, the column's class alone
+                shown, dated, classes = model_admin.get_empty_value_display(), False, base
+            if dated:
+                classes = f"{classes} nowrap"
+            shown = conditional_escape(shown)
+            if tag is None:
+                cells.append(f'<td class="{classes}">{shown}</td>')
+                continue
+            quoted = str(quote(getattr(result, pk_attname)))
+            if _SAFE_PK.fullmatch(quoted):
+                cells.append(f'<{tag} class="{classes}"><a href="{link_head}{quoted}{link_tail}">{shown}</a></{tag}>')
+                continue
+            url = add_preserved_filters(
+                {"preserved_filters": cl.preserved_filters, "opts": cl.opts}, cl.url_for_result(result)
+            )
+            cells.append(format_html('<{} class="{}"><a href="{}">{}</a></{}>', tag, classes, url, shown, tag))
+        rows.append(admin_list.ResultList(None, [mark_safe("".join(cells))]))
+    return rows
+
+
+def plain_result_list(cl):
+    """admin_list.result_list, its rows written by plain_rows; Django's own for an editable list or a popup."""
+    if cl.formset or cl.is_popup or not isinstance(cl, PlainRowsChangeList):
+        return admin_list.result_list(cl)
+    rows = plain_rows(cl)
+    if rows is None:  # no change URL to link the rows to
+        return admin_list.result_list(cl)
+    headers = list(admin_list.result_headers(cl))
+    return {
+        "cl": cl,
+        "result_hidden_fields": list(admin_list.result_hidden_fields(cl)),
+        "result_headers": headers,
+        "num_sorted_fields": sum(1 for h in headers if h["sortable"] and h["sorted"]),
+        "results": rows,
+    }
+
+
+@register.tag(name="plain_result_list")
+def plain_result_list_tag(parser, token):
+    return InclusionAdminNode(
+        parser, token, func=plain_result_list, template_name="change_list_results.html", takes_context=False
+    )

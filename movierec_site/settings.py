@@ -131,9 +131,15 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
+            # The admin's long change lists write their rows in Python (templates/admin/plain_rows_change_list.html).
+            "libraries": {"admin_rows": "movierec_site.admin_utils"},
         },
     },
 ]
+
+# Django's form renderer with its input, select and textarea widget templates written in Python (the admin's
+# change forms were half template renders of widgets): movierec_site.form_renderer.
+FORM_RENDERER = "movierec_site.form_renderer.PlainWidgetRenderer"
 
 WSGI_APPLICATION = "movierec_site.wsgi.application"
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 from django import template
-from django.utils.html import escape, format_html
+from django.utils import dateformat, timezone
+from django.utils.html import conditional_escape, escape, format_html
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from catalog.templatetags.movie_display import movie_url, stars
 from ratings.models import RATING_CHOICES
@@ -36,6 +39,30 @@ def rating_control(context, movie, current=None, next_url=None, prefix=""):
         value_text=f"{stars(current)} / 5" if current else "Not rated",
         remove_hidden=mark_safe("" if current else " hidden"),
     )
+
+
+@register.simple_tag(takes_context=True)
+def rating_row(context, rating):
+    """A row of the my-ratings table: the movie's link, the rating control, the date rated.
+
+    The same characters as the template it replaces (`{% url 'movie_detail' %}`, the natural title, the control,
+    the rated time through `|date:'c'` and `|date:"j M Y"`, tests/web/test_rating.py compares them), without a
+    reverse() and two date formats per row: a tenth of the page's CPU for its 50 rows. The day is formatted once
+    per day and language."""
+    rated = timezone.template_localtime(rating.rated_at, use_tz=context.use_tz)  # as the date filter sees it
+    movie = rating.movie
+    return mark_safe(
+        f'<tr>\n        <th scope="row"><a href="{conditional_escape(movie_url("movie_detail", rating.movie_id))}">'
+        f"{conditional_escape(movie.natural_title)}</a></th>\n"
+        f"        <td>{rating_control(context, movie, rating.value)}</td>\n"
+        f'        <td><time datetime="{conditional_escape(dateformat.format(rated, "c"))}">'
+        f"{conditional_escape(_day(rated.date(), get_language()))}</time></td>\n      </tr>"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _day(day, language: str) -> str:
+    return dateformat.format(day, "j M Y")  # the month's name in the active language
 
 
 _RATING_FORM = """<form class="rating-form" method="post" action="{rate_url}" data-rating-form>

@@ -1,3 +1,4 @@
+import re
 from decimal import Decimal
 
 import pytest
@@ -87,6 +88,37 @@ def test_my_ratings_lists_only_mine_sorted_with_remove(logged_in, user):
     assert b'value="remove"' in response.content
     by_value = logged_in.get(reverse("my_ratings"), {"sort": "value"})
     assert [r.movie.title for r in by_value.context["ratings"]] == ["B (2000)", "A (2000)"]
+
+
+# The rows of my ratings as the template wrote them before the rating_row tag.
+MY_RATINGS_ROW = """{% load rating_controls %}<tr>
+        <th scope="row"><a href="{% url 'movie_detail' rating.movie_id %}">{{ rating.movie.natural_title }}</a></th>
+        <td>{% rating_control rating.movie rating.value %}</td>
+        <td><time datetime="{{ rating.rated_at|date:'c' }}">{{ rating.rated_at|date:"j M Y" }}</time></td>
+      </tr>"""
+
+
+def test_my_ratings_rows_are_written_as_the_template_wrote_them(logged_in, user, settings):
+    from datetime import UTC, datetime
+
+    from django.template import engines
+    from django.utils import translation
+
+    settings.TIME_ZONE = "America/New_York"  # the dates as the viewer's zone has them: 1 Jan 2024 is 31 Dec there
+    RatingFactory(user=user, movie=MovieFactory(title='<b>"Tom & Jerry"</b> (1992)'), value=Decimal("4.5"))
+    matrix = MovieFactory(title="Matrix, The (1999)")
+    RatingFactory(user=user, movie=matrix, rated_at=datetime(2024, 1, 1, 2, tzinfo=UTC))
+    csrf = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')  # masked afresh each time it is read
+    response = logged_in.get(reverse("my_ratings"))
+    page = csrf.sub("", response.content.decode())
+    row = engines["django"].from_string(MY_RATINGS_ROW)
+    for rating in response.context["ratings"]:
+        assert csrf.sub("", row.render({"rating": rating}, request=response.wsgi_request)) in page
+    assert "31 Dec 2023" in page and "The Matrix (1999)" in page
+    with translation.override("de"):
+        german = csrf.sub("", logged_in.get(reverse("my_ratings"), HTTP_ACCEPT_LANGUAGE="de").content.decode())
+        for rating in response.context["ratings"]:
+            assert csrf.sub("", row.render({"rating": rating}, request=response.wsgi_request)) in german
 
 
 def test_wishlist_add_list_remove_and_privacy(logged_in, user):
