@@ -66,10 +66,33 @@ class Format:
     genre_list: str | None = None
 
 
+# "latin-1" is how GroupLens wrote ml-1m and ml-100k; a line that is valid UTF-8 is read as UTF-8 though
+# (see decode_line): the same files opened and saved again by an editor or a spreadsheet come back as UTF-8.
 ML_CSV = Format("ml-latest (CSV)", "csv", "movies.csv", "ratings.csv", "links.csv", "tags.csv", "utf-8")
 ML_10M = Format("ml-10m", "dat", "movies.dat", "ratings.dat", None, "tags.dat", "utf-8")
 ML_1M = Format("ml-1m", "dat", "movies.dat", "ratings.dat", None, None, "latin-1")
 ML_100K = Format("ml-100k", "100k", "u.item", "u.data", None, None, "latin-1", genre_list="u.genre")
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode_line(raw: bytes, encoding: str, *, first: bool) -> str:
+    """One line of a MovieLens file as text, without a byte order mark on the first line.
+
+    A latin-1 file's line is read as UTF-8 when it is valid UTF-8: plain ASCII reads the same either
+    way, and real latin-1 text (an "é" is the single byte 0xe9) is almost never valid UTF-8, while a
+    copy saved again as UTF-8 would otherwise show "MisÃ©rables". Other encodings are strict: raises
+    UnicodeDecodeError. The BOM is dropped as bytes, so a latin-1 file never reads it as "ï»¿".
+    """
+    if first and raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM) :]
+    if encoding == "latin-1":
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    text = raw.decode(encoding)
+    return text[1:] if first and text.startswith("\ufeff") else text
+
 
 CSV_COLUMNS = {
     "movies": ("movieId", "title", "genres"),
@@ -219,13 +242,11 @@ class _Reader:
         for raw in handle:
             self.line += 1
             try:
-                text = raw.decode(self.encoding)
+                text = decode_line(raw, self.encoding, first=self.line == 1)
             except UnicodeDecodeError as exc:
-                byte = f"0x{raw[exc.start]:02x}"
+                byte = f"0x{exc.object[exc.start]:02x}"
                 self.report(self.line, f"not valid {self.encoding} text (byte {byte} at column {exc.start + 1})")
                 continue
-            if self.line == 1 and text.startswith("\ufeff"):
-                text = text[1:]
             yield text
 
     def records(self, parse: Callable[[int, list[str]], Any]) -> Iterator[Any]:
@@ -488,9 +509,10 @@ def read_ratings(
             for raw in handle:
                 line += 1
                 try:
-                    text = raw.decode(encoding).rstrip("\r\n")
+                    text = decode_line(raw, encoding, first=line == 1).rstrip("\r\n")
                 except UnicodeDecodeError as exc:
-                    report(line, f"not valid {encoding} text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+                    byte = exc.object[exc.start]
+                    report(line, f"not valid {encoding} text (byte 0x{byte:02x} at column {exc.start + 1})")
                     continue
                 if not text or text.isspace():
                     continue

@@ -87,7 +87,9 @@ class ZipSource(DataSource):
             self.zip = zipfile.ZipFile(path)
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise MovieLensError(f"{path}: not a readable zip file ({exc})") from exc
+            raise MovieLensError(
+                f"{path}: not a readable zip file ({exc}); a download cut short leaves a truncated zip: fetch it again"
+            ) from exc
         self.infos = {info.filename: info for info in infos}
         for info in infos:
             member = PurePosixPath(info.filename)
