@@ -138,6 +138,31 @@ def _depth(folder: str) -> int:
     return folder.count("/") + 1 if folder else 0
 
 
+SEPARATORS = {
+    ",": "commas", "::": "'::'", "\t": "tabs", "|": "'|'", ";": "semicolons", ":": "single colons", " ": "spaces",
+}  # fmt: skip
+
+
+def separator_hint(text: str, expected: str, fields: int) -> str:
+    """ " (it looks separated by semicolons; ...)" when a line that did not split on `expected` splits into
+    exactly `fields` fields on another common separator (a spreadsheet's export, or another release's
+    layout); "" otherwise."""
+    for separator, name in SEPARATORS.items():
+        if separator != expected and len(text.strip().split(separator)) == fields:
+            return f" (it looks separated by {name}; this file must use {SEPARATORS[expected]})"
+    return ""
+
+
+def _check_header(label: str, line: int, names: list[str], required: tuple[str, ...]) -> None:
+    missing = [name for name in required if name not in names]
+    if missing:
+        hint = separator_hint(names[0], ",", len(required)) if len(names) == 1 else ""
+        raise MovieLensFormatError(
+            f"{label}:{line}: missing column(s) {', '.join(missing)} "
+            f"(found: {', '.join(names)}; required: {', '.join(required)}){hint}"
+        )
+
+
 def year_from_title(title: str) -> int | None:
     """The first year of a trailing "(YYYY)" or "(YYYY-YYYY)"; None without one or if implausible."""
     match = YEAR_RE.search(title)
@@ -296,12 +321,7 @@ class _CsvReader(_Reader):
                 continue  # blank line
             if header is None:
                 header = [name.strip() for name in fields]
-                missing = [name for name in self.columns if name not in header]
-                if missing:
-                    raise MovieLensFormatError(
-                        f"{self.label}:{start}: missing column(s) {', '.join(missing)} "
-                        f"(found: {', '.join(header)}; required: {', '.join(self.columns)})"
-                    )
+                _check_header(self.label, start, header, self.columns)
                 positions = [header.index(name) for name in self.columns]
                 width = len(header)
                 continue
@@ -334,7 +354,8 @@ class _SplitReader(_Reader):
                 tail = len(parts) - (count - free - 1)
                 parts = [*parts[:free], sep.join(parts[free:tail]), *parts[tail:]]
             if len(parts) != count:
-                self.report(self.line, f"expected {count} fields separated by {sep!r}, found {len(parts)}")
+                hint = separator_hint(text, sep, count) if len(parts) == 1 else ""
+                self.report(self.line, f"expected {count} fields separated by {sep!r}, found {len(parts)}{hint}")
                 continue
             yield self.line, parts
 
@@ -528,7 +549,8 @@ def read_ratings(
                     if separator == ",":
                         report(line, f"expected {width} fields, found {len(fields)}")
                     else:
-                        report(line, f"expected {width} fields separated by {separator!r}, found {len(fields)}")
+                        hint = separator_hint(text, separator, width) if len(fields) == 1 else ""
+                        report(line, f"expected {width} fields separated by {separator!r}, found {len(fields)}{hint}")
                     continue
                 try:
                     # Plain digits take the short way; anything else gets the full check and message.
@@ -573,12 +595,7 @@ def _ratings_header(handle: BinaryIO, label: str, encoding: str) -> tuple[int, i
         if not text:
             continue
         names = [name.strip() for name in next(csv.reader([text]))]
-        missing = [name for name in CSV_COLUMNS["ratings"] if name not in names]
-        if missing:
-            raise MovieLensFormatError(
-                f"{label}:{line}: missing column(s) {', '.join(missing)} "
-                f"(found: {', '.join(names)}; required: {', '.join(CSV_COLUMNS['ratings'])})"
-            )
+        _check_header(label, line, names, CSV_COLUMNS["ratings"])
         return line, len(names), [names.index(name) for name in CSV_COLUMNS["ratings"]]
     raise MovieLensFormatError(f"{label}: empty file (no header line)")
 
@@ -641,12 +658,7 @@ def _arrow_blocks_of(
     if fmt.kind == "csv":
         header = handle.readline().decode("utf-8-sig", errors="replace")
         names = [name.strip() for name in next(csv.reader([header]), [])]
-        missing = [name for name in CSV_COLUMNS["ratings"] if name not in names]
-        if missing:
-            raise MovieLensFormatError(
-                f"{label}:1: missing column(s) {', '.join(missing)} "
-                f"(found: {', '.join(names)}; required: {', '.join(CSV_COLUMNS['ratings'])})"
-            )
+        _check_header(label, 1, names, CSV_COLUMNS["ratings"])
         width, delimiter, first_line = len(names), ",", 2
         positions = [names.index(name) for name in CSV_COLUMNS["ratings"]]
         empty: list[int] = []

@@ -214,3 +214,29 @@ def test_the_zips_hold_grouplens_top_folders(releases):
 def test_whole_star_values_are_stored_as_whole_stars(releases):
     movielens_import(path=releases["ml-100k"], progress=False)
     assert set(Rating.objects.values_list("value", flat=True).distinct()) <= {Decimal(v) for v in range(1, 6)}
+
+
+@pytest.mark.parametrize(
+    ("name", "file", "old", "new", "message"),
+    [
+        ("ml-25m", "ratings.csv", b",", b";", "ratings.csv:1: missing column(s) userId, movieId, rating, timestamp"),
+        ("ml-25m", "movies.csv", b",", b"\t", "movies.csv:1: missing column(s) movieId, title, genres"),
+        ("ml-1m", "ratings.dat", b"::", b",", "ratings.dat:1: expected 4 fields separated by '::', found 1"),
+        ("ml-10m", "movies.dat", b"::", b":", "movies.dat:1: expected 3 fields separated by '::', found 1"),
+        ("ml-100k", "u.data", b"\t", b" ", "u.data:1: expected 4 fields separated by '\\t', found 1"),
+    ],
+)
+def test_a_file_with_the_wrong_separator_says_which_it_looks_like(releases, tmp_path, name, file, old, new, message):
+    movielens_import(path=releases["ml-latest-small.zip"], progress=False)
+    before = database_snapshot()
+    folder = copy_release(releases, name, tmp_path)
+    (folder / file).write_bytes((folder / file).read_bytes().replace(old, new))
+    looks = {b";": "semicolons", b"\t": "tabs", b",": "commas", b":": "single colons", b" ": "spaces"}[new]
+    must = {b",": "commas", b"::": "'::'", b"\t": "tabs"}[old]
+
+    with pytest.raises(MovieLensError) as excinfo:
+        movielens_import(path=folder, progress=False)
+
+    assert f"{folder / message}" in str(excinfo.value)
+    assert str(excinfo.value).endswith(f"(it looks separated by {looks}; this file must use {must})")
+    assert database_snapshot() == before
