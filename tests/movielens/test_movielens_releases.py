@@ -240,3 +240,28 @@ def test_a_file_with_the_wrong_separator_says_which_it_looks_like(releases, tmp_
     assert f"{folder / message}" in str(excinfo.value)
     assert str(excinfo.value).endswith(f"(it looks separated by {looks}; this file must use {must})")
     assert database_snapshot() == before
+
+
+@pytest.mark.parametrize(("first", "second"), [("ml-1m", "ml-100k"), ("ml-100k", "ml-1m")])
+def test_a_release_numbered_differently_is_refused_over_another(releases, first, second):
+    # ml-100k's item ids are its own: over a release numbered like MovieLens they would rename the
+    # stored movies and hang ratings on the wrong films.
+    movielens_import(path=releases[f"{first}.zip"], progress=False)
+    before = database_snapshot()
+
+    with pytest.raises(MovieLensError, match=r"movie ids it shares with the database name other films .* empty"):
+        movielens_import(path=releases[f"{second}.zip"], progress=False)
+
+    assert database_snapshot() == before
+
+
+def test_a_newer_copy_with_a_few_corrected_titles_is_not_refused(releases, tmp_path):
+    movielens_import(path=releases["ml-1m"], progress=False)
+    folder = copy_release(releases, "ml-1m", tmp_path)
+    lines = (folder / "movies.dat").read_bytes().decode("latin-1").splitlines()
+    lines = [line.replace(" (", " - Director's Cut (", 1) if i < 9 else line for i, line in enumerate(lines)]
+    (folder / "movies.dat").write_bytes(("\n".join(lines) + "\n").encode("latin-1"))
+
+    summary = movielens_import(path=folder, progress=False)
+
+    assert summary.movies_updated == 9
