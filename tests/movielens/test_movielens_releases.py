@@ -265,3 +265,33 @@ def test_a_newer_copy_with_a_few_corrected_titles_is_not_refused(releases, tmp_p
     summary = movielens_import(path=folder, progress=False)
 
     assert summary.movies_updated == 9
+
+
+@pytest.mark.parametrize("name", ["ml-100k", "ml-1m", "ml-25m"])
+def test_pages_and_api_read_the_imported_titles_as_people_write_them(releases, client, name):
+    movielens_import(path=releases[f"{name}.zip"], progress=False)
+    matrix = Movie.objects.get(title="Matrix, The (1999)")
+    miserables = Movie.objects.get(title="Misérables, Les (1995)")
+
+    pages = {
+        url: client.get(url)
+        for url in (
+            "/",
+            "/movies/?sort=title",
+            "/movies/?sort=newest",
+            "/movies/?q=the+matrix",
+            "/movies/?q=miserables",
+            f"/movies/{matrix.pk}/",
+            f"/movies/{miserables.pk}/",
+        )
+    }
+
+    for url, response in pages.items():
+        assert response.status_code == 200, url
+        assert "Ã" not in response.content.decode(), url
+    assert "The Matrix" in pages[f"/movies/{matrix.pk}/"].content.decode()
+    assert "Les Misérables" in pages[f"/movies/{miserables.pk}/"].content.decode()
+    assert f"/movies/{matrix.pk}/" in pages["/movies/?q=the+matrix"].content.decode()
+    assert f"/movies/{miserables.pk}/" in pages["/movies/?q=miserables"].content.decode()
+    movie = client.get(f"/api/v1/movies/{miserables.pk}/").json()
+    assert (movie["title"], movie["year"]) == ("Misérables, Les (1995)", 1995)
