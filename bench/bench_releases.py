@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -143,6 +143,15 @@ def _site_problems() -> list[str]:
         body = get(api, url, Accept="application/json", **auth)
         if url == "/api/v1/me/recommendations/" and '"movie"' not in body and '"id"' not in body:
             problems.append(f"GET {url}: no recommendations in {body[:200]!r}")
+    for each in Genre.objects.filter(movie_count__gt=0):
+        body = get(api, f"/api/v1/movies/?genre={quote(each.name)}", **auth)
+        if '"count":0' in body.replace(" ", ""):
+            problems.append(f"API: no movie of genre {each.name!r}")
+        get(anonymous, f"/movies/?genre={each.pk}")
+    for sort in ("popular", "rating", "newest", "oldest", "title"):
+        get(api, f"/api/v1/movies/?sort={sort}&decade=1990", **auth)
+    get(api, "/api/schema/")
+    get(api, "/api/docs/")
     if matrix is not None:
         body = get(api, f"/api/v1/movies/{matrix.pk}/", **auth)
         if "Matrix" not in body:
