@@ -227,7 +227,7 @@ def test_whole_star_values_are_stored_as_whole_stars(releases):
     ],
 )
 def test_a_file_with_the_wrong_separator_says_which_it_looks_like(releases, tmp_path, name, file, old, new, message):
-    movielens_import(path=releases["ml-latest-small.zip"], progress=False)
+    movielens_import(path=releases[f"{name}.zip"], progress=False)
     before = database_snapshot()
     folder = copy_release(releases, name, tmp_path)
     (folder / file).write_bytes((folder / file).read_bytes().replace(old, new))
