@@ -122,5 +122,10 @@ def open_source(path: Path) -> DataSource:
     if path.is_dir():
         return FolderSource(path)
     if path.is_file():
+        if path.suffix.lower() != ".zip" and not zipfile.is_zipfile(path):
+            raise MovieLensError(
+                f"{path}: a single file, not a data set: give the folder that holds it (with the other files of "
+                "the release) or the release's zip"
+            )
         return ZipSource(path)
     raise MovieLensError(f"{path}: no such folder or zip file")

@@ -295,3 +295,10 @@ def test_pages_and_api_read_the_imported_titles_as_people_write_them(releases, c
     assert f"/movies/{miserables.pk}/" in pages["/movies/?q=miserables"].content.decode()
     movie = client.get(f"/api/v1/movies/{miserables.pk}/").json()
     assert (movie["title"], movie["year"]) == ("Misérables, Les (1995)", 1995)
+
+
+def test_one_file_of_a_release_is_refused_with_what_to_give_instead(releases):
+    ratings = releases["ml-1m"] / "ratings.dat"
+
+    with pytest.raises(MovieLensError, match="a single file, not a data set: give the folder that holds it"):
+        movielens_import(path=ratings, progress=False)
