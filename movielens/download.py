@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from .errors import MovieLensError
 
-DATASETS = ("ml-latest-small", "ml-latest", "ml-25m", "ml-20m", "ml-10m", "ml-1m", "ml-100k")
+DATASETS = ("ml-latest-small", "ml-latest", "ml-32m", "ml-25m", "ml-20m", "ml-10m", "ml-1m", "ml-100k")
 CHUNK = 1 << 20
 TIMEOUT = 60
 MD5_RE = re.compile(r"\b([0-9a-fA-F]{32})\b")

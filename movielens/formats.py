@@ -66,10 +66,33 @@ class Format:
     genre_list: str | None = None
 
 
+# "latin-1" is how GroupLens wrote ml-1m and ml-100k; a line that is valid UTF-8 is read as UTF-8 though
+# (see decode_line): the same files opened and saved again by an editor or a spreadsheet come back as UTF-8.
 ML_CSV = Format("ml-latest (CSV)", "csv", "movies.csv", "ratings.csv", "links.csv", "tags.csv", "utf-8")
 ML_10M = Format("ml-10m", "dat", "movies.dat", "ratings.dat", None, "tags.dat", "utf-8")
 ML_1M = Format("ml-1m", "dat", "movies.dat", "ratings.dat", None, None, "latin-1")
 ML_100K = Format("ml-100k", "100k", "u.item", "u.data", None, None, "latin-1", genre_list="u.genre")
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def decode_line(raw: bytes, encoding: str, *, first: bool) -> str:
+    """One line of a MovieLens file as text, without a byte order mark on the first line.
+
+    A latin-1 file's line is read as UTF-8 when it is valid UTF-8: plain ASCII reads the same either
+    way, and real latin-1 text (an "é" is the single byte 0xe9) is almost never valid UTF-8, while a
+    copy saved again as UTF-8 would otherwise show "MisÃ©rables". Other encodings are strict: raises
+    UnicodeDecodeError. The BOM is dropped as bytes, so a latin-1 file never reads it as "ï»¿".
+    """
+    if first and raw.startswith(UTF8_BOM):
+        raw = raw[len(UTF8_BOM) :]
+    if encoding == "latin-1":
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+    text = raw.decode(encoding)
+    return text[1:] if first and text.startswith("\ufeff") else text
+
 
 CSV_COLUMNS = {
     "movies": ("movieId", "title", "genres"),
@@ -113,6 +136,31 @@ def detect_format(source: DataSource) -> Format:
 
 def _depth(folder: str) -> int:
     return folder.count("/") + 1 if folder else 0
+
+
+SEPARATORS = {
+    ",": "commas", "::": "'::'", "\t": "tabs", "|": "'|'", ";": "semicolons", ":": "single colons", " ": "spaces",
+}  # fmt: skip
+
+
+def separator_hint(text: str, expected: str, fields: int) -> str:
+    """ " (it looks separated by semicolons; ...)" when a line that did not split on `expected` splits into
+    exactly `fields` fields on another common separator (a spreadsheet's export, or another release's
+    layout); "" otherwise."""
+    for separator, name in SEPARATORS.items():
+        if separator != expected and len(text.strip().split(separator)) == fields:
+            return f" (it looks separated by {name}; this file must use {SEPARATORS[expected]})"
+    return ""
+
+
+def _check_header(label: str, line: int, names: list[str], required: tuple[str, ...]) -> None:
+    missing = [name for name in required if name not in names]
+    if missing:
+        hint = separator_hint(names[0], ",", len(required)) if len(names) == 1 else ""
+        raise MovieLensFormatError(
+            f"{label}:{line}: missing column(s) {', '.join(missing)} "
+            f"(found: {', '.join(names)}; required: {', '.join(required)}){hint}"
+        )
 
 
 def year_from_title(title: str) -> int | None:
@@ -219,13 +267,11 @@ class _Reader:
         for raw in handle:
             self.line += 1
             try:
-                text = raw.decode(self.encoding)
+                text = decode_line(raw, self.encoding, first=self.line == 1)
             except UnicodeDecodeError as exc:
-                byte = f"0x{raw[exc.start]:02x}"
+                byte = f"0x{exc.object[exc.start]:02x}"
                 self.report(self.line, f"not valid {self.encoding} text (byte {byte} at column {exc.start + 1})")
                 continue
-            if self.line == 1 and text.startswith("\ufeff"):
-                text = text[1:]
             yield text
 
     def records(self, parse: Callable[[int, list[str]], Any]) -> Iterator[Any]:
@@ -275,12 +321,7 @@ class _CsvReader(_Reader):
                 continue  # blank line
             if header is None:
                 header = [name.strip() for name in fields]
-                missing = [name for name in self.columns if name not in header]
-                if missing:
-                    raise MovieLensFormatError(
-                        f"{self.label}:{start}: missing column(s) {', '.join(missing)} "
-                        f"(found: {', '.join(header)}; required: {', '.join(self.columns)})"
-                    )
+                _check_header(self.label, start, header, self.columns)
                 positions = [header.index(name) for name in self.columns]
                 width = len(header)
                 continue
@@ -313,7 +354,8 @@ class _SplitReader(_Reader):
                 tail = len(parts) - (count - free - 1)
                 parts = [*parts[:free], sep.join(parts[free:tail]), *parts[tail:]]
             if len(parts) != count:
-                self.report(self.line, f"expected {count} fields separated by {sep!r}, found {len(parts)}")
+                hint = separator_hint(text, sep, count) if len(parts) == 1 else ""
+                self.report(self.line, f"expected {count} fields separated by {sep!r}, found {len(parts)}{hint}")
                 continue
             yield self.line, parts
 
@@ -488,9 +530,10 @@ def read_ratings(
             for raw in handle:
                 line += 1
                 try:
-                    text = raw.decode(encoding).rstrip("\r\n")
+                    text = decode_line(raw, encoding, first=line == 1).rstrip("\r\n")
                 except UnicodeDecodeError as exc:
-                    report(line, f"not valid {encoding} text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})")
+                    byte = exc.object[exc.start]
+                    report(line, f"not valid {encoding} text (byte 0x{byte:02x} at column {exc.start + 1})")
                     continue
                 if not text or text.isspace():
                     continue
@@ -506,7 +549,8 @@ def read_ratings(
                     if separator == ",":
                         report(line, f"expected {width} fields, found {len(fields)}")
                     else:
-                        report(line, f"expected {width} fields separated by {separator!r}, found {len(fields)}")
+                        hint = separator_hint(text, separator, width) if len(fields) == 1 else ""
+                        report(line, f"expected {width} fields separated by {separator!r}, found {len(fields)}{hint}")
                     continue
                 try:
                     # Plain digits take the short way; anything else gets the full check and message.
@@ -551,12 +595,7 @@ def _ratings_header(handle: BinaryIO, label: str, encoding: str) -> tuple[int, i
         if not text:
             continue
         names = [name.strip() for name in next(csv.reader([text]))]
-        missing = [name for name in CSV_COLUMNS["ratings"] if name not in names]
-        if missing:
-            raise MovieLensFormatError(
-                f"{label}:{line}: missing column(s) {', '.join(missing)} "
-                f"(found: {', '.join(names)}; required: {', '.join(CSV_COLUMNS['ratings'])})"
-            )
+        _check_header(label, line, names, CSV_COLUMNS["ratings"])
         return line, len(names), [names.index(name) for name in CSV_COLUMNS["ratings"]]
     raise MovieLensFormatError(f"{label}: empty file (no header line)")
 
@@ -619,12 +658,7 @@ def _arrow_blocks_of(
     if fmt.kind == "csv":
         header = handle.readline().decode("utf-8-sig", errors="replace")
         names = [name.strip() for name in next(csv.reader([header]), [])]
-        missing = [name for name in CSV_COLUMNS["ratings"] if name not in names]
-        if missing:
-            raise MovieLensFormatError(
-                f"{label}:1: missing column(s) {', '.join(missing)} "
-                f"(found: {', '.join(names)}; required: {', '.join(CSV_COLUMNS['ratings'])})"
-            )
+        _check_header(label, 1, names, CSV_COLUMNS["ratings"])
         width, delimiter, first_line = len(names), ",", 2
         positions = [names.index(name) for name in CSV_COLUMNS["ratings"]]
         empty: list[int] = []

@@ -34,7 +34,7 @@ from catalog.models import Genre, Movie, Tag
 from catalog.selectors import genre_names_forget
 from ratings.models import Rating
 
-from .errors import Issues, MovieLensRowError
+from .errors import Issues, MovieLensFormatError, MovieLensRowError
 from .formats import FastPathUnavailable, KnownMovies, LinkRow, MovieRow, RatingBatch, TagRow
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,7 @@ BULK_MIN_SHARE = 0.25
 COPY_CHUNK = 1 << 20
 MIN_RATING_BYTES = 8  # "1,2,3,4\n": no file smaller than this many bytes per rating
 LOCK_KEY = "movierec.movielens_import"
+MISNUMBERED_MIN = 10  # movies named differently before a data set counts as numbered differently
 
 _BINARY_HEADER = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
 _BINARY_TRAILER = b"\xff\xff"
@@ -271,6 +272,35 @@ class MovieLensLoader:
         )
         copy_from_chunks(self.cursor, "COPY ml_movie_genres FROM STDIN WITH (FORMAT csv)", csv_chunks(genres))
         return count
+
+    def check_same_numbering(self, label: str) -> None:
+        """Refuse a data set whose movie ids mean other films than the stored ones.
+
+        MovieLens releases share one numbering of movies, except ml-100k (its item 2 is GoldenEye, movieId
+        2 everywhere else is Jumanji): imported over another release it would rename most stored movies
+        and hang their ratings on the wrong films. A newer copy of the same release corrects a few titles;
+        when most of the movie ids it shares with the database have another title (ignoring case and the
+        spaces around it), and at least MISNUMBERED_MIN of them, raise MovieLensFormatError.
+        """
+        self.cursor.execute(
+            f"""
+            SELECT count(*) FILTER (WHERE lower(btrim(m.title)) <> lower(btrim(s.title))), count(*),
+                   min(s.id) FILTER (WHERE lower(btrim(m.title)) <> lower(btrim(s.title)))
+            FROM ml_movies AS s JOIN {self.t_movie} AS m ON m.id = s.id
+            """
+        )
+        differ, shared, example = self.cursor.fetchone()
+        if differ >= MISNUMBERED_MIN and differ * 2 > shared:
+            self.cursor.execute(
+                f"SELECT s.title, m.title FROM ml_movies AS s JOIN {self.t_movie} AS m ON m.id = s.id WHERE s.id = %s",
+                [example],
+            )
+            here, stored = self.cursor.fetchone()
+            raise MovieLensFormatError(
+                f"{label}: {differ} of the {shared} movie ids it shares with the database name other films "
+                f"(movie {example} is {here!r} here and {stored!r} in the database): a release numbered "
+                "differently (ml-100k numbers its movies its own way) must go into an empty database"
+            )
 
     def copy_links(self, rows: Iterable[LinkRow]) -> int:
         count = 0

@@ -73,7 +73,8 @@ def movielens_import(*, path: Path | str, skip_invalid: bool = False, progress: 
     changes nothing. Everything happens in one transaction.
 
     Raises MovieLensError (nothing written) for an unreadable source, an unknown format, a missing
-    column, or, unless `skip_invalid`, the first bad row, named as file:line. With `skip_invalid`
+    column, a release whose movie ids name other films than the stored ones (ml-100k over another
+    release, or the reverse), or, unless `skip_invalid`, the first bad row, named as file:line. With `skip_invalid`
     bad rows are skipped and listed in the summary. `progress` shows tqdm bars on a terminal.
     """
     started = time.monotonic()
@@ -88,6 +89,7 @@ def movielens_import(*, path: Path | str, skip_invalid: bool = False, progress: 
             known = KnownMovies(set(Movie.objects.values_list("id", flat=True)))
             with loader.phase(f"read {fmt.movies}"), _bar(fmt.movies, progress=progress) as bar:
                 summary.rows_read[fmt.movies] = loader.copy_movies(read_movies(source, fmt, issues, bar), known)
+            loader.check_same_numbering(source.label(fmt.movies))
             has_links = fmt.links is not None and fmt.links in source.names
             if has_links:
                 with loader.phase(f"read {fmt.links}"), _bar(fmt.links, progress=progress) as bar:

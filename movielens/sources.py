@@ -87,7 +87,9 @@ class ZipSource(DataSource):
             self.zip = zipfile.ZipFile(path)
             infos = self.zip.infolist()
         except (zipfile.BadZipFile, OSError, EOFError) as exc:
-            raise MovieLensError(f"{path}: not a readable zip file ({exc})") from exc
+            raise MovieLensError(
+                f"{path}: not a readable zip file ({exc}); a download cut short leaves a truncated zip: fetch it again"
+            ) from exc
         self.infos = {info.filename: info for info in infos}
         for info in infos:
             member = PurePosixPath(info.filename)
@@ -120,5 +122,10 @@ def open_source(path: Path) -> DataSource:
     if path.is_dir():
         return FolderSource(path)
     if path.is_file():
+        if path.suffix.lower() != ".zip" and not zipfile.is_zipfile(path):
+            raise MovieLensError(
+                f"{path}: a single file, not a data set: give the folder that holds it (with the other files of "
+                "the release) or the release's zip"
+            )
         return ZipSource(path)
     raise MovieLensError(f"{path}: no such folder or zip file")

@@ -149,3 +149,21 @@ def test_command_reports_a_failed_download_and_imports_nothing(server, settings,
         call_command("import_movielens", "--download", "ml-latest-small", "--no-progress")
     assert not Movie.objects.exists()
     assert cache_files(settings) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ml_32m_downloads_and_imports(server, settings, tmp_path):
+    # GroupLens' newest benchmark release (ml-32m.zip holding ml-32m/), as generated in its own layout.
+    from tests.fixtures.movielens_releases import SPECS, build, write_release, zip_release
+
+    spec = next(spec for spec in SPECS if spec.name == "ml-32m")
+    release = build(spec, users=10)
+    archive = zip_release(write_release(spec, release, tmp_path), tmp_path / "ml-32m.zip").read_bytes()
+    server.routes["/datasets/movielens/ml-32m.zip"] = archive
+    md5 = hashlib.md5(archive).hexdigest()
+    server.routes["/datasets/movielens/ml-32m.zip.md5"] = f"{md5}  ml-32m.zip\n".encode()
+
+    call_command("import_movielens", "--download", "ml-32m", "--no-progress")
+
+    assert Rating.objects.count() == len(release.ratings)
+    assert cache_files(settings) == ["ml-32m.zip"]

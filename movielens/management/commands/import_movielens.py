@@ -11,7 +11,7 @@ ISSUES_SHOWN = 20
 
 class Command(BaseCommand):
     help = (
-        "Import a MovieLens data set (folder or .zip: ml-latest, ml-latest-small, ml-25m, ml-20m, ml-10m, "
+        "Import a MovieLens data set (folder or .zip: ml-latest, ml-latest-small, ml-32m, ml-25m, ml-20m, ml-10m, "
         "ml-1m, ml-100k) into movies, genres, users, ratings and tags. Safe to run again: only changes are written."
     )
 
