@@ -347,5 +347,5 @@ def test_the_retrain_fits_publishes_and_records_the_rank_its_search_chose(spark)
 def test_a_rank_from_the_command_line_or_tune_is_not_searched():
     assert RetrainOptions.from_settings().rank_search is True
     assert RetrainOptions.from_settings(rank=24).rank_search is False
-    TunedParameters.objects.create(rank=24, max_iter=5, reg_param=0.07, cv_rmse=0.9, ratings_count=1, folds=3)
+    TunedParameters.objects.create(pk=1, rank=24, max_iter=5, reg_param=0.07, cv_rmse=0.9, ratings_count=1, folds=3)
     assert RetrainOptions.from_settings().rank_search is False
