@@ -91,7 +91,8 @@ class RetrainOptions:
     # search's snapshot (ALS_REG_SEARCH_REUSE_CHANGE; 0: always search).
     reg_search_reuse_change: float = 0.05
     # With the regParam search, also try a larger stars rank on small data (spark_engine.reg_search.RANK_MAX_RATINGS)
-    # and keep it when better beyond noise. Off when the rank was given by `tune --save` or on the command line.
+    # and keep it when better beyond noise. Off with ALS_RANK_SEARCH=0, or when the rank was given by `tune --save` or
+    # on the command line.
     rank_search: bool = True
     # Blend the list model's score into the predicted stars, its weight and offset chosen on the holdout split made
     # before the fit, or kept from the last run with a kept regParam choice or without an evaluation
@@ -128,6 +129,7 @@ class RetrainOptions:
             num_blocks=settings.ALS_NUM_BLOCKS,
             reg_search=settings.ALS_REG_SEARCH,
             reg_search_reuse_change=settings.ALS_REG_SEARCH_REUSE_CHANGE,
+            rank_search=settings.ALS_RANK_SEARCH,
             stars_blend=settings.ALS_STARS_BLEND,
         )
         tuned = tuned_parameters()

@@ -259,12 +259,13 @@ def test_the_retrain_search_hands_the_split_size_to_the_budget(spark):
     assert seen["train_count"] == holdout.train_count > 0
 
 
-def _rich_frame(spark, seed=5, users=80, movies=60, taste_rank=6):
-    """Ratings of a rank-6 taste, dense and barely rounded: a rank-2 model leaves most of it unexplained."""
+def _rich_frame(spark, seed=5, users=80, movies=60, taste_rank=6, noise=0.0):
+    """Ratings of a rank-6 taste (`taste_rank`), dense and unrounded, plus `noise` (standard deviation): a rank-2
+    model leaves most of a rank-6 taste unexplained."""
     rng = np.random.default_rng(seed)
     taste_u, taste_m = rng.normal(size=(users, taste_rank)), rng.normal(size=(movies, taste_rank))
     rows = [
-        (u, 1000 + m, float(np.clip(3 + taste_u[u] @ taste_m[m] * 0.35, 0.5, 5.0)))
+        (u, 1000 + m, float(np.clip(3 + taste_u[u] @ taste_m[m] * 0.35 + rng.normal(0, noise), 0.5, 5.0)))
         for u in range(users)
         for m in range(movies)
         if rng.random() < 0.7
@@ -306,8 +307,9 @@ def test_on_small_data_the_search_keeps_a_larger_rank_only_when_it_is_better_bey
 
 @pytest.mark.spark
 def test_a_larger_rank_that_does_not_help_beyond_noise_is_not_kept(spark):
-    # Rank-1 taste: a rank-1 model explains all there is; doubling it only fits noise.
-    train, test = (part.cache() for part in metrics.split_holdout(_rich_frame(spark, taste_rank=1), 0.25, seed=1))
+    # Rank-1 taste and noise: a rank-1 model explains all there is to explain; rank 4 only fits the noise.
+    frame = _rich_frame(spark, taste_rank=1, noise=0.5)
+    train, test = (part.cache() for part in metrics.split_holdout(frame, 0.25, seed=1))
     config = fitting.QualityConfig(
         ratings=fitting.ALSParams(rank=1, max_iter=8, reg_param=0.05, num_blocks=1), biased=True
     )
@@ -344,8 +346,11 @@ def test_the_retrain_fits_publishes_and_records_the_rank_its_search_chose(spark)
 
 
 @pytest.mark.django_db
-def test_a_rank_from_the_command_line_or_tune_is_not_searched():
+def test_a_rank_from_the_command_line_or_tune_is_not_searched(settings):
     assert RetrainOptions.from_settings().rank_search is True
+    settings.ALS_RANK_SEARCH = False
+    assert RetrainOptions.from_settings().rank_search is False
+    settings.ALS_RANK_SEARCH = True
     assert RetrainOptions.from_settings(rank=24).rank_search is False
     TunedParameters.objects.create(pk=1, rank=24, max_iter=5, reg_param=0.07, cv_rmse=0.9, ratings_count=1, folds=3)
     assert RetrainOptions.from_settings().rank_search is False
