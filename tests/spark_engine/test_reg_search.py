@@ -354,3 +354,22 @@ def test_a_rank_from_the_command_line_or_tune_is_not_searched(settings):
     assert RetrainOptions.from_settings(rank=24).rank_search is False
     TunedParameters.objects.create(pk=1, rank=24, max_iter=5, reg_param=0.07, cv_rmse=0.9, ratings_count=1, folds=3)
     assert RetrainOptions.from_settings().rank_search is False
+
+
+@pytest.mark.spark
+def test_evaluate_chooses_the_rank_as_a_retrain_does_and_refits_the_choice(spark):
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=2, max_iter=8, reg_param=0.05, num_blocks=1), biased=True
+    )
+    frame = _rich_frame(spark).cache()
+    searched = metrics.evaluate_protocol(
+        frame, {"d": config}, ranks=(2,), reg_starts={"d": 0.05}, rank_search=("d",), num_blocks=1
+    )["configs"]["d"]
+    fixed = metrics.evaluate_protocol(frame, {"d": config}, ranks=(2,), reg_starts={"d": 0.05}, num_blocks=1)
+    fixed = fixed["configs"]["d"]
+
+    # The rank-6 taste: twice rank 2 wins on validation, and the refit on train+validation is at rank 4.
+    assert searched["reg_search"]["rank"] == 4 == searched["config"]["ratings"]["rank"]
+    assert searched["test_rmse_refit"] < fixed["test_rmse_refit"]
+    # Not named in rank_search: no rank is tried.
+    assert "rank" not in fixed["reg_search"] and fixed["config"]["ratings"]["rank"] == 2
