@@ -381,6 +381,9 @@ ALS_REG_SEARCH = env.bool("ALS_REG_SEARCH", default=True)
 # made the last choice, a retrain keeps that choice and fits it alone (one fit instead of three or more); 0: always
 # search.
 ALS_REG_SEARCH_REUSE_CHANGE = env.float("ALS_REG_SEARCH_REUSE_CHANGE", default=0.05)
+# With the search, small data (spark_engine.reg_search.RANK_MAX_RATINGS) also tries twice ALS_RANK and keeps it when
+# better beyond noise; 0 keeps ALS_RANK (saves one larger fit per searching retrain).
+ALS_RANK_SEARCH = env.bool("ALS_RANK_SEARCH", default=True)
 # Each retrain blends the list model's score into the predicted stars, weighted as its holdout split says
 # (spark_engine.blend; kept only when it helps beyond noise); 0: the stars model alone.
 ALS_STARS_BLEND = env.bool("ALS_STARS_BLEND", default=True)

@@ -100,14 +100,28 @@ class TrainingRun(models.Model):
     def stars_reg_param(self) -> str:
         """How the stars model's regParam was set: "0.24 (chosen from 0.15, 3 fits)" when the run chose it on its
         holdout split (metrics["reg_search"]), "0.15 (kept from run 7's search, 1 fit)" when little data changed since
-        that search, "0.15 (fixed)" when it was given, "–" when unknown."""
+        that search, "0.15 (fixed)" when it was given, "–" when unknown. When the search also tried a larger rank
+        (small data, spark_engine.reg_search), the rank follows: "…; rank 32 (chosen over 16)", "…; rank 16 (32 no
+        better)", "…; rank 32 (kept)"."""
         search = (self.metrics or {}).get("reg_search")
         if search and search.get("reused"):
-            return f"{search['chosen']:.3g} (kept from run {search['basis']['run']}'s search, 1 fit)"
+            kept = f"; rank {search['rank']} (kept)" if search.get("rank") else ""
+            return f"{search['chosen']:.3g} (kept from run {search['basis']['run']}'s search, 1 fit){kept}"
         if search:
-            return f"{search['chosen']:.3g} (chosen from {search['start']:.3g}, {search['fits']} fits)"
+            return f"{search['chosen']:.3g} (chosen from {search['start']:.3g}, {search['fits']} fits){self._rank_note}"
         value = (self.parameters or {}).get("reg_param")
         return "–" if value is None else f"{value:.3g} (fixed)"
+
+    @property
+    def _rank_note(self) -> str:
+        search = (self.metrics or {}).get("reg_search") or {}
+        if not search.get("rank"):
+            return ""
+        rank, start = search["rank"], search.get("rank_start")
+        if rank != start:
+            return f"; rank {rank} (chosen over {start})"
+        tried = ", ".join(str(trial["rank"]) for trial in search.get("rank_trials", []))
+        return f"; rank {rank} ({tried} no better)" if tried else f"; rank {rank}"
 
     @property
     def stars_blend(self) -> str:

@@ -90,6 +90,10 @@ class RetrainOptions:
     # Keep the last search's choice, fitting it alone, while at most this share of the ratings changed since that
     # search's snapshot (ALS_REG_SEARCH_REUSE_CHANGE; 0: always search).
     reg_search_reuse_change: float = 0.05
+    # With the regParam search, also try a larger stars rank on small data (spark_engine.reg_search.RANK_MAX_RATINGS)
+    # and keep it when better beyond noise. Off with ALS_RANK_SEARCH=0, or when the rank was given by `tune --save` or
+    # on the command line.
+    rank_search: bool = True
     # Blend the list model's score into the predicted stars, its weight and offset chosen on the holdout split made
     # before the fit, or kept from the last run with a kept regParam choice or without an evaluation
     # (spark_engine.pipeline._choose_stars_blend; ALS_STARS_BLEND=0 turns it off). The values fitted with are
@@ -125,6 +129,7 @@ class RetrainOptions:
             num_blocks=settings.ALS_NUM_BLOCKS,
             reg_search=settings.ALS_REG_SEARCH,
             reg_search_reuse_change=settings.ALS_REG_SEARCH_REUSE_CHANGE,
+            rank_search=settings.ALS_RANK_SEARCH,
             stars_blend=settings.ALS_STARS_BLEND,
         )
         tuned = tuned_parameters()
@@ -133,6 +138,8 @@ class RetrainOptions:
             defaults = replace(defaults, **tuned_options)
             if "reg_param" in tuned_options:
                 defaults = replace(defaults, reg_search=False)
+            if "rank" in tuned_options:
+                defaults = replace(defaults, rank_search=False)
         known = {f.name for f in fields(cls)}
         unknown = set(overrides) - known
         if unknown:
@@ -140,6 +147,8 @@ class RetrainOptions:
         given = {k: v for k, v in overrides.items() if v is not None}
         if "reg_param" in given and "reg_search" not in given:
             given["reg_search"] = False
+        if "rank" in given and "rank_search" not in given:
+            given["rank_search"] = False
         return replace(defaults, **given)
 
     @classmethod

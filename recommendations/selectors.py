@@ -230,6 +230,9 @@ class RegChoiceBasis:
     run: int
     ratings: int
     snapshot_at: datetime.datetime | None
+    # The stars rank the search chose, and the configured rank it started from (None: no rank was tried).
+    rank: int | None = None
+    rank_start: int | None = None
 
     def to_dict(self) -> dict:
         return {
@@ -252,12 +255,17 @@ def reg_param_last_choice() -> RegChoiceBasis | None:
         return None
     search = run.metrics["reg_search"]
     basis = search.get("basis")
+    ranks = {
+        "rank": None if search.get("rank") is None else int(search["rank"]),
+        "rank_start": None if search.get("rank_start") is None else int(search["rank_start"]),
+    }
     if basis is None:
         return RegChoiceBasis(
             chosen=float(search["chosen"]),
             run=run.pk,
             ratings=run.ratings_count or 0,
             snapshot_at=run.ratings_snapshot_at,
+            **ranks,
         )
     snapshot = basis.get("snapshot_at")
     return RegChoiceBasis(
@@ -265,6 +273,7 @@ def reg_param_last_choice() -> RegChoiceBasis | None:
         run=int(basis["run"]),
         ratings=int(basis["ratings"]),
         snapshot_at=None if snapshot is None else datetime.datetime.fromisoformat(snapshot),
+        **ranks,
     )
 
 

@@ -151,6 +151,8 @@ def evaluation_run(
             configs["proposed"] = fitting.with_run_options(fitting.PROPOSED, seed=seed, num_blocks=blocks)
         # ...and blends the list score into its stars as a retrain does (chosen on validation).
         blend = ("defaults",) if options.stars_blend else ()
+        # ...and its rank within the search's budget, unless the rank was given (tune --save).
+        rank_search = ("defaults",) if options.reg_search and options.rank_search else ()
         result = metrics.evaluate_protocol(
             ratings,
             configs,
@@ -161,6 +163,7 @@ def evaluation_run(
             on_step=notify,
             reg_starts=reg_starts,
             blend=blend,
+            rank_search=rank_search,
         )
         if time_aware:
             result["time_aware"] = metrics.evaluate_protocol(
@@ -174,6 +177,7 @@ def evaluation_run(
                 protocol="time",
                 reg_starts=reg_starts,
                 blend=blend,
+                rank_search=rank_search,
             )
     result["ratings"] = rows
     return result

@@ -597,9 +597,11 @@ def holdout_choose_reg_param(
     max_fits: int = MAX_FITS,
     biases_on_driver: bool = False,
     on_trial: Callable[[float, float], None] | None = None,
+    rank_search: bool = True,
 ) -> RegChoice:
     """Choose the stars model's regParam on `holdout` (`reg_search.search_reg_param` from `start`, at most
-    `max_fits` fits; `config` must be biased) and keep the chosen model on it for `holdout_evaluate`."""
+    `max_fits` fits; `config` must be biased), and its rank within the search's budget unless `rank_search` is
+    False, and keep the chosen model on it for `holdout_evaluate`."""
     holdout.choice, holdout.stars = search_reg_param(
         holdout.train,
         holdout.test,
@@ -609,6 +611,7 @@ def holdout_choose_reg_param(
         biases_on_driver=biases_on_driver,
         on_trial=on_trial,
         train_count=holdout.train_count,
+        **({} if rank_search else {"rank_max_ratings": 0}),
     )
     return holdout.choice
 
@@ -750,6 +753,7 @@ def evaluate_protocol(
     protocol: str = "random",
     reg_starts: Mapping[str, float] | None = None,
     blend: Iterable[str] = (),
+    rank_search: Iterable[str] = (),
 ) -> dict[str, Any]:
     """The tutorial's protocol next to named configurations, on one random 60/20/20 split (`protocol` "random") or
     split by time within each user (`protocol` "time": `split_three_by_time`, each user's latest 20% in test; needs
@@ -764,7 +768,8 @@ def evaluate_protocol(
     movies, on the test ratings of users seen in train+validation (held-out rating >= 4 is relevant).
     `reg_starts` {name: regParam}: those (biased) configurations choose their stars regParam first as a retrain does
     (`reg_search.search_reg_param` from that start), fitted on train and judged on validation; the chosen value is
-    then refitted on train+validation, and the entry has "reg_search".
+    then refitted on train+validation, and the entry has "reg_search". Those also named in `rank_search` choose
+    their rank with it as a retrain does (the search's budget applies; "reg_search"'s "rank").
     `blend` (names of biased configurations with a list model): those choose the list score's blend into the stars
     as a retrain does (`blend.choose_stars_blend`, both models fitted on train, judged on validation) and apply it to
     the refit; the entry has "stars_blend" and "test_rmse_refit_unblended" next to the (blended) "test_rmse_refit".
@@ -786,6 +791,7 @@ def evaluate_protocol(
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     ranks = tuple(ranks)
     blended = frozenset(blend)
+    rank_searched = frozenset(rank_search)
     if not ranks:
         raise ValueError("ranks must not be empty")
     if protocol not in ("random", "time"):
@@ -861,6 +867,8 @@ def evaluate_protocol(
                 known_test,
                 k,
                 reg_start=(reg_starts or {}).get(name),
+                rank_search=name in rank_searched,
+                train_count=counts["train"],
                 blend=name in blended,
                 notify=lambda message, name=name: notify(f"{name}: {message}"),
             )
@@ -892,6 +900,8 @@ def _evaluate_config(
     k: int,
     *,
     reg_start: float | None = None,
+    rank_search: bool = False,
+    train_count: int | None = None,
     blend: bool = False,
     notify: Callable[[str], None] = lambda message: None,
 ) -> dict[str, Any]:
@@ -905,9 +915,14 @@ def _evaluate_config(
             config,
             start=reg_start,
             on_trial=lambda reg, error: notify(f"regParam {reg:.4g}: validation RMSE {error:.4f}"),
+            train_count=train_count,
+            **({} if rank_search else {"rank_max_ratings": 0}),
         )
         entry["reg_search"] = choice.to_dict()
-        config = replace(config, ratings=replace(config.ratings, reg_param=choice.chosen))
+        for rank, error, _ in choice.rank_trials:
+            notify(f"rank {rank} at regParam {choice.chosen:.4g}: validation RMSE {error:.4f}")
+        rank = choice.rank or config.ratings.rank
+        config = replace(config, ratings=replace(config.ratings, reg_param=choice.chosen, rank=rank))
         entry["config"] = config.to_dict()
     if config.biased:
         if reg_start is None:

@@ -220,16 +220,23 @@ MAX_REG_FITS = 7
 
 
 def _reg_choice_reuse(basis: RegChoiceBasis, ratings_now: int, max_change: float) -> dict | None:
-    """{"basis", "changed", "changed_share"} when at most `max_change` of the ratings changed since the search that
-    made `basis`'s choice (`ratings_changed_since`), so this run keeps the choice and fits it alone; None: search.
-    The change is measured against that search's data, never a later keep, so small changes cannot add up unseen."""
+    """{"basis", "changed", "changed_share", "rank", "rank_start"} when at most `max_change` of the ratings changed
+    since the search that made `basis`'s choice (`ratings_changed_since`), so this run keeps the choice (and the rank
+    it chose) and fits it alone; None: search. The change is measured against that search's data, never a later
+    keep, so small changes cannot add up unseen."""
     if max_change <= 0:
         return None
     changed = ratings_changed_since(basis=basis, ratings_now=ratings_now)
     share = changed / max(basis.ratings, 1)
     if share > max_change:
         return None
-    return {"basis": basis.to_dict(), "changed": changed, "changed_share": round(share, 6)}
+    return {
+        "basis": basis.to_dict(),
+        "changed": changed,
+        "changed_share": round(share, 6),
+        "rank": basis.rank,
+        "rank_start": basis.rank_start,
+    }
 
 
 def _with_stars_blend(options: RetrainOptions, chosen: dict | None) -> RetrainOptions:
@@ -314,7 +321,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                 # The regParam this run fits: chosen on the holdout split before the fit when it must be searched;
                 # a kept choice is fitted on the split after the publish, with the rest of the evaluation.
                 record, search_note = _choose_reg_param(run, export, evaluation, options, config, reused)
-                options = replace(options, reg_param=record["chosen"])
+                options = replace(options, reg_param=record["chosen"], rank=record.get("rank") or options.rank)
                 config = stages.model_config(
                     options, ratings_count=export.rows, parallelism=spark.sparkContext.defaultParallelism
                 )
@@ -363,6 +370,12 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
             "chosen": evaluation.reg_start,
             "start": evaluation.reg_start,
             "fits": 1,
+            # The rank that search chose is kept with its regParam when it started from this run's rank.
+            **(
+                {"rank": reused["rank"], "rank_start": reused["rank_start"]}
+                if options.rank_search and reused.get("rank") is not None and reused["rank_start"] == options.rank
+                else {}
+            ),
             "basis": reused["basis"],
             "reused": {"changed": reused["changed"], "changed_share": reused["changed_share"]},
         }
@@ -371,6 +384,8 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
             f"; stars regParam {record['chosen']:.4g} kept from run {reused['basis']['run']}'s search "
             f"({reused['changed_share']:.1%} of the ratings changed since; 1 fit on the holdout split)"
         )
+        if "rank" in record:
+            note += f", rank {record['rank']} kept with it"
         return record, note
     evaluation.split = evaluation.holdout()
     choice = metrics.holdout_choose_reg_param(
@@ -381,6 +396,7 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
         biases_on_driver=evaluation.biases_on_driver,
         # Logged, not reported: the command prints one line per stage, which names the choice.
         on_trial=_log_trial,
+        rank_search=options.rank_search,
     )
     # What the next run measures its change against: the data of this search.
     record = {
@@ -391,6 +407,9 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
         f"; stars regParam {choice.chosen:.4g} chosen from {choice.start:.4g} on the holdout split "
         f"({len(choice.trials)} fits, {choice.seconds:.1f}s)"
     )
+    if choice.rank is not None:
+        tried = ", ".join(f"{rank}: {error:.4f}" for rank, error, _ in choice.rank_trials)
+        note += f", rank {choice.rank} (tried {tried} against {choice.rank_start}: {choice.reg_rmse:.4f})"
     return record, note
 
 

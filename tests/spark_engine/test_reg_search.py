@@ -109,11 +109,25 @@ def test_above_the_budget_candidates_fit_half_the_iterations_and_the_choice_is_r
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(reg_search, "fit_als", recording_fit)
         choice, model = reg_search.search_reg_param(
-            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count - 1
+            train,
+            test,
+            config,
+            start=0.15,
+            max_fits=3,
+            train_count=train_count,
+            candidate_max_ratings=train_count - 1,
+            rank_max_ratings=0,
         )
         # Under the budget, or keeping a recent choice (one fit), every fit has all the iterations.
         under, _ = reg_search.search_reg_param(
-            train, test, config, start=0.15, max_fits=3, train_count=train_count, candidate_max_ratings=train_count
+            train,
+            test,
+            config,
+            start=0.15,
+            max_fits=3,
+            train_count=train_count,
+            candidate_max_ratings=train_count,
+            rank_max_ratings=0,
         )
         kept, _ = reg_search.search_reg_param(
             train, test, config, start=0.15, max_fits=1, train_count=train_count, candidate_max_ratings=1
@@ -243,3 +257,119 @@ def test_the_retrain_search_hands_the_split_size_to_the_budget(spark):
     finally:
         holdout.release()
     assert seen["train_count"] == holdout.train_count > 0
+
+
+def _rich_frame(spark, seed=5, users=80, movies=60, taste_rank=6, noise=0.0):
+    """Ratings of a rank-6 taste (`taste_rank`), dense and unrounded, plus `noise` (standard deviation): a rank-2
+    model leaves most of a rank-6 taste unexplained."""
+    rng = np.random.default_rng(seed)
+    taste_u, taste_m = rng.normal(size=(users, taste_rank)), rng.normal(size=(movies, taste_rank))
+    rows = [
+        (u, 1000 + m, float(np.clip(3 + taste_u[u] @ taste_m[m] * 0.35 + rng.normal(0, noise), 0.5, 5.0)))
+        for u in range(users)
+        for m in range(movies)
+        if rng.random() < 0.7
+    ]
+    return spark.createDataFrame(rows, "user_id int, movie_id int, rating float")
+
+
+@pytest.mark.spark
+def test_on_small_data_the_search_keeps_a_larger_rank_only_when_it_is_better_beyond_noise(spark):
+    train, test = (part.cache() for part in metrics.split_holdout(_rich_frame(spark), 0.25, seed=1))
+    train_count = train.count()
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=2, max_iter=8, reg_param=0.05, num_blocks=1), biased=True
+    )
+
+    choice, model = reg_search.search_reg_param(
+        train, test, config, start=0.05, max_fits=3, train_count=train_count, rank_candidates=(3,)
+    )
+
+    # Rank 6 structure: rank 6 explains it, far beyond noise, and is the model handed back and measured.
+    assert choice.rank == 6 and choice.rank_start == 2
+    assert [rank for rank, _, _ in choice.rank_trials] == [6]
+    assert choice.rmse == choice.rank_trials[0][1] < choice.reg_rmse - 0.05
+    assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
+    assert choice.to_dict()["rank"] == 6 and choice.to_dict()["rank_trials"][0]["rank"] == 6
+
+    # Above the rank budget, keeping a recent choice (one fit), or turned off: the configured rank, no rank fit.
+    for kwargs in (
+        {"max_fits": 3, "rank_max_ratings": train_count - 1},
+        {"max_fits": 1},
+        {"max_fits": 3, "rank_max_ratings": 0},
+    ):
+        off, off_model = reg_search.search_reg_param(
+            train, test, config, start=0.05, train_count=train_count, rank_candidates=(3,), **kwargs
+        )
+        assert off.rank is None and off.rank_trials == [] and "rank" not in off.to_dict()
+        assert math.isclose(off.rmse, metrics.rmse_of(off_model, test), rel_tol=1e-6)
+
+
+@pytest.mark.spark
+def test_a_larger_rank_that_does_not_help_beyond_noise_is_not_kept(spark):
+    # Rank-1 taste and noise: a rank-1 model explains all there is to explain; rank 4 only fits the noise.
+    frame = _rich_frame(spark, taste_rank=1, noise=0.5)
+    train, test = (part.cache() for part in metrics.split_holdout(frame, 0.25, seed=1))
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=1, max_iter=8, reg_param=0.05, num_blocks=1), biased=True
+    )
+
+    choice, model = reg_search.search_reg_param(
+        train, test, config, start=0.05, max_fits=3, train_count=train.count(), rank_candidates=(4,)
+    )
+
+    assert [rank for rank, _, _ in choice.rank_trials] == [4]
+    assert choice.rank == 1 and choice.rmse == choice.reg_rmse
+    assert math.isclose(choice.rmse, metrics.rmse_of(model, test), rel_tol=1e-6)
+
+
+@pytest.mark.spark
+@pytest.mark.django_db(transaction=True)
+def test_the_retrain_fits_publishes_and_records_the_rank_its_search_chose(spark):
+    from recommendations.models import StarsItemFactor
+
+    _seed_ratings()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(reg_search, "RANK_CANDIDATES", (3,))
+        run = retrain(options=_options(rank=1, rank_search=True, reg_search_reuse_change=0.0))
+    run.refresh_from_db()
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    search = _search_of(run)
+    assert search["rank_start"] == 1 and [t["rank"] for t in search["rank_trials"]] == [3]
+    # Whichever rank won on this split, the run fitted, published and says the one its search recorded.
+    rank = search["rank"]
+    assert rank in (1, 3) and run.parameters["rank"] == rank
+    width = len(StarsItemFactor.objects.filter(run=run).first().factors)
+    assert width == rank + (run.parameters["list_rank"] if run.parameters["stars_list_weight"] > 0 else 0)
+    label = "; rank 3 (chosen over 1)" if rank == 3 else "; rank 1 (3 no better)"
+    assert run.stars_reg_param.endswith(label)
+
+
+@pytest.mark.django_db
+def test_a_rank_from_the_command_line_or_tune_is_not_searched(settings):
+    assert RetrainOptions.from_settings().rank_search is True
+    settings.ALS_RANK_SEARCH = False
+    assert RetrainOptions.from_settings().rank_search is False
+    settings.ALS_RANK_SEARCH = True
+    assert RetrainOptions.from_settings(rank=24).rank_search is False
+    TunedParameters.objects.create(pk=1, rank=24, max_iter=5, reg_param=0.07, cv_rmse=0.9, ratings_count=1, folds=3)
+    assert RetrainOptions.from_settings().rank_search is False
+
+
+@pytest.mark.spark
+def test_evaluate_chooses_the_rank_as_a_retrain_does_and_refits_the_choice(spark):
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=2, max_iter=8, reg_param=0.05, num_blocks=1), biased=True
+    )
+    frame = _rich_frame(spark).cache()
+    searched = metrics.evaluate_protocol(
+        frame, {"d": config}, ranks=(2,), reg_starts={"d": 0.05}, rank_search=("d",), num_blocks=1
+    )["configs"]["d"]
+    fixed = metrics.evaluate_protocol(frame, {"d": config}, ranks=(2,), reg_starts={"d": 0.05}, num_blocks=1)
+    fixed = fixed["configs"]["d"]
+
+    # The rank-6 taste: twice rank 2 wins on validation, and the refit on train+validation is at rank 4.
+    assert searched["reg_search"]["rank"] == 4 == searched["config"]["ratings"]["rank"]
+    assert searched["test_rmse_refit"] < fixed["test_rmse_refit"]
+    # Not named in rank_search: no rank is tried.
+    assert "rank" not in fixed["reg_search"] and fixed["config"]["ratings"]["rank"] == 2

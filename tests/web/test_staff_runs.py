@@ -273,6 +273,26 @@ def test_runs_show_how_their_stars_reg_param_was_set(staff_client, admin_client)
     assert fixed.stars_reg_param == "0.2 (fixed)"
 
 
+def test_runs_show_the_stars_rank_their_search_chose(staff_client, admin_client):
+    base = {"chosen": 0.15, "start": 0.15, "step": 1.6, "rmse": 0.85, "fits": 3, "trials": [], "seconds": 3.0}
+    trial = {"rank": 32, "rmse": 0.85, "seconds": 2.0}
+    larger = {**base, "rank": 32, "rank_start": 16, "rank_trials": [trial]}
+    kept_16 = {**base, "rank": 16, "rank_start": 16, "rank_trials": [{**trial, "rmse": 0.86}]}
+    chose = _run(1, active=True, metrics={"rmse": 0.85, "reg_search": larger}, parameters={"rank": 32})
+    stayed = _run(2, metrics={"rmse": 0.86, "reg_search": kept_16})
+    reused = {**larger, "fits": 1, "basis": {"run": chose.pk}, "reused": {"changed": 0, "changed_share": 0.0}}
+    kept = _run(3, metrics={"rmse": 0.85, "reg_search": reused})
+
+    assert chose.stars_reg_param == "0.15 (chosen from 0.15, 3 fits); rank 32 (chosen over 16)"
+    assert stayed.stars_reg_param == "0.15 (chosen from 0.15, 3 fits); rank 16 (32 no better)"
+    assert kept.stars_reg_param == f"0.15 (kept from run {chose.pk}'s search, 1 fit); rank 32 (kept)"
+    page = staff_client.get(URL).content.decode()
+    assert "stars regParam 0.15 (chosen from 0.15, 3 fits); rank 32 (chosen over 16)" in page  # the serving run
+    assert "rank 16 (32 no better)" in page
+    admin_page = admin_client.get(reverse("admin:recommendations_trainingrun_change", args=[chose.pk]))
+    assert "rank 32 (chosen over 16)" in admin_page.content.decode()
+
+
 def test_runs_show_their_stars_blend_and_where_it_came_from(staff_client, admin_client):
     chosen_blend = {"list_weight": 0.12, "offset": -0.05, "rmse_before": 0.8612, "rmse": 0.857, "kept": True}
     chosen = _run(1, metrics={"rmse": 0.857, "stars_blend": {**chosen_blend, "basis": {"run": 1}}})
