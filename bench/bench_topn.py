@@ -253,6 +253,7 @@ def main() -> None:
     parser.add_argument(
         "--expected", type=Path, help="a top-N result of an earlier run (another commit's) to count differing rows"
     )
+    parser.add_argument("--expected-similar", type=Path, help="likewise for the similar movies")
     parser.add_argument(
         "--compare-als", action="store_true", help="also fit ALS on the rated set and time recommendForAllUsers(n)"
     )
@@ -323,7 +324,15 @@ def main() -> None:
             f"similar_items(k={args.k})",
             lambda: similar_items(item_factors, args.k).write.parquet(str(similar_path)),
         )
-        print(f"  rows written: {spark.read.parquet(str(similar_path)).count():,}")
+        similar = spark.read.parquet(str(similar_path))
+        print(f"  rows written: {similar.count():,}")
+        if args.expected_similar is not None:
+            left = similar.select("movie_id", "rank", "similar_id")
+            right = spark.read.parquet(str(args.expected_similar)).select("movie_id", "rank", "similar_id")
+            print(
+                f"  (movie, rank, similar) rows not in {args.expected_similar}: {left.exceptAll(right).count():,}, "
+                f"the other way: {right.exceptAll(left).count():,}"
+            )
 
     if args.compare_als:
         from pyspark.ml.recommendation import ALS
