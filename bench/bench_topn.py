@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from spark_engine.session import SparkConfig, get_spark  # noqa: E402
+from spark_engine.stages import read_pairs  # noqa: E402
 from spark_engine.topk import similar_items, top_n_unrated  # noqa: E402
 
 
@@ -245,6 +246,15 @@ def main() -> None:
     parser.add_argument("--kernels", default="pruned", help="top-N kernels to time, comma-separated: pruned, full")
     parser.add_argument("--repeat", type=int, default=1, help="times to run each kernel, alternating")
     parser.add_argument(
+        "--rated-arrow",
+        action="store_true",
+        help="read the rated pairs with pyarrow on the driver (as the retrain does: stages.read_pairs), not Spark",
+    )
+    parser.add_argument(
+        "--expected", type=Path, help="a top-N result of an earlier run (another commit's) to count differing rows"
+    )
+    parser.add_argument("--expected-similar", type=Path, help="likewise for the similar movies")
+    parser.add_argument(
         "--compare-als", action="store_true", help="also fit ALS on the rated set and time recommendForAllUsers(n)"
     )
     args = parser.parse_args()
@@ -281,9 +291,13 @@ def main() -> None:
             top_path = args.out / f"result_topn_{kernel}"
             shutil.rmtree(top_path, ignore_errors=True)
             timed(
-                f"top_n_unrated(n={args.n}, {kernel})",
+                f"top_n_unrated(n={args.n}, {kernel}{', rated pairs by pyarrow' if args.rated_arrow else ''})",
                 lambda path=top_path, kernel=kernel: top_n_unrated(
-                    user_factors, item_factors, rated, args.n, prune=kernel == "pruned"
+                    user_factors,
+                    item_factors,
+                    read_pairs([args.out / "rated.parquet"]) if args.rated_arrow else rated,
+                    args.n,
+                    prune=kernel == "pruned",
                 ).write.parquet(str(path)),
             )
     tops = {kernel: spark.read.parquet(str(args.out / f"result_topn_{kernel}")) for kernel in kernels}
@@ -292,6 +306,13 @@ def main() -> None:
     if len(kernels) > 1:
         left, right = (tops[k].select("user_id", "rank", "movie_id") for k in kernels[:2])
         print(f"  (user, rank, movie) rows of {kernels[0]} not in {kernels[1]}: {left.exceptAll(right).count():,}")
+    if args.expected is not None:
+        left = top.select("user_id", "rank", "movie_id")
+        right = spark.read.parquet(str(args.expected)).select("user_id", "rank", "movie_id")
+        print(
+            f"  (user, rank, movie) rows not in {args.expected}: {left.exceptAll(right).count():,}, "
+            f"the other way: {right.exceptAll(left).count():,}"
+        )
     users = [row.id for row in user_factors.select("id").orderBy("id").collect()]
     sample = sorted({users[0], users[1], users[len(users) // 2], users[-1]})
     expected = brute_force_top_n(args.out, sample, args.n)
@@ -303,7 +324,15 @@ def main() -> None:
             f"similar_items(k={args.k})",
             lambda: similar_items(item_factors, args.k).write.parquet(str(similar_path)),
         )
-        print(f"  rows written: {spark.read.parquet(str(similar_path)).count():,}")
+        similar = spark.read.parquet(str(similar_path))
+        print(f"  rows written: {similar.count():,}")
+        if args.expected_similar is not None:
+            left = similar.select("movie_id", "rank", "similar_id")
+            right = spark.read.parquet(str(args.expected_similar)).select("movie_id", "rank", "similar_id")
+            print(
+                f"  (movie, rank, similar) rows not in {args.expected_similar}: {left.exceptAll(right).count():,}, "
+                f"the other way: {right.exceptAll(left).count():,}"
+            )
 
     if args.compare_als:
         from pyspark.ml.recommendation import ALS

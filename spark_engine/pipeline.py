@@ -487,14 +487,13 @@ def _publish_stages(run, options, spark, export, ratings, models, run_dir, on_st
     with _stage(run, "topn", on_stage) as outcome:
         outputs = stages.write_results(
             models=models,
-            ratings=ratings,
+            rated_files=[path for path in (export.path, export.hidden_path) if path is not None],
             run_id=run.pk,
             out_dir=run_dir / "results",
             top_n=options.top_n,
             similar_k=options.similar_k,
             driver_max_cells=options.topn_driver_max_cells,
             taste_versions=stages.read_export(spark, export.taste_versions_path),
-            hidden=stages.read_export(spark, export.hidden_path),
         )
         outcome.fields = {"users_count": outputs.users, "movies_count": outputs.movies}
         outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"

@@ -97,3 +97,58 @@ def test_pruned_top_n_scores_only_the_movies_that_can_reach_the_top(monkeypatch)
     got = list(zip(batch.column("user_id").to_pylist(), batch.column("movie_id").to_pylist(), strict=True))
     expected = [(i, j) for i, j, _ in _brute_force_top_n(users, items, set(), 10)]
     assert got == expected
+
+
+@pytest.mark.parametrize("lookup", [True, False])
+def test_rated_index_lists_each_known_pair_under_its_user_whatever_the_ids_and_order(monkeypatch, lookup):
+    if not lookup:  # every id beyond the lookup table's budget: the binary search
+        monkeypatch.setattr(topk, "LOOKUP_MIN_ENTRIES", 0)
+        monkeypatch.setattr(topk, "LOOKUP_ENTRIES_PER_ID", 0)
+    rng = np.random.default_rng(int(lookup))
+    for _ in range(30):
+        user_ids = np.unique(rng.choice([0, 1, 2, 5, 7, 40, 1_000, 70_000], rng.integers(1, 8), replace=False))
+        item_ids = np.unique(rng.integers(0, rng.choice([10, 300, 100_000]), rng.integers(1, 60)))
+        # Known and unknown ids, negatives, duplicates, in any order.
+        users = rng.choice(np.concatenate([user_ids, [-1, 3, 99_999]]), 200)
+        movies = rng.choice(np.concatenate([item_ids, [-7, 11, 100_001]]), 200)
+
+        start, cols = topk._rated_index_of_arrays(users, movies, user_ids, item_ids)
+
+        assert start.size == user_ids.size + 1 and start[0] == 0 and start[-1] == cols.size
+        for row, user in enumerate(user_ids):
+            expected = sorted(
+                int(np.searchsorted(item_ids, m))
+                for u, m in zip(users, movies, strict=True)
+                if u == user and m in item_ids
+            )
+            assert sorted(cols[start[row] : start[row + 1]].tolist()) == expected
+
+
+def test_rated_index_columns_are_uint16_below_65536_movies_else_int32():
+    users, movies = np.array([1, 1, 2]), np.array([3, 65_534, 3])
+    _, narrow = topk._rated_index_of_arrays(users, movies, np.array([1, 2]), np.arange(65_535))
+    _, wide = topk._rated_index_of_arrays(users, movies, np.array([1, 2]), np.arange(65_536))
+    assert narrow.dtype == np.uint16 and wide.dtype == np.int32
+    assert narrow.tolist() == wide.tolist() == [3, 65_534, 3]
+
+
+def test_read_pairs_reads_every_file_and_leaves_out_nulls(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from spark_engine.stages import read_pairs
+
+    pq.write_table(
+        pa.table({"user_id": [1, 2, None], "movie_id": [10, 20, 30], "rating": [4.0, 3.0, 5.0]}), tmp_path / "a"
+    )
+    pq.write_table(
+        pa.table({"user_id": pa.array([3], pa.int32()), "movie_id": pa.array([None], pa.int32())}), tmp_path / "b"
+    )
+    pq.write_table(
+        pa.table({"user_id": pa.array([4], pa.int32()), "movie_id": pa.array([40], pa.int32())}), tmp_path / "c"
+    )
+
+    users, movies = read_pairs([tmp_path / "a", tmp_path / "b", tmp_path / "c"])
+
+    assert users.tolist() == [1, 2, 4] and movies.tolist() == [10, 20, 40]
+    assert read_pairs([])[0].size == 0

@@ -60,9 +60,12 @@ def test_get_spark_returns_the_configured_running_session(spark):
     assert spark.sparkContext.getCheckpointDir()
 
 
+@pytest.mark.parametrize("rated_as", ["frame", "arrays"])
 @pytest.mark.parametrize("prune", [True, False], ids=["pruned", "full"])
 @pytest.mark.parametrize("on_driver", [False, True], ids=["executors", "driver"])
-def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spark, monkeypatch, on_driver, prune):
+def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(
+    spark, monkeypatch, on_driver, prune, rated_as
+):
     rng = np.random.default_rng(0)
     user_ids, movie_ids = np.arange(1, 51) * 3, np.arange(1, 41) * 7
     users, movies = rng.normal(size=(50, 3)), rng.normal(size=(40, 3))
@@ -79,7 +82,7 @@ def test_top_n_unrated_matches_brute_force_and_never_recommends_rated_movies(spa
     actual = top_n_unrated(
         _factors(spark, user_ids, users),
         _factors(spark, movie_ids, movies),
-        _pairs(spark, pairs),
+        _pairs(spark, pairs) if rated_as == "frame" else tuple(np.array(pairs).T),
         10,
         num_partitions=3,
         on_driver=on_driver,
