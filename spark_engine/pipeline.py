@@ -335,7 +335,12 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                     outcome.fields["metrics"] = {**metrics_so_far, "stars_blend": blend_record}
                 outcome.fields["parameters"] = asdict(options)
                 search_note += blend_note
-            models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
+            models = stages.fit(
+                ratings,
+                config,
+                biases_on_driver=export.rows <= options.biases_driver_max_ratings,
+                concurrent=export.rows <= options.concurrent_fit_max_ratings,
+            )
             outcome.fields["global_mean"] = models.stars.global_mean
             outcome.summary = (
                 f"stars: biased ALS rank {options.rank}, regParam {options.reg_param:.4g}, {options.max_iter} "
