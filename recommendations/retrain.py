@@ -97,8 +97,9 @@ class RetrainOptions:
     stars_blend: bool = True
     stars_list_weight: float = 0.0
     stars_list_offset: float = 0.0
-    # Up to this many ratings the two models are fitted at the same time (CONCURRENT_FIT_MAX_RATINGS; 0: never).
-    concurrent_fit_max_ratings: int = 2_000_000
+    # Up to this many ratings the two models are fitted side by side, and the content map is learned during the top-N
+    # stage (CONCURRENT_MAX_RATINGS; 0: never).
+    concurrent_max_ratings: int = 2_000_000
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
@@ -124,7 +125,7 @@ class RetrainOptions:
             evaluation_max_ratings=settings.EVALUATION_MAX_RATINGS,
             biases_driver_max_ratings=settings.BIASES_DRIVER_MAX_RATINGS,
             topn_driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
-            concurrent_fit_max_ratings=settings.CONCURRENT_FIT_MAX_RATINGS,
+            concurrent_max_ratings=settings.CONCURRENT_MAX_RATINGS,
             num_blocks=settings.ALS_NUM_BLOCKS,
             reg_search=settings.ALS_REG_SEARCH,
             reg_search_reuse_change=settings.ALS_REG_SEARCH_REUSE_CHANGE,
@@ -190,7 +191,7 @@ class RetrainOptions:
             "evaluation_max_ratings",
             "biases_driver_max_ratings",
             "topn_driver_max_cells",
-            "concurrent_fit_max_ratings",
+            "concurrent_max_ratings",
         ):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")

@@ -27,7 +27,7 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_engine.frames import collect_factors, require_columns
+from spark_engine.frames import collect_factors, in_thread, require_columns
 from spark_engine.topk import PairScorer
 
 # Predicted stars are clipped to the rating scale.
@@ -475,7 +475,7 @@ def fit_models(
     data, where each fit's tasks keep every core busy, it only raises the peak memory."""
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
     if concurrent and config.lists is not None:
-        list_fit = _in_thread(fit_list_model, ratings, config.lists)
+        list_fit = in_thread(fit_list_model, ratings, config.lists)
         try:
             stars, _, _ = _fit_stars(ratings, config, biases_on_driver=biases_on_driver)
         except BaseException:
@@ -522,40 +522,6 @@ def _with_lists(stars: BiasedALSModel, users: DataFrame, items: DataFrame, confi
             stars, users, items, list_weight=config.stars_list_weight, offset=config.stars_list_offset
         )
     return FittedModels(stars=stars, list_users=users, list_items=items)
-
-
-class _ThreadResult:
-    """What `_in_thread` hands back: `result()` waits for the thread and returns its value or raises its error."""
-
-    def __init__(self, thread, outcome: dict) -> None:
-        self._thread, self._outcome = thread, outcome
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def result(self):
-        self._thread.join()
-        if "error" in self._outcome:
-            raise self._outcome["error"]
-        return self._outcome["value"]
-
-
-def _in_thread(function, *args) -> _ThreadResult:
-    """Run `function(*args)` in a new thread that submits its Spark jobs with this thread's local properties (PySpark's
-    InheritableThread: in pinned-thread mode each Python thread has a JVM thread of its own)."""
-    from pyspark import InheritableThread
-
-    outcome: dict = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = function(*args)
-        except BaseException as error:  # handed to the caller by result()
-            outcome["error"] = error
-
-    thread = InheritableThread(target=target, name=f"fit-{getattr(function, '__name__', 'job')}", daemon=True)
-    thread.start()
-    return _ThreadResult(thread, outcome)
 
 
 def blend_stars_model(
