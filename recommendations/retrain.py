@@ -97,8 +97,7 @@ class RetrainOptions:
     stars_blend: bool = True
     stars_list_weight: float = 0.0
     stars_list_offset: float = 0.0
-    # Up to this many ratings the two models are fitted side by side, and the content map is learned during the top-N
-    # stage (CONCURRENT_MAX_RATINGS; 0: never).
+    # Up to this many ratings the two models are fitted side by side (CONCURRENT_MAX_RATINGS; 0: never).
     concurrent_max_ratings: int = 2_000_000
 
     @classmethod

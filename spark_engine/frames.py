@@ -70,12 +70,3 @@ def in_thread(function: Callable, *args) -> ThreadResult:
     thread = InheritableThread(target=target, name=f"spark-{getattr(function, '__name__', 'job')}", daemon=True)
     thread.start()
     return ThreadResult(thread, outcome)
-
-
-def in_threads(calls: dict[str, tuple]) -> dict:
-    """{name: function(*args)} for `calls` {name: (function, *args)}, each run in a thread of its own (`in_thread`).
-    Waits for every one, then raises the first error in `calls`' order, so no job outlives the call."""
-    started = {name: in_thread(*call) for name, call in calls.items()}
-    for job in started.values():
-        job.join()
-    return {name: job.result() for name, job in started.items()}

@@ -99,9 +99,6 @@ class _StageOutcome:
     fields: dict = field(default_factory=dict)
     summary: str = ""
     note: str = ""
-    # The stage's own duration when its work ran beside another stage's (the content map during the top-N): else the
-    # time the body took.
-    seconds: float | None = None
 
 
 @contextmanager
@@ -113,7 +110,7 @@ def _stage(run: TrainingRun, name: str, on_stage: StageCallback | None) -> Itera
     outcome = _StageOutcome()
     started = time.perf_counter()
     yield outcome
-    seconds = time.perf_counter() - started if outcome.seconds is None else outcome.seconds
+    seconds = time.perf_counter() - started
     services.training_run_update(run=run, **outcome.fields, **{stage.field: seconds})
     _report(on_stage, stage.label, f"{outcome.summary} in {seconds:.1f}s{outcome.note}")
 
@@ -216,41 +213,6 @@ def _content_map_learn(stages, models, ratings):
         return None, f"content map skipped: {reason}"
     seconds = round(time.perf_counter() - started, 3)
     return replace(content_map, fit={**content_map.fit, "learn_seconds": seconds}), ""
-
-
-def _content_map_timed(stages, models, ratings):
-    """`_content_map_learn`'s (content map, warning) and the seconds it took."""
-    started = time.perf_counter()
-    content_map, warning = _content_map_learn(stages, models, ratings)
-    return content_map, warning, time.perf_counter() - started
-
-
-def _content_map_in_thread(stages, models, ratings):
-    """`_content_map_timed` in a thread of its own, which closes the database connection it opened."""
-    from django.db import connections
-
-    try:
-        return _content_map_timed(stages, models, ratings)
-    finally:
-        connections.close_all()  # this thread's connections only: Django keeps them per thread
-
-
-def _content_stage(run: TrainingRun, on_stage: StageCallback | None, learned, note: str = ""):
-    """Record and report the content map stage from `_content_map_timed`'s result; return the map (None: none)."""
-    content_map, warning, seconds = learned
-    with _stage(run, "content", on_stage) as outcome:
-        outcome.seconds = seconds
-        if content_map is None:
-            services.training_run_warn(run=run, warning=warning)
-            outcome.summary = warning
-        else:
-            r2 = {name: content_map.fit.get(f"{name}_r2", float("nan")) for name in ("list", "stars", "bias")}
-            outcome.summary = (
-                f"{content_map.movies_learned:,} movies, {len(content_map.vocabulary):,} features, held-out R² "
-                f"lists {r2['list']:.3f} stars {r2['stars']:.3f} bias {r2['bias']:.3f}"
-            )
-        outcome.note = note
-    return content_map
 
 
 # Fits of the stars regParam search at most (spark_engine.reg_search.MAX_FITS; not imported: it imports pyspark).
@@ -499,33 +461,32 @@ def _log_trial(reg: float, error: float) -> None:
 def _publish_stages(run, options, spark, export, ratings, models, run_dir, on_stage, evaluation) -> None:
     from spark_engine import stages
 
-    side_by_side = export.rows <= options.concurrent_max_ratings
-    # Small data: the content map (one small Spark job, then numpy on the driver) is learned in a second thread while
-    # the top-N stage runs, whose short Spark jobs and driver scoring leave a core idle much of the time. Its line
-    # then follows top-N's, with its own duration.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="content-map") as learner:
-        learning = None
-        if side_by_side:
-            learning = learner.submit(contextvars.copy_context().run, _content_map_in_thread, stages, models, ratings)
+    with _stage(run, "content", on_stage) as outcome:
+        content_map, warning = _content_map_learn(stages, models, ratings)
+        if content_map is None:
+            services.training_run_warn(run=run, warning=warning)
+            outcome.summary = warning
         else:
-            content_map = _content_stage(run, on_stage, _content_map_timed(stages, models, ratings))
-
-        with _stage(run, "topn", on_stage) as outcome:
-            outputs = stages.write_results(
-                models=models,
-                ratings=ratings,
-                run_id=run.pk,
-                out_dir=run_dir / "results",
-                top_n=options.top_n,
-                similar_k=options.similar_k,
-                driver_max_cells=options.topn_driver_max_cells,
-                taste_versions=stages.read_export(spark, export.taste_versions_path),
-                hidden=stages.read_export(spark, export.hidden_path),
+            r2 = {name: content_map.fit.get(f"{name}_r2", float("nan")) for name in ("list", "stars", "bias")}
+            outcome.summary = (
+                f"{content_map.movies_learned:,} movies, {len(content_map.vocabulary):,} features, held-out R² "
+                f"lists {r2['list']:.3f} stars {r2['stars']:.3f} bias {r2['bias']:.3f}"
             )
-            outcome.fields = {"users_count": outputs.users, "movies_count": outputs.movies}
-            outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"
-        if learning is not None:
-            content_map = _content_stage(run, on_stage, learning.result(), note=" (during top-N)")
+
+    with _stage(run, "topn", on_stage) as outcome:
+        outputs = stages.write_results(
+            models=models,
+            ratings=ratings,
+            run_id=run.pk,
+            out_dir=run_dir / "results",
+            top_n=options.top_n,
+            similar_k=options.similar_k,
+            driver_max_cells=options.topn_driver_max_cells,
+            taste_versions=stages.read_export(spark, export.taste_versions_path),
+            hidden=stages.read_export(spark, export.hidden_path),
+        )
+        outcome.fields = {"users_count": outputs.users, "movies_count": outputs.movies}
+        outcome.summary = f"{outputs.users:,} users × {outputs.movies:,} movies"
 
     with _stage(run, "publish", on_stage) as outcome:
         counts = services.training_run_results_load(run=run, files=outputs.files, content_map=content_map)

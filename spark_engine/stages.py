@@ -14,7 +14,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from spark_engine import fitting, metrics, topk
-from spark_engine.frames import collect_factors, in_threads
+from spark_engine.frames import collect_factors
 from spark_engine.schemas import RATINGS_SCHEMA
 from spark_engine.session import SparkConfig, get_spark
 
@@ -232,16 +232,9 @@ def write_results(
     user_factors = models.list_users.cache()
     item_factors = models.list_items.cache()
     # Collected once for the counts, the top-N and similar movies: on small data every extra Spark job (a count, a
-    # second collect) costs more than the scoring. The list factors and the stars model's terms (small tables at any
-    # size) are collected side by side: each is a few short Spark jobs, mostly waiting on scheduling.
-    collected = in_threads(
-        {
-            "users": (collect_factors, user_factors, "list user factors"),
-            "items": (collect_factors, item_factors, "list item factors"),
-            "stars": (fitting.stars_pair_scorer, models.stars),
-        }
-    )
-    user_table, item_table = collected["users"], collected["items"]
+    # second collect) costs more than the scoring.
+    user_table = collect_factors(user_factors, "list user factors")
+    item_table = collect_factors(item_factors, "list item factors")
     users, movies = user_table[0].size, item_table[0].size
     on_driver = users * movies <= driver_max_cells
     rated = ratings.select("user_id", "movie_id")
@@ -264,26 +257,28 @@ def write_results(
         rated,
         top_n,
         on_driver=on_driver,
-        rate_with=collected["stars"],
+        rate_with=fitting.stars_pair_scorer(models.stars),
         collected=(user_table, item_table),
     )
     similar = topk.similar_items(item_factors, similar_k, on_driver=on_driver, collected=item_table)
     stars_items = fitting.stars_item_terms(models.stars)
     stars_users = fitting.stars_user_terms(models.stars)
-    writes = {
-        "recommendations": (top_stars.select(run, "user_id", "movie_id", "rank", "prediction"), out_dir / "recs"),
-        "similar": (similar.select(run, "movie_id", "similar_id", "rank", "score"), out_dir / "similar"),
-        "user_factors": (user_rows.select(run, "id", version, _pg_array("features")), out_dir / "user_factors"),
-        "item_factors": (item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
-        "stars_items": (stars_items.select(run, "movie_id", "bias", _pg_array("features")), out_dir / "stars_items"),
-        "stars_users": (stars_users.select(run, "user_id", "bias", _pg_array("features")), out_dir / "stars_users"),
+    files = {
+        "recommendations": _write_csv(
+            top_stars.select(run, "user_id", "movie_id", "rank", "prediction"), out_dir / "recs"
+        ),
+        "similar": _write_csv(similar.select(run, "movie_id", "similar_id", "rank", "score"), out_dir / "similar"),
+        "user_factors": _write_csv(
+            user_rows.select(run, "id", version, _pg_array("features")), out_dir / "user_factors"
+        ),
+        "item_factors": _write_csv(item_factors.select(run, "id", _pg_array("features")), out_dir / "item_factors"),
+        "stars_items": _write_csv(
+            stars_items.select(run, "movie_id", "bias", _pg_array("features")), out_dir / "stars_items"
+        ),
+        "stars_users": _write_csv(
+            stars_users.select(run, "user_id", "bias", _pg_array("features")), out_dir / "stars_users"
+        ),
     }
-    if on_driver:
-        # Small data: six writes of a few thousand rows, each a Spark job whose scheduling costs more than its rows;
-        # side by side they share that latency. Large data writes one after the other (each fills the cores).
-        files = in_threads({name: (_write_csv, frame, path) for name, (frame, path) in writes.items()})
-    else:
-        files = {name: _write_csv(frame, path) for name, (frame, path) in writes.items()}
     user_factors.unpersist()
     item_factors.unpersist()
     return ResultFiles(files=files, users=users, movies=movies)

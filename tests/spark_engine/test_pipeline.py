@@ -88,8 +88,7 @@ def test_retrain_publishes_every_users_top_n_without_rated_movies(spark, tmp_pat
     run.refresh_from_db()
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     assert run.is_active
-    # Small data: the content map is learned during the top-N stage (CONCURRENT_MAX_RATINGS), so its line follows.
-    assert stages_seen == ["export", "fit", "top-N", "content map", "publish", "evaluate"]
+    assert stages_seen == ["export", "fit", "content map", "top-N", "publish", "evaluate"]
     assert run.evaluation == TrainingRun.Evaluation.SUCCEEDED
     assert run.ratings_count == Rating.objects.count()
     assert run.users_count == len(users) and run.movies_count == len(movies)
