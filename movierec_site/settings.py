@@ -404,6 +404,11 @@ TOPN_DRIVER_MAX_CELLS = env.int("TOPN_DRIVER_MAX_CELLS", default=50_000_000)
 # Up to this many ratings the stars model's biases are fitted with numpy on the driver, where Spark's job
 # overhead would dwarf the arithmetic; 0 always fits them in Spark.
 BIASES_DRIVER_MAX_RATINGS = env.int("BIASES_DRIVER_MAX_RATINGS", default=5_000_000)
+# Up to this many ratings a retrain fits its stars and list models side by side (two threads submitting Spark jobs;
+# the evaluation's list fit beside its stars fits too): on small data each fit alone leaves cores idle between its
+# short jobs. Above it they run one after the other, since there each keeps every core busy and together they only
+# raise the peak memory. 0: always one after the other.
+CONCURRENT_MAX_RATINGS = env.int("CONCURRENT_MAX_RATINGS", default=2_000_000)
 EVALUATION_HOLDOUT_FRACTION = env.float("EVALUATION_HOLDOUT_FRACTION", default=0.2)
 # Above this many ratings the retrain evaluates on the ratings of a random share of the users (whole
 # histories), so the holdout fit costs a fraction of the final one; 0 evaluates on everything.

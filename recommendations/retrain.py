@@ -101,6 +101,8 @@ class RetrainOptions:
     stars_blend: bool = True
     stars_list_weight: float = 0.0
     stars_list_offset: float = 0.0
+    # Up to this many ratings the two models are fitted side by side (CONCURRENT_MAX_RATINGS; 0: never).
+    concurrent_max_ratings: int = 2_000_000
 
     @classmethod
     def from_settings(cls, **overrides) -> RetrainOptions:
@@ -126,6 +128,7 @@ class RetrainOptions:
             evaluation_max_ratings=settings.EVALUATION_MAX_RATINGS,
             biases_driver_max_ratings=settings.BIASES_DRIVER_MAX_RATINGS,
             topn_driver_max_cells=settings.TOPN_DRIVER_MAX_CELLS,
+            concurrent_max_ratings=settings.CONCURRENT_MAX_RATINGS,
             num_blocks=settings.ALS_NUM_BLOCKS,
             reg_search=settings.ALS_REG_SEARCH,
             reg_search_reuse_change=settings.ALS_REG_SEARCH_REUSE_CHANGE,
@@ -192,7 +195,12 @@ class RetrainOptions:
             problems.append("stars_list_weight must not be negative")
         if not 0 < self.holdout_fraction < 1:
             problems.append("holdout_fraction must be between 0 and 1")
-        for name in ("evaluation_max_ratings", "biases_driver_max_ratings", "topn_driver_max_cells"):
+        for name in (
+            "evaluation_max_ratings",
+            "biases_driver_max_ratings",
+            "topn_driver_max_cells",
+            "concurrent_max_ratings",
+        ):
             if getattr(self, name) < 0:
                 problems.append(f"{name} must not be negative")
         if problems:

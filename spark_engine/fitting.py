@@ -27,7 +27,7 @@ from pyspark.ml.recommendation import ALS, ALSModel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from spark_engine.frames import collect_factors, require_columns
+from spark_engine.frames import collect_factors, in_thread, require_columns
 from spark_engine.topk import PairScorer
 
 # Predicted stars are clipped to the rating scale.
@@ -460,12 +460,40 @@ class FittedModels:
     list_items: DataFrame
 
 
-def fit_models(ratings: DataFrame, config: QualityConfig, *, biases_on_driver: bool = False) -> FittedModels:
+def fit_models(
+    ratings: DataFrame, config: QualityConfig, *, biases_on_driver: bool = False, concurrent: bool = False
+) -> FittedModels:
     """Fit the configuration's ratings model and list model on `ratings` (user_id, movie_id, rating). Runs the fits
     now; `biases_on_driver` as `fit_biases(on_driver=...)`. A biased configuration with a list model and
     `stars_list_weight` > 0 blends the list score into the stars (`blend_stars_model`). Raises ValueError like
-    `fit_biased_als` / `fit_als`."""
+    `fit_biased_als` / `fit_als`.
+
+    `concurrent`: the list model is fitted in a second thread while this one fits the stars model, so Spark's
+    scheduler runs the two fits' jobs side by side. On small data a fit is mostly per-job and per-iteration latency
+    (scheduling, the driver's numpy biases) that leaves cores idle, which the other fit fills; the factors are the
+    same as fitted one after the other (each fit's partitioning and seeds do not depend on the other's). On large
+    data, where each fit's tasks keep every core busy, it only raises the peak memory."""
     require_columns(ratings, "ratings", ("user_id", "movie_id", "rating"))
+    if concurrent and config.lists is not None:
+        list_fit = in_thread(fit_list_model, ratings, config.lists)
+        try:
+            stars, _, _ = _fit_stars(ratings, config, biases_on_driver=biases_on_driver)
+        except BaseException:
+            list_fit.join()  # no Spark job of this fit outlives the call
+            raise
+        users, items = list_fit.result()
+        return _with_lists(stars, users, items, config)
+    stars, own_users, own_items = _fit_stars(ratings, config, biases_on_driver=biases_on_driver)
+    if config.lists is None:
+        return FittedModels(stars=stars, list_users=own_users, list_items=own_items)
+    users, items = fit_list_model(ratings, config.lists)
+    return _with_lists(stars, users, items, config)
+
+
+def _fit_stars(
+    ratings: DataFrame, config: QualityConfig, *, biases_on_driver: bool
+) -> tuple[BiasedALSModel, DataFrame, DataFrame]:
+    """The stars model of `config` and its own factor tables (what serves lists without a list model)."""
     if config.biased:
         stars = fit_biased_als(
             ratings,
@@ -485,9 +513,10 @@ def fit_models(ratings: DataFrame, config: QualityConfig, *, biases_on_driver: b
             als=plain,
         )
         own_users, own_items = plain.userFactors, plain.itemFactors
-    if config.lists is None:
-        return FittedModels(stars=stars, list_users=own_users, list_items=own_items)
-    users, items = fit_list_model(ratings, config.lists)
+    return stars, own_users, own_items
+
+
+def _with_lists(stars: BiasedALSModel, users: DataFrame, items: DataFrame, config: QualityConfig) -> FittedModels:
     if config.biased and config.stars_list_weight > 0:
         stars = blend_stars_model(
             stars, users, items, list_weight=config.stars_list_weight, offset=config.stars_list_offset

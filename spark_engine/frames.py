@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
+from pyspark import InheritableThread
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -35,3 +36,37 @@ def collect_factors(factors: DataFrame, name: str) -> tuple[np.ndarray, np.ndarr
     if np.any(ids[1:] == ids[:-1]):
         raise ValueError(f"{name} has duplicate ids")
     return ids, matrix
+
+
+class ThreadResult:
+    """What `in_thread` hands back: `result()` waits for the thread and returns its value or raises its error."""
+
+    def __init__(self, thread, outcome: dict) -> None:
+        self._thread, self._outcome = thread, outcome
+
+    def join(self) -> None:
+        self._thread.join()
+
+    def result(self):
+        self._thread.join()
+        if "error" in self._outcome:
+            raise self._outcome["error"]
+        return self._outcome["value"]
+
+
+def in_thread(function: Callable, *args) -> ThreadResult:
+    """Run `function(*args)` in a new thread that submits its Spark jobs with this thread's local properties (PySpark's
+    InheritableThread: in pinned-thread mode each Python thread has a JVM thread of its own). Spark's scheduler runs
+    the jobs of several threads side by side, which on small data fills the cores one thread's short jobs leave
+    idle."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = function(*args)
+        except BaseException as error:  # handed to the caller by result()
+            outcome["error"] = error
+
+    thread = InheritableThread(target=target, name=f"spark-{getattr(function, '__name__', 'job')}", daemon=True)
+    thread.start()
+    return ThreadResult(thread, outcome)

@@ -34,7 +34,7 @@ from spark_engine.fitting import (
     popularity_scores,
     predict,
 )
-from spark_engine.frames import collect_factors, require_columns
+from spark_engine.frames import collect_factors, in_thread, require_columns
 from spark_engine.reg_search import MAX_FITS, RegChoice, search_reg_param
 from spark_engine.topk import local_top_k, top_n_unrated
 
@@ -598,21 +598,36 @@ def holdout_choose_reg_param(
     biases_on_driver: bool = False,
     on_trial: Callable[[float, float], None] | None = None,
     rank_search: bool = True,
+    lists_alongside: bool = False,
 ) -> RegChoice:
     """Choose the stars model's regParam on `holdout` (`reg_search.search_reg_param` from `start`, at most
     `max_fits` fits; `config` must be biased), and its rank within the search's budget unless `rank_search` is
-    False, and keep the chosen model on it for `holdout_evaluate`."""
-    holdout.choice, holdout.stars = search_reg_param(
-        holdout.train,
-        holdout.test,
-        config,
-        start=start,
-        max_fits=max_fits,
-        biases_on_driver=biases_on_driver,
-        on_trial=on_trial,
-        train_count=holdout.train_count,
-        **({} if rank_search else {"rank_max_ratings": 0}),
-    )
+    False, and keep the chosen model on it for `holdout_evaluate`.
+
+    `lists_alongside`: fit `config`'s list model on the training part in a second thread meanwhile (it does not depend
+    on the regParam) and keep it for `holdout_choose_blend` / `holdout_evaluate`, as `fitting.fit_models(concurrent=
+    True)` does: for small data, where one fit leaves cores idle."""
+    list_fit = None
+    if lists_alongside and config.lists is not None and holdout.list_users is None:
+        list_fit = in_thread(fit_list_model, holdout.train, config.lists)
+    try:
+        holdout.choice, holdout.stars = search_reg_param(
+            holdout.train,
+            holdout.test,
+            config,
+            start=start,
+            max_fits=max_fits,
+            biases_on_driver=biases_on_driver,
+            on_trial=on_trial,
+            train_count=holdout.train_count,
+            **({} if rank_search else {"rank_max_ratings": 0}),
+        )
+    except BaseException:
+        if list_fit is not None:
+            list_fit.join()  # no Spark job of this call outlives it
+        raise
+    if list_fit is not None:
+        holdout.list_users, holdout.list_items = list_fit.result()
     return holdout.choice
 
 

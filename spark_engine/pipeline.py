@@ -313,6 +313,7 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
             max_ratings=options.evaluation_max_ratings,
             biases_on_driver=evaluated_rows <= options.biases_driver_max_ratings,
             reg_start=reg_start,
+            concurrent=evaluated_rows <= options.concurrent_max_ratings,
         )
     try:
         with _stage(run, "fit", on_stage) as outcome:
@@ -342,7 +343,12 @@ def _run_stages(run: TrainingRun, options: RetrainOptions, on_stage: StageCallba
                     outcome.fields["metrics"] = {**metrics_so_far, "stars_blend": blend_record}
                 outcome.fields["parameters"] = asdict(options)
                 search_note += blend_note
-            models = stages.fit(ratings, config, biases_on_driver=export.rows <= options.biases_driver_max_ratings)
+            models = stages.fit(
+                ratings,
+                config,
+                biases_on_driver=export.rows <= options.biases_driver_max_ratings,
+                concurrent=export.rows <= options.concurrent_max_ratings,
+            )
             outcome.fields["global_mean"] = models.stars.global_mean
             outcome.summary = (
                 f"stars: biased ALS rank {options.rank}, regParam {options.reg_param:.4g}, {options.max_iter} "
@@ -397,6 +403,7 @@ def _choose_reg_param(run, export, evaluation, options, config, reused) -> tuple
         # Logged, not reported: the command prints one line per stage, which names the choice.
         on_trial=_log_trial,
         rank_search=options.rank_search,
+        lists_alongside=evaluation.concurrent,
     )
     # What the next run measures its change against: the data of this search.
     record = {
@@ -452,6 +459,7 @@ def _choose_stars_blend(run, evaluation, config, last_blend: dict | None) -> tup
                 max_fits=1,
                 biases_on_driver=evaluation.biases_on_driver,
                 on_trial=_log_trial,
+                lists_alongside=evaluation.concurrent,
             )
     unblended = replace(config, stars_list_weight=0.0, stars_list_offset=0.0)
     chosen = metrics.holdout_choose_blend(evaluation.split, unblended, biases_on_driver=evaluation.biases_on_driver)
@@ -531,6 +539,8 @@ class _Evaluation:
     biases_on_driver: bool
     reg_start: float | None
     reg_max_fits: int = MAX_REG_FITS
+    # Small data: the list model is fitted on the split beside the stars regParam fits (`lists_alongside`).
+    concurrent: bool = False
     config: object = None
     reg_record: dict | None = None
     # The stars blend the run fitted with (metrics["stars_blend"]); chosen on `split` unless kept from a last run.
@@ -572,6 +582,7 @@ def _evaluate_after_publish(run: TrainingRun, evaluation: _Evaluation, on_stage:
                         max_fits=evaluation.reg_max_fits,
                         biases_on_driver=evaluation.biases_on_driver,
                         on_trial=_log_trial,
+                        lists_alongside=evaluation.concurrent,
                     )
             figures = stages.evaluate_holdout(
                 evaluation.split, evaluation.config, biases_on_driver=evaluation.biases_on_driver

@@ -204,8 +204,10 @@ def evaluate(
         split.release()
 
 
-def fit(ratings: DataFrame, config: fitting.QualityConfig, *, biases_on_driver: bool = False) -> fitting.FittedModels:
-    return fitting.fit_models(ratings, config, biases_on_driver=biases_on_driver)
+def fit(
+    ratings: DataFrame, config: fitting.QualityConfig, *, biases_on_driver: bool = False, concurrent: bool = False
+) -> fitting.FittedModels:
+    return fitting.fit_models(ratings, config, biases_on_driver=biases_on_driver, concurrent=concurrent)
 
 
 def _pg_array(column: str):

@@ -206,6 +206,59 @@ def test_biased_factors_score_like_predict_before_clipping(spark, biased_low_ran
             assert row["prediction"] == pytest.approx(unclipped, abs=1e-4)
 
 
+def _fitted_tables(models):
+    from spark_engine.frames import collect_factors
+
+    stars = models.stars
+    tables = {
+        "mu": np.array([stars.global_mean]),
+        "user_bias": stars.user_bias.toPandas().sort_values("user_id").to_numpy(),
+        "item_bias": stars.item_bias.toPandas().sort_values("movie_id").to_numpy(),
+    }
+    for name, frame in (
+        ("stars_users", stars.als.userFactors),
+        ("stars_items", stars.als.itemFactors),
+        ("list_users", models.list_users),
+        ("list_items", models.list_items),
+    ):
+        ids, matrix = collect_factors(frame, name)
+        tables[f"{name}_ids"], tables[name] = ids, matrix
+    return tables
+
+
+@pytest.mark.parametrize("biases_on_driver", [True, False])
+def test_both_models_fitted_at_the_same_time_equal_the_ones_fitted_in_turn(spark, biased_low_rank, biases_on_driver):
+    train, _ = biased_low_rank
+    config = fitting.QualityConfig(
+        ratings=ALSParams(rank=3, reg_param=0.1, **FAST),
+        biased=True,
+        lists=fitting.ListParams(als=ALSParams(rank=4, implicit_prefs=True, alpha=2.0, reg_param=0.3, **FAST)),
+        stars_list_weight=0.4,
+        stars_list_offset=-0.1,
+    )
+
+    in_turn = _fitted_tables(fitting.fit_models(train, config, biases_on_driver=biases_on_driver))
+    together = _fitted_tables(fitting.fit_models(train, config, biases_on_driver=biases_on_driver, concurrent=True))
+
+    assert in_turn.keys() == together.keys()
+    for name in in_turn:  # bit for bit, not approximately: the same seeds and blocks give the same factors
+        assert in_turn[name].shape == together[name].shape, name
+        assert np.array_equal(in_turn[name], together[name]), name
+    assert in_turn["list_users"].size and in_turn["stars_users"].size
+
+
+def test_a_list_fit_failing_in_its_thread_fails_the_concurrent_fit(spark, biased_low_rank, monkeypatch):
+    train, _ = biased_low_rank
+
+    def broken(train, params):
+        raise RuntimeError("list fit broke")
+
+    monkeypatch.setattr(fitting, "fit_list_model", broken)
+    config = fitting.QualityConfig(ratings=ALSParams(rank=3, **FAST), biased=True, lists=fitting.ListParams())
+    with pytest.raises(RuntimeError, match="list fit broke"):
+        fitting.fit_models(train, config, biases_on_driver=True, concurrent=True)
+
+
 def test_catalogue_coverage_counts_distinct_movies_in_top_k(spark):
     recommended = spark.createDataFrame(
         [(1, 10, 1, 0.9), (1, 11, 2, 0.8), (1, 12, 3, 0.7), (2, 10, 1, 0.9), (2, 13, 2, 0.5)],

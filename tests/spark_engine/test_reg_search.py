@@ -141,6 +141,33 @@ def test_above_the_budget_candidates_fit_half_the_iterations_and_the_choice_is_r
     assert under.refit is None and kept.refit is None and "candidate_iterations" not in under.to_dict()
 
 
+@pytest.mark.spark
+def test_the_list_model_fitted_beside_the_search_is_the_one_fitted_after_it(spark):
+    from spark_engine.frames import collect_factors
+
+    ratings = _frame(spark)
+    lists = fitting.ListParams(als=fitting.ALSParams(rank=4, max_iter=3, implicit_prefs=True, num_blocks=2))
+    config = fitting.QualityConfig(
+        ratings=fitting.ALSParams(rank=3, max_iter=4, reg_param=0.15, num_blocks=2), biased=True, lists=lists
+    )
+    alongside, after = metrics.holdout_split(ratings, 0.25, 1), metrics.holdout_split(ratings, 0.25, 1)
+    try:
+        chosen = metrics.holdout_choose_reg_param(alongside, config, start=0.15, max_fits=3, lists_alongside=True)
+        chosen_after = metrics.holdout_choose_reg_param(after, config, start=0.15, max_fits=3)
+        assert after.list_users is None  # without it, the blend or the evaluation fits the list model later
+        after.list_users, after.list_items = fitting.fit_list_model(after.train, lists)
+
+        assert chosen.chosen == chosen_after.chosen and chosen.rmse == chosen_after.rmse
+        for side in ("list_users", "list_items"):
+            (ids, matrix), (ids_after, matrix_after) = (
+                collect_factors(getattr(split, side), side) for split in (alongside, after)
+            )
+            assert np.array_equal(ids, ids_after) and np.array_equal(matrix, matrix_after) and matrix.size
+    finally:
+        alongside.release()
+        after.release()
+
+
 def _search_of(run: TrainingRun) -> dict:
     return run.metrics["reg_search"]
 
