@@ -61,15 +61,19 @@ def test_better_beyond_noise_needs_a_difference_larger_than_its_standard_error()
     assert not reg_search.better_beyond_noise(noisy - 0.001, base)
 
 
-def _frame(spark, seed=3, users=60, movies=40):
+def _frame(spark, seed=3, users=60, movies=40, *, taste_rank=3, scale=0.7, density=0.5, noise=None, half_steps=True):
+    """Ratings 3 + scale * (a `taste_rank` taste) + `noise` (standard deviation; None draws none, 0 draws a zero, as
+    the frames the tests were written on did), clipped to 0.5-5 and rounded to half stars unless `half_steps` is False,
+    for a `density` share of the (user, movie) pairs."""
     rng = np.random.default_rng(seed)
-    taste_u, taste_m = rng.normal(size=(users, 3)), rng.normal(size=(movies, 3))
-    rows = [
-        (u, 1000 + m, float(min(5.0, max(0.5, round((3 + taste_u[u] @ taste_m[m] * 0.7) * 2) / 2))))
-        for u in range(users)
-        for m in range(movies)
-        if rng.random() < 0.5
-    ]
+    taste_u, taste_m = rng.normal(size=(users, taste_rank)), rng.normal(size=(movies, taste_rank))
+    rows = []
+    for u in range(users):
+        for m in range(movies):
+            if rng.random() < density:
+                value = 3 + taste_u[u] @ taste_m[m] * scale + (rng.normal(0, noise) if noise is not None else 0.0)
+                value = float(np.clip(round(value * 2) / 2 if half_steps else value, 0.5, 5.0))
+                rows.append((u, 1000 + m, value))
     return spark.createDataFrame(rows, "user_id int, movie_id int, rating float")
 
 
@@ -289,15 +293,9 @@ def test_the_retrain_search_hands_the_split_size_to_the_budget(spark):
 def _rich_frame(spark, seed=5, users=80, movies=60, taste_rank=6, noise=0.0):
     """Ratings of a rank-6 taste (`taste_rank`), dense and unrounded, plus `noise` (standard deviation): a rank-2
     model leaves most of a rank-6 taste unexplained."""
-    rng = np.random.default_rng(seed)
-    taste_u, taste_m = rng.normal(size=(users, taste_rank)), rng.normal(size=(movies, taste_rank))
-    rows = [
-        (u, 1000 + m, float(np.clip(3 + taste_u[u] @ taste_m[m] * 0.35 + rng.normal(0, noise), 0.5, 5.0)))
-        for u in range(users)
-        for m in range(movies)
-        if rng.random() < 0.7
-    ]
-    return spark.createDataFrame(rows, "user_id int, movie_id int, rating float")
+    return _frame(
+        spark, seed, users, movies, taste_rank=taste_rank, scale=0.35, density=0.7, noise=noise, half_steps=False
+    )
 
 
 @pytest.mark.spark
